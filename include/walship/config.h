@@ -1,0 +1,117 @@
+/*
+ * config.h - walship's settings: defaults, then the config file, then the
+ * environment (WALSHIP_<KEY>), each value remembering where it came from so
+ * errors can name it.  The only mutable state a process shares.
+ *
+ * Config file: /etc/walship/walship.conf when it exists, or the file named by
+ * --config FILE / --config=FILE / WALSHIP_CONFIG (which must exist).
+ * Format: `key = value` lines; '#' or ';' starts a comment line; blank lines
+ * and an optional `[walship]` section header are allowed; surrounding white
+ * space and one pair of double quotes around a value are removed.
+ */
+#ifndef WALSHIP_CONFIG_H
+#define WALSHIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "walship/error.h"
+
+#define WS_DEFAULT_CONFIG_FILE "/etc/walship/walship.conf"
+
+typedef enum { WS_URI_PATH, WS_URI_HOST } ws_uri_style;
+typedef enum { WS_COMPRESS_NONE = 0, WS_COMPRESS_LZ4 = 1 } ws_compress;
+typedef enum {
+    WS_LOG_ERROR = 0,
+    WS_LOG_WARNING,
+    WS_LOG_NOTICE,
+    WS_LOG_INFO,
+    WS_LOG_DEBUG
+} ws_log_level;
+
+/* Index of each key, in the order of ws_config_keys[]. */
+typedef enum ws_cfg_key {
+    WS_CFG_REPO = 0,
+    WS_CFG_S3_ENDPOINT,
+    WS_CFG_S3_REGION,
+    WS_CFG_S3_URI_STYLE,
+    WS_CFG_S3_VERIFY_TLS,
+    WS_CFG_S3_CA_FILE,
+    WS_CFG_S3_RETRY_BUDGET,    /* seconds, total time for retries of one op */
+    WS_CFG_S3_REQUEST_TIMEOUT, /* seconds without progress before a retry */
+    WS_CFG_COMPRESS,
+    WS_CFG_ENCRYPTION_KEY_FILE,
+    WS_CFG_PG_CONNINFO,
+    WS_CFG_LOG_LEVEL,
+    WS_CFG_NKEYS
+} ws_cfg_key;
+
+typedef struct ws_config {
+    char *repo;                 /* NULL when not set */
+    char *s3_endpoint;          /* NULL = AWS default for the region */
+    char *s3_region;            /* default "us-east-1" */
+    ws_uri_style s3_uri_style;  /* default path */
+    bool s3_verify_tls;         /* default true */
+    char *s3_ca_file;
+    double s3_retry_budget;     /* default 60 */
+    double s3_request_timeout;  /* default 30 */
+    ws_compress compress;       /* default lz4 */
+    char *encryption_key_file;  /* NULL = no encryption */
+    char *pg_conninfo;
+    ws_log_level log_level;     /* default notice */
+
+    /* Credentials: environment only (AWS_*), never logged. */
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *aws_session_token;
+
+    char *config_file;          /* the file read, or NULL */
+    /* Where each key's value came from, e.g. "default",
+     * "/etc/walship/walship.conf:12", "environment variable WALSHIP_REPO". */
+    char *source[WS_CFG_NKEYS];
+} ws_config;
+
+/* The key names, indexed by ws_cfg_key. */
+extern const char *const ws_config_keys[WS_CFG_NKEYS];
+
+/*
+ * Removes --config FILE / --config=FILE from argv (updating *argc) and
+ * returns the path in *config_path (NULL when absent).  Stops at "--".
+ */
+int ws_config_take_arg(int *argc, char **argv, const char **config_path, ws_err *err);
+
+/*
+ * Loads defaults, then the config file (explicit path, else WALSHIP_CONFIG,
+ * else the default file if it exists), then WALSHIP_* and AWS_* variables
+ * from envp (NULL-terminated, like environ).  Unknown keys in the file or
+ * unknown WALSHIP_* variables are errors.  On error cfg is left freed.
+ */
+int ws_config_load(ws_config *cfg, const char *explicit_path, char *const *envp, ws_err *err);
+
+/* Checks that a setting required by a command is present. */
+int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err);
+
+void ws_config_free(ws_config *cfg);
+
+const char *ws_log_level_name(ws_log_level l);
+
+/*
+ * As ws_config_load(), with the default file's path given (tests use a path
+ * of their own; ws_config_load() passes WS_DEFAULT_CONFIG_FILE).
+ */
+int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path,
+                        char *const *envp, ws_err *err);
+
+/* Fills cfg with the built-in defaults (every source is "default"). */
+int ws_config_defaults(ws_config *cfg, ws_err *err);
+
+/*
+ * Applies the settings in buf[0..len) (config file syntax) on top of cfg,
+ * naming `name` in sources and errors.  On error cfg may be partly updated
+ * but stays valid: the caller still owns it and frees it.
+ */
+int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len,
+                           ws_err *err);
+
+#endif

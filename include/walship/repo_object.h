@@ -1,0 +1,45 @@
+/*
+ * repo_object.h - storing and reading walship objects in a repository:
+ * the codec (codec.h) composed with a storage (storage.h).
+ *
+ * Every object is stored with metadata walship-format, walship-size and
+ * walship-sha256 (plaintext size and SHA-256) where the driver keeps
+ * metadata; the trailer inside the object holds the same and is checked on
+ * every read.
+ */
+#ifndef WALSHIP_REPO_OBJECT_H
+#define WALSHIP_REPO_OBJECT_H
+
+#include "walship/codec.h"
+#include "walship/config.h"
+#include "walship/key.h"
+#include "walship/file_out.h"
+#include "walship/storage.h"
+
+typedef struct ws_repo {
+    ws_storage *st;
+    ws_key *key;          /* NULL: objects are written unencrypted */
+    ws_compress compress;
+} ws_repo;
+
+/* Opens the storage named by cfg->repo and loads the key, if configured. */
+int ws_repo_open(const ws_config *cfg, ws_repo **out, ws_err *err);
+void ws_repo_close(ws_repo *repo);
+
+/* Encodes everything read from fd into a new object under key; returns once
+ * the object is durable.  digest (may be NULL) receives the plaintext's. */
+int ws_repo_put_fd(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint,
+                   ws_digest *digest, ws_err *err);
+
+/* Decodes and verifies the object into dst (finished on success only). */
+int ws_repo_get_sink(ws_repo *repo, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err);
+
+/* Decodes into path atomically: the file appears only once verified. */
+int ws_repo_get_file(ws_repo *repo, const char *key, const char *path, ws_digest *digest, ws_err *err);
+
+/* The plaintext digest of a stored object without downloading it: from the
+ * metadata when present, else from the trailer (one ranged read).
+ * 1 found, 0 absent, -1 error. */
+int ws_repo_stat(ws_repo *repo, const char *key, ws_digest *digest, uint64_t *stored_size, ws_err *err);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * storage.h - one interface for every repository location.
+ *
+ * A storage holds objects under keys (relative, '/'-separated; see
+ * ws_storage_key_valid).  Drivers: file:// (storage_file.c) and s3://
+ * (storage_s3.c), chosen by the URL scheme of the `repo` setting.
+ *
+ * Writes are streamed: put_begin() returns a ws_put whose embedded sink
+ * receives the bytes; nothing is visible under the key until commit()
+ * succeeded, and commit() returns only once the object is durable.  Freeing
+ * an uncommitted put aborts it and leaves nothing valid behind.
+ *
+ * Metadata (ws_meta) is small name/value text stored with the object where the
+ * driver can (S3: x-amz-meta-*, file: user xattrs).  It is an optimisation:
+ * the object's own trailer (codec.h) is the truth, so a driver that cannot
+ * store metadata returns an empty set.
+ */
+#ifndef WALSHIP_STORAGE_H
+#define WALSHIP_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "walship/config.h"
+#include "walship/error.h"
+#include "walship/sink.h"
+
+#define WS_META_MAX 8
+#define WS_META_NAME_MAX 32
+#define WS_META_VALUE_MAX 128
+
+typedef struct ws_meta_entry {
+    char name[WS_META_NAME_MAX];   /* lower case [a-z0-9-] */
+    char value[WS_META_VALUE_MAX]; /* printable ASCII */
+} ws_meta_entry;
+
+typedef struct ws_meta {
+    size_t n;
+    ws_meta_entry e[WS_META_MAX];
+} ws_meta;
+
+/* Adds or replaces; -1 when the name/value is invalid or the set is full. */
+int ws_meta_set(ws_meta *m, const char *name, const char *value, ws_err *err);
+/* NULL when absent. */
+const char *ws_meta_get(const ws_meta *m, const char *name);
+/* The rules ws_meta_set applies, for drivers reading metadata back. */
+bool ws_meta_name_valid(const char *name);
+bool ws_meta_value_valid(const char *value);
+/* Checks a whole set (e.g. one filled by hand) before a driver stores it. */
+int ws_meta_check(const ws_meta *m, ws_err *err);
+
+typedef struct ws_obj_info {
+    uint64_t size;   /* stored bytes */
+    int64_t mtime;   /* seconds since the epoch, 0 if unknown */
+    ws_meta meta;
+} ws_obj_info;
+
+typedef struct ws_list_entry {
+    const char *key;  /* full key (or common prefix ending in the delimiter) */
+    uint64_t size;    /* 0 for a common prefix */
+    bool is_prefix;
+} ws_list_entry;
+
+/* Return 0 to go on, 1 to stop early (not an error), -1 on error. */
+typedef int (*ws_list_cb)(const ws_list_entry *e, void *arg, ws_err *err);
+
+#define WS_TO_END UINT64_MAX
+
+typedef struct ws_storage ws_storage;
+typedef struct ws_put ws_put;
+
+typedef struct ws_storage_ops {
+    /* size_hint: expected stored size, 0 if unknown (S3 part sizing). */
+    int (*put_begin)(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err);
+    /* Streams bytes [offset, offset+length) (length WS_TO_END = to the end)
+     * into dst and finishes dst.  Absent: -1 with WS_ERR_NOTFOUND. */
+    int (*get)(ws_storage *st, const char *key, uint64_t offset, uint64_t length, ws_sink *dst, ws_err *err);
+    /* 1 found (info filled), 0 absent, -1 error. */
+    int (*head)(ws_storage *st, const char *key, ws_obj_info *info, ws_err *err);
+    /* Every key under prefix in byte order (paging is the driver's job);
+     * with a delimiter, keys containing it after the prefix are rolled up
+     * into one is_prefix entry. */
+    int (*list)(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err);
+    /* Absent keys are not an error. */
+    int (*remove)(ws_storage *st, const char *const *keys, size_t nkeys, ws_err *err);
+    void (*close)(ws_storage *st);
+} ws_storage_ops;
+
+struct ws_storage {
+    const ws_storage_ops *ops;
+    char *url; /* for messages; never holds secrets */
+};
+
+typedef struct ws_put_ops {
+    int (*commit)(ws_put *p, const ws_meta *meta, ws_err *err);
+    void (*destroy)(ws_put *p); /* aborts when not committed */
+} ws_put_ops;
+
+/* The sink must be the first member: (ws_sink *) put is the data sink. */
+struct ws_put {
+    ws_sink sink;
+    const ws_put_ops *ops;
+};
+
+static inline ws_sink *ws_put_sink(ws_put *p) { return &p->sink; }
+
+/* Finishes the sink if not yet finished, then makes the object durable. */
+static inline int ws_put_commit(ws_put *p, const ws_meta *meta, ws_err *err)
+{
+    return p->ops->commit(p, meta, err);
+}
+
+static inline void ws_put_free(ws_put *p)
+{
+    if (p)
+        p->ops->destroy(p);
+}
+
+/* Opens the storage named by cfg->repo (file:// or s3://). */
+int ws_storage_open(const ws_config *cfg, ws_storage **out, ws_err *err);
+void ws_storage_close(ws_storage *st);
+
+/* Keys: 1..1024 bytes of [A-Za-z0-9._-/], no leading '/', no empty, "." or
+ * ".." segment, not ending in '/'. */
+bool ws_storage_key_valid(const char *key);
+
+/* Convenience wrappers over the ops with the key added to error context. */
+int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err);
+int ws_storage_get(ws_storage *st, const char *key, uint64_t offset, uint64_t length, ws_sink *dst, ws_err *err);
+int ws_storage_head(ws_storage *st, const char *key, ws_obj_info *info, ws_err *err);
+int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err);
+int ws_storage_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws_err *err);
+
+/* Driver entry points (the registry in storage.c picks by scheme). */
+int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
+int ws_storage_s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
+
+#endif

@@ -1,0 +1,144 @@
+/* key.c - loading key material, HKDF-SHA256 derivation, key ids. */
+#include "walship/key.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+struct ws_key {
+    uint8_t material[WS_KEY_MAX_LEN];
+    size_t len;
+    uint8_t id[WS_KEY_ID_LEN];
+};
+
+static const char KEY_ID_INFO[] = "walship key id v1";
+static const char OBJECT_KEY_INFO[] = "walship object key v1";
+
+static int hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len, const char *info,
+                uint8_t *out, size_t out_len, ws_err *err)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[5], *p = params;
+    char digest[] = "SHA256";
+    int ok;
+
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *) (uintptr_t) ikm, ikm_len);
+    if (salt_len > 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *) (uintptr_t) salt, salt_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *) (uintptr_t) info, strlen(info));
+    *p = OSSL_PARAM_construct_end();
+    ok = ctx && EVP_KDF_derive(ctx, out, out_len, params) == 1;
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return ok ? 0 : ws_err_set(err, WS_ERR_IO, "HKDF-SHA256 key derivation failed");
+}
+
+int ws_key_from_bytes(const void *material, size_t len, ws_key **out, ws_err *err)
+{
+    const uint8_t *m = material;
+    ws_key *k;
+
+    /* Editors add or drop a final newline: it is not key material. */
+    while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == '\r'))
+        len--;
+    if (len < WS_KEY_MIN_LEN)
+        return ws_err_set(err, WS_ERR_KEY, "key material is too short: %zu bytes, at least %d needed", len,
+                          WS_KEY_MIN_LEN);
+    if (len > WS_KEY_MAX_LEN)
+        return ws_err_set(err, WS_ERR_KEY, "key material is too long: more than %d bytes", WS_KEY_MAX_LEN);
+    k = calloc(1, sizeof *k);
+    if (!k)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    memcpy(k->material, m, len);
+    k->len = len;
+    if (hkdf(k->material, k->len, NULL, 0, KEY_ID_INFO, k->id, sizeof k->id, err) < 0) {
+        ws_key_free(k);
+        return -1;
+    }
+    *out = k;
+    return 0;
+}
+
+int ws_key_load(const char *path, ws_key **out, ws_err *err)
+{
+    uint8_t buf[WS_KEY_MAX_LEN + 8];
+    size_t len = 0;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return ws_err_sys(err, errno, "could not open encryption key file \"%s\"", path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_KEY, "encryption key file \"%s\" is not a regular file", path);
+    }
+    while (len < sizeof buf) {
+        ssize_t n = read(fd, buf + len, sizeof buf - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            OPENSSL_cleanse(buf, sizeof buf);
+            return ws_err_sys(err, e, "could not read encryption key file \"%s\"", path);
+        }
+        if (n == 0)
+            break;
+        len += (size_t) n;
+    }
+    close(fd);
+    rc = ws_key_from_bytes(buf, len, out, err);
+    OPENSSL_cleanse(buf, sizeof buf);
+    if (rc < 0)
+        ws_err_prefix(err, "encryption key file \"%s\"", path);
+    return rc;
+}
+
+void ws_key_free(ws_key *key)
+{
+    if (key) {
+        OPENSSL_cleanse(key, sizeof *key);
+        free(key);
+    }
+}
+
+const uint8_t *ws_key_id(const ws_key *key)
+{
+    return key->id;
+}
+
+void ws_key_id_hex(const uint8_t id[WS_KEY_ID_LEN], char out[2 * WS_KEY_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 0; i < WS_KEY_ID_LEN; i++) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 15];
+    }
+    out[2 * WS_KEY_ID_LEN] = '\0';
+}
+
+int ws_key_derive(const ws_key *key, const uint8_t salt[WS_SALT_LEN], uint8_t out[32], ws_err *err)
+{
+    return hkdf(key->material, key->len, salt, WS_SALT_LEN, OBJECT_KEY_INFO, out, 32, err);
+}
+
+int ws_random_bytes(uint8_t *buf, size_t len, ws_err *err)
+{
+    if (RAND_bytes(buf, (int) len) != 1)
+        return ws_err_set(err, WS_ERR_IO, "could not obtain random bytes");
+    return 0;
+}
