@@ -1,0 +1,26 @@
+/*
+ * log.h - one-line messages to stderr: "progname: LEVEL: message".
+ *
+ * Only executables' main() and command code log; library code returns
+ * errors instead.  The program name and the level are set once at start-up
+ * from the configuration and are the only process state here.
+ */
+#ifndef WALSHIP_LOG_H
+#define WALSHIP_LOG_H
+
+#include "walship/config.h"
+#include "walship/error.h"
+
+/* Sets the name shown before each message (directories are stripped) and
+ * the most verbose level printed.  Before this: "walship" and notice. */
+void ws_log_init(const char *progname, ws_log_level level);
+
+/* Prints the message when level is at or above the configured severity. */
+void ws_log(ws_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints err's message at ERROR level. */
+void ws_log_err(const ws_err *err);
+
+ws_log_level ws_log_get_level(void);
+
+#endif

@@ -1,0 +1,817 @@
+/*
+ * config.c - settings from built-in defaults, the config file and the
+ * environment, in increasing precedence:
+ *
+ *   default < AWS_REGION / AWS_ENDPOINT_URL < config file < WALSHIP_<KEY>
+ *
+ * Every value is validated where it is read, so an error can name the key and
+ * the place it came from ("FILE:LINE" or the environment variable).  Values of
+ * secret-bearing settings are never echoed into messages.
+ */
+#include "walship/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const ws_config_keys[WS_CFG_NKEYS] = {
+    [WS_CFG_REPO] = "repo",
+    [WS_CFG_S3_ENDPOINT] = "s3_endpoint",
+    [WS_CFG_S3_REGION] = "s3_region",
+    [WS_CFG_S3_URI_STYLE] = "s3_uri_style",
+    [WS_CFG_S3_VERIFY_TLS] = "s3_verify_tls",
+    [WS_CFG_S3_CA_FILE] = "s3_ca_file",
+    [WS_CFG_S3_RETRY_BUDGET] = "s3_retry_budget",
+    [WS_CFG_S3_REQUEST_TIMEOUT] = "s3_request_timeout",
+    [WS_CFG_COMPRESS] = "compress",
+    [WS_CFG_ENCRYPTION_KEY_FILE] = "encryption_key_file",
+    [WS_CFG_PG_CONNINFO] = "pg_conninfo",
+    [WS_CFG_LOG_LEVEL] = "log_level",
+};
+
+static const char *const level_names[] = {
+    [WS_LOG_ERROR] = "error",   [WS_LOG_WARNING] = "warning", [WS_LOG_NOTICE] = "notice",
+    [WS_LOG_INFO] = "info",     [WS_LOG_DEBUG] = "debug",
+};
+
+#define ENV_PREFIX "WALSHIP_"
+#define ENV_CONFIG "WALSHIP_CONFIG"
+#define DEFAULT_REGION "us-east-1"
+/* A config file is a few lines; a bigger one is a mistake (wrong file). */
+#define CONFIG_FILE_MAX (1024 * 1024)
+/* Longer than a day is certainly a typo, and keeps later ms arithmetic sane. */
+#define SECONDS_MAX 86400.0
+/* How much of a rejected value or key an error message shows. */
+#define ECHO_MAX 80
+#define ECHO_BUF (ECHO_MAX * 4 + 8)
+
+const char *ws_log_level_name(ws_log_level l)
+{
+    if ((unsigned)l >= sizeof level_names / sizeof level_names[0])
+        return "unknown";
+    return level_names[l];
+}
+
+/* ---- helpers for messages ---- */
+
+/*
+ * Renders s[0..n) quoted for an error message: control and non-ASCII bytes
+ * escaped so the message stays one printable line, long input cut short.
+ */
+static void quote(const char *s, size_t n, char out[ECHO_BUF])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+
+    out[j++] = '"';
+    for (size_t i = 0; i < n && i < ECHO_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[j++] = '\\';
+            out[j++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            out[j++] = '\\';
+            out[j++] = 'x';
+            out[j++] = hex[c >> 4];
+            out[j++] = hex[c & 15];
+        } else {
+            out[j++] = (char)c;
+        }
+    }
+    if (n > ECHO_MAX) {
+        memcpy(out + j, "...", 3);
+        j += 3;
+    }
+    out[j++] = '"';
+    out[j] = '\0';
+}
+
+/* Settings whose value may carry a credential: never echo their value. */
+static bool is_secret_name(const char *name)
+{
+    return strstr(name, "secret") || strstr(name, "token") || strstr(name, "password") ||
+           strstr(name, "conninfo");
+}
+
+static void env_name(ws_cfg_key key, char *buf, size_t size)
+{
+    size_t j = 0;
+    const char *k = ws_config_keys[key];
+
+    for (const char *p = ENV_PREFIX; *p && j + 1 < size; p++)
+        buf[j++] = *p;
+    for (const char *p = k; *p && j + 1 < size; p++)
+        buf[j++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+    buf[j] = '\0';
+}
+
+/* ---- validators: true when valid, else *expected says what is accepted ---- */
+
+static bool is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool valid_bucket(const char *b, size_t n)
+{
+    if (n < 3 || n > 63 || !is_lower_alnum(b[0]) || !is_lower_alnum(b[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_lower_alnum(b[i]) && b[i] != '.' && b[i] != '-')
+            return false;
+    return true;
+}
+
+static bool valid_repo(const char *v, const char **expected)
+{
+    if (strncmp(v, "file://", 7) == 0) {
+        *expected = "file:// followed by an absolute path, e.g. file:///var/lib/walship";
+        return v[7] == '/';
+    }
+    if (strncmp(v, "s3://", 5) == 0) {
+        *expected = "s3://bucket[/prefix] with a bucket name of 3 to 63 characters "
+                    "(a-z, 0-9, '.', '-') starting and ending with a letter or digit";
+        return valid_bucket(v + 5, strcspn(v + 5, "/"));
+    }
+    *expected = "file:///absolute/path or s3://bucket[/prefix]";
+    return false;
+}
+
+static bool valid_endpoint(const char *v, const char **expected)
+{
+    const char *p;
+    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+
+    *expected = "http://host[:port] or https://host[:port]";
+    if (strncmp(v, "https://", 8) == 0)
+        p = v + 8;
+    else if (strncmp(v, "http://", 7) == 0)
+        p = v + 7;
+    else
+        return false;
+
+    if (*p == '[') { /* IPv6 literal, e.g. [::1] */
+        size_t n = strspn(p + 1, "0123456789abcdefABCDEF:.");
+        if (n == 0 || p[1 + n] != ']')
+            return false;
+        p += n + 2;
+    } else {
+        size_t n = strspn(p, host_chars);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    if (*p == ':') {
+        unsigned long port = 0;
+        size_t n = strspn(p + 1, "0123456789");
+        if (n == 0 || n > 5)
+            return false;
+        for (size_t i = 1; i <= n; i++)
+            port = port * 10 + (unsigned long)(p[i] - '0');
+        if (port < 1 || port > 65535)
+            return false;
+        p += n + 1;
+    }
+    if (*p == '/')
+        p++;
+    return *p == '\0';
+}
+
+static bool valid_region(const char *v)
+{
+    size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+    return n > 0 && n <= 64 && v[n] == '\0';
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Seconds as plain decimal digits with an optional fraction ("30", "2.5").
+ * Done by hand: strtod would also take "inf", "nan", hex, exponents and
+ * depends on the locale.
+ */
+static bool parse_seconds(const char *v, double *out)
+{
+    double x = 0, scale = 1;
+    size_t digits = 0, i = 0;
+
+    for (; v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+        x = x * 10 + (v[i] - '0');
+        if (x > SECONDS_MAX)
+            return false;
+    }
+    if (v[i] == '.') {
+        for (i++; v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+            if (scale > 1e-9) { /* digits past ns precision do not matter */
+                scale /= 10;
+                x += (v[i] - '0') * scale;
+            }
+        }
+    }
+    if (digits == 0 || v[i] != '\0' || !(x > 0) || x > SECONDS_MAX)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* ---- storing values ---- */
+
+/* Replaces *field with a copy of v; an empty value means "not set". */
+static int store_string(char **field, const char *v)
+{
+    char *copy = NULL;
+
+    if (*v != '\0' && !(copy = strdup(v)))
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/*
+ * Validates value for key and stores it, recording source (which this takes
+ * ownership of; NULL means an allocation already failed).
+ */
+static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source, ws_err *err)
+{
+    const char *expected = NULL;
+    const char *name = ws_config_keys[key];
+    bool ok = true, b = false;
+    double secs = 0;
+    int rc = 0;
+
+    if (!source)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading setting %s", name);
+
+    switch (key) {
+    case WS_CFG_REPO:
+        ok = *v == '\0' || valid_repo(v, &expected);
+        if (ok)
+            rc = store_string(&cfg->repo, v);
+        break;
+    case WS_CFG_S3_ENDPOINT:
+        ok = *v == '\0' || valid_endpoint(v, &expected);
+        if (ok)
+            rc = store_string(&cfg->s3_endpoint, v);
+        break;
+    case WS_CFG_S3_REGION:
+        expected = "a region name such as us-east-1 (letters, digits, '-', '_', '.')";
+        ok = valid_region(v);
+        if (ok)
+            rc = store_string(&cfg->s3_region, v);
+        break;
+    case WS_CFG_S3_URI_STYLE:
+        expected = "path or host";
+        if (strcasecmp(v, "path") == 0)
+            cfg->s3_uri_style = WS_URI_PATH;
+        else if (strcasecmp(v, "host") == 0)
+            cfg->s3_uri_style = WS_URI_HOST;
+        else
+            ok = false;
+        break;
+    case WS_CFG_S3_VERIFY_TLS:
+        expected = "on or off";
+        ok = parse_bool(v, &b);
+        if (ok)
+            cfg->s3_verify_tls = b;
+        break;
+    case WS_CFG_S3_CA_FILE:
+        rc = store_string(&cfg->s3_ca_file, v);
+        break;
+    case WS_CFG_S3_RETRY_BUDGET:
+    case WS_CFG_S3_REQUEST_TIMEOUT:
+        expected = "a number of seconds greater than 0 and at most 86400, e.g. 30 or 2.5";
+        ok = parse_seconds(v, &secs);
+        if (ok && key == WS_CFG_S3_RETRY_BUDGET)
+            cfg->s3_retry_budget = secs;
+        else if (ok)
+            cfg->s3_request_timeout = secs;
+        break;
+    case WS_CFG_COMPRESS:
+        expected = "lz4 or none";
+        if (strcasecmp(v, "lz4") == 0)
+            cfg->compress = WS_COMPRESS_LZ4;
+        else if (strcasecmp(v, "none") == 0)
+            cfg->compress = WS_COMPRESS_NONE;
+        else
+            ok = false;
+        break;
+    case WS_CFG_ENCRYPTION_KEY_FILE:
+        rc = store_string(&cfg->encryption_key_file, v);
+        break;
+    case WS_CFG_PG_CONNINFO:
+        rc = store_string(&cfg->pg_conninfo, v);
+        break;
+    case WS_CFG_LOG_LEVEL:
+        expected = "error, warning, notice, info or debug";
+        ok = false;
+        for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+            if (strcasecmp(v, level_names[i]) == 0) {
+                cfg->log_level = (ws_log_level)i;
+                ok = true;
+            }
+        }
+        break;
+    case WS_CFG_NKEYS:
+        break;
+    }
+
+    if (!ok) {
+        if (is_secret_name(name)) {
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", name,
+                       source, expected);
+        } else {
+            char shown[ECHO_BUF];
+            quote(v, strlen(v), shown);
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s",
+                       shown, name, source, expected);
+        }
+        free(source);
+        return -1;
+    }
+    if (rc < 0) {
+        free(source);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory storing setting %s", name);
+    }
+    free(cfg->source[key]);
+    cfg->source[key] = source;
+    return 0;
+}
+
+/* A freshly allocated source description, or NULL when out of memory. */
+__attribute__((format(printf, 1, 2))) static char *make_source(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    int rc = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return rc < 0 ? NULL : s;
+}
+
+/* ---- defaults and lifetime ---- */
+
+void ws_config_free(ws_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->repo);
+    free(cfg->s3_endpoint);
+    free(cfg->s3_region);
+    free(cfg->s3_ca_file);
+    free(cfg->encryption_key_file);
+    free(cfg->pg_conninfo);
+    free(cfg->aws_access_key_id);
+    free(cfg->aws_secret_access_key);
+    free(cfg->aws_session_token);
+    free(cfg->config_file);
+    for (int i = 0; i < WS_CFG_NKEYS; i++)
+        free(cfg->source[i]);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int ws_config_defaults(ws_config *cfg, ws_err *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->s3_uri_style = WS_URI_PATH;
+    cfg->s3_verify_tls = true;
+    cfg->s3_retry_budget = 60;
+    cfg->s3_request_timeout = 30;
+    cfg->compress = WS_COMPRESS_LZ4;
+    cfg->log_level = WS_LOG_NOTICE;
+    cfg->s3_region = strdup(DEFAULT_REGION);
+    bool ok = cfg->s3_region != NULL;
+    for (int i = 0; i < WS_CFG_NKEYS; i++)
+        ok = (cfg->source[i] = strdup("default")) != NULL && ok;
+    if (!ok) {
+        ws_config_free(cfg);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory setting configuration defaults");
+    }
+    return 0;
+}
+
+/* ---- the file ---- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void trim(const char **b, const char **e)
+{
+    while (*b < *e && is_space(**b))
+        (*b)++;
+    while (*e > *b && is_space((*e)[-1]))
+        (*e)--;
+}
+
+static int find_key(const char *k, size_t n)
+{
+    for (int i = 0; i < WS_CFG_NKEYS; i++)
+        if (strlen(ws_config_keys[i]) == n && memcmp(ws_config_keys[i], k, n) == 0)
+            return i;
+    return -1;
+}
+
+static bool is_aws_credential(const char *k, size_t n)
+{
+    static const char *const creds[] = {"aws_access_key_id", "aws_secret_access_key",
+                                        "aws_session_token"};
+    for (size_t i = 0; i < 3; i++)
+        if (strlen(creds[i]) == n && strncasecmp(creds[i], k, n) == 0)
+            return true;
+    return false;
+}
+
+static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const char *b,
+                      const char *e, unsigned line_of[WS_CFG_NKEYS], ws_err *err)
+{
+    char shown[ECHO_BUF];
+
+    if (*b == '[') {
+        const char *sb = b + 1, *se = e - 1;
+        if (e - b < 2 || *se != ']')
+            return ws_err_set(err, WS_ERR_CONFIG,
+                              "syntax error in %s:%u: a section header must be [walship]", name,
+                              lineno);
+        trim(&sb, &se);
+        if (se - sb != 7 || memcmp(sb, "walship", 7) != 0) {
+            quote(sb, (size_t)(se - sb), shown);
+            return ws_err_set(err, WS_ERR_CONFIG,
+                              "unknown section %s in %s:%u: only [walship] is allowed", shown,
+                              name, lineno);
+        }
+        return 0;
+    }
+
+    const char *eq = memchr(b, '=', (size_t)(e - b));
+    if (!eq)
+        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: expected key = value",
+                          name, lineno);
+    const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
+    trim(&kb, &ke);
+    trim(&vb, &ve);
+    if (kb == ke)
+        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: missing key before '='",
+                          name, lineno);
+    if (ve - vb >= 2 && *vb == '"' && ve[-1] == '"') {
+        vb++;
+        ve--;
+    }
+
+    int key = find_key(kb, (size_t)(ke - kb));
+    if (key < 0) {
+        quote(kb, (size_t)(ke - kb), shown);
+        if (is_aws_credential(kb, (size_t)(ke - kb)))
+            return ws_err_set(err, WS_ERR_CONFIG,
+                              "unknown key %s in %s:%u: AWS credentials are read only from the "
+                              "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                              "AWS_SESSION_TOKEN)",
+                              shown, name, lineno);
+        return ws_err_set(err, WS_ERR_CONFIG, "unknown key %s in %s:%u", shown, name, lineno);
+    }
+    if (line_of[key])
+        return ws_err_set(err, WS_ERR_CONFIG,
+                          "duplicate key \"%s\" in %s:%u (already set on line %u)",
+                          ws_config_keys[key], name, lineno, line_of[key]);
+    line_of[key] = lineno;
+
+    char *value = strndup(vb, (size_t)(ve - vb));
+    if (!value)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading %s:%u", name, lineno);
+    int rc = set_value(cfg, (ws_cfg_key)key, value, make_source("%s:%u", name, lineno), err);
+    free(value);
+    return rc;
+}
+
+int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len,
+                           ws_err *err)
+{
+    unsigned line_of[WS_CFG_NKEYS] = {0};
+    unsigned lineno = 0;
+    size_t pos = 0;
+
+    while (pos < len) {
+        const char *start = buf + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - start) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        lineno++;
+
+        if (memchr(start, '\0', n))
+            return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: NUL byte in line",
+                              name, lineno);
+        const char *b = start, *e = start + n;
+        trim(&b, &e);
+        if (b == e || *b == '#' || *b == ';')
+            continue;
+        if (parse_line(cfg, name, lineno, b, e, line_of, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads the whole file.  Returns 1 when it does not exist and may be absent
+ * (the default file), 0 when read, -1 on error.
+ */
+static int read_file(const char *path, const char *why, bool may_be_absent, char **out,
+                     size_t *out_len, ws_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT && may_be_absent)
+            return 1;
+        ws_err_sys(err, errno, "cannot open config file %s (%s)", path, why);
+        if (err)
+            err->code = WS_ERR_CONFIG;
+        return -1;
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is a directory", path, why);
+    }
+
+    char *buf = malloc(CONFIG_FILE_MAX + 1);
+    size_t len = 0;
+    if (!buf) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading config file %s", path);
+    }
+    while (len <= CONFIG_FILE_MAX) {
+        ssize_t r = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ws_err_sys(err, errno, "cannot read config file %s (%s)", path, why);
+            if (err)
+                err->code = WS_ERR_CONFIG;
+            close(fd);
+            free(buf);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (len > CONFIG_FILE_MAX) {
+        free(buf);
+        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is larger than %d bytes",
+                          path, why, CONFIG_FILE_MAX);
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* ---- the environment ---- */
+
+/* Value of the first `name=` entry in envp, like getenv(). */
+static const char *env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = envp; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static int take_env_string(char **field, char *const *envp, const char *name, ws_err *err)
+{
+    const char *v = env_get(envp, name);
+    if (v && store_string(field, v) < 0)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading %s", name);
+    return 0;
+}
+
+/* AWS_* variables: credentials, and fallbacks below the config file. */
+static int apply_aws_env(ws_config *cfg, char *const *envp, ws_err *err)
+{
+    static const struct {
+        const char *var;
+        ws_cfg_key key;
+    } fallbacks[] = {
+        {"AWS_REGION", WS_CFG_S3_REGION},
+        {"AWS_ENDPOINT_URL", WS_CFG_S3_ENDPOINT},
+    };
+
+    for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++) {
+        const char *v = env_get(envp, fallbacks[i].var);
+        if (v && *v &&
+            set_value(cfg, fallbacks[i].key, v,
+                      make_source("environment variable %s", fallbacks[i].var), err) < 0)
+            return -1;
+    }
+    if (take_env_string(&cfg->aws_access_key_id, envp, "AWS_ACCESS_KEY_ID", err) < 0 ||
+        take_env_string(&cfg->aws_secret_access_key, envp, "AWS_SECRET_ACCESS_KEY", err) < 0 ||
+        take_env_string(&cfg->aws_session_token, envp, "AWS_SESSION_TOKEN", err) < 0)
+        return -1;
+    return 0;
+}
+
+/* WALSHIP_<KEY> variables: override everything; an unknown one is a typo. */
+static int apply_walship_env(ws_config *cfg, char *const *envp, ws_err *err)
+{
+    bool seen[WS_CFG_NKEYS] = {false};
+    const size_t plen = strlen(ENV_PREFIX);
+
+    for (char *const *e = envp; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, ENV_PREFIX, plen) != 0)
+            continue;
+        size_t n = (size_t)(eq - *e);
+        if (n == strlen(ENV_CONFIG) && strncmp(*e, ENV_CONFIG, n) == 0)
+            continue;
+
+        int key = -1;
+        for (int i = 0; i < WS_CFG_NKEYS && key < 0; i++) {
+            char want[64];
+            env_name((ws_cfg_key)i, want, sizeof want);
+            if (strlen(want) == n && strncmp(*e, want, n) == 0)
+                key = i;
+        }
+        if (key < 0) {
+            char shown[ECHO_BUF];
+            quote(*e, n, shown);
+            /* Drop the quotes: a variable name reads better bare. */
+            shown[strlen(shown) - 1] = '\0';
+            return ws_err_set(err, WS_ERR_CONFIG, "unknown environment variable %s", shown + 1);
+        }
+        if (seen[key]) /* a repeated entry: the first one wins, as with getenv() */
+            continue;
+        seen[key] = true;
+        if (set_value(cfg, (ws_cfg_key)key, eq + 1,
+                      make_source("environment variable %.*s", (int)n, *e), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the public entry points ---- */
+
+int ws_config_take_arg(int *argc, char **argv, const char **config_path, ws_err *err)
+{
+    static const char opt[] = "--config";
+    const size_t olen = sizeof opt - 1;
+    int out = 1;
+
+    *config_path = NULL;
+    if (*argc < 1)
+        return 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *path = NULL;
+
+        if (strcmp(a, "--") == 0) { /* the rest are operands: keep them as they are */
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, opt) == 0) {
+            if (i + 1 >= *argc)
+                return ws_err_set(err, WS_ERR_CONFIG, "option --config needs a file name");
+            path = argv[++i];
+        } else if (strncmp(a, opt, olen) == 0 && a[olen] == '=') {
+            path = a + olen + 1;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (*path == '\0')
+            return ws_err_set(err, WS_ERR_CONFIG, "option --config needs a file name");
+        if (*config_path)
+            return ws_err_set(err, WS_ERR_CONFIG, "option --config given more than once");
+        *config_path = path;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path,
+                        char *const *envp, ws_err *err)
+{
+    static char *const no_env[] = {NULL};
+    const char *path = explicit_path, *why = "named by --config";
+    bool may_be_absent = false;
+
+    if (!envp)
+        envp = no_env;
+    if (ws_config_defaults(cfg, err) < 0)
+        return -1;
+
+    if (path && *path == '\0') {
+        ws_err_set(err, WS_ERR_CONFIG, "option --config needs a file name");
+        goto fail;
+    }
+    if (!path && (path = env_get(envp, ENV_CONFIG)) != NULL) {
+        why = "named by WALSHIP_CONFIG";
+        if (*path == '\0') {
+            ws_err_set(err, WS_ERR_CONFIG,
+                       "environment variable WALSHIP_CONFIG is empty: name a config file or "
+                       "unset it");
+            goto fail;
+        }
+    }
+    if (!path && default_path) {
+        path = default_path;
+        why = "the default config file";
+        may_be_absent = true;
+    }
+
+    if (apply_aws_env(cfg, envp, err) < 0)
+        goto fail;
+
+    if (path) {
+        char *buf = NULL;
+        size_t len = 0;
+        int rc = read_file(path, why, may_be_absent, &buf, &len, err);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            cfg->config_file = strdup(path);
+            if (!cfg->config_file) {
+                free(buf);
+                ws_err_set(err, WS_ERR_NOMEM, "out of memory reading config file %s", path);
+                goto fail;
+            }
+            rc = ws_config_parse_buffer(cfg, path, buf, len, err);
+            free(buf);
+            if (rc < 0)
+                goto fail;
+        }
+    }
+
+    if (apply_walship_env(cfg, envp, err) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    ws_config_free(cfg);
+    return -1;
+}
+
+int ws_config_load(ws_config *cfg, const char *explicit_path, char *const *envp, ws_err *err)
+{
+    return ws_config_load_from(cfg, explicit_path, WS_DEFAULT_CONFIG_FILE, envp, err);
+}
+
+int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
+{
+    const char *v;
+
+    switch (key) {
+    case WS_CFG_REPO: v = cfg->repo; break;
+    case WS_CFG_S3_ENDPOINT: v = cfg->s3_endpoint; break;
+    case WS_CFG_S3_REGION: v = cfg->s3_region; break;
+    case WS_CFG_S3_CA_FILE: v = cfg->s3_ca_file; break;
+    case WS_CFG_ENCRYPTION_KEY_FILE: v = cfg->encryption_key_file; break;
+    case WS_CFG_PG_CONNINFO: v = cfg->pg_conninfo; break;
+    case WS_CFG_S3_URI_STYLE:
+    case WS_CFG_S3_VERIFY_TLS:
+    case WS_CFG_S3_RETRY_BUDGET:
+    case WS_CFG_S3_REQUEST_TIMEOUT:
+    case WS_CFG_COMPRESS:
+    case WS_CFG_LOG_LEVEL:
+        return 0; /* always have a value */
+    default:
+        return ws_err_set(err, WS_ERR_INVALID, "no such setting (index %d)", (int)key);
+    }
+    if (v)
+        return 0;
+
+    char var[64];
+    env_name(key, var, sizeof var);
+    if (cfg->config_file)
+        return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s",
+                          ws_config_keys[key], cfg->config_file, var);
+    return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s",
+                      ws_config_keys[key], var);
+}
