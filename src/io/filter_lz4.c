@@ -176,7 +176,8 @@ ws_sink *ws_filter_lz4_decompress_new(ws_sink *next, const char *name, ws_err *e
     f->base.ops = &lz4d_ops;
     f->base.next = next;
     f->out_cap = LZ4_SLICE;
-    f->out = malloc(f->out_cap);
+    /* Zeroed: a corrupt match offset may read from the output buffer. */
+    f->out = calloc(1, f->out_cap);
     f->name = strdup(name ? name : "(object)");
     if (!f->out || !f->name || LZ4F_isError(LZ4F_createDecompressionContext(&f->dctx, LZ4F_VERSION))) {
         lz4d_destroy(&f->base);
