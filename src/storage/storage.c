@@ -135,6 +135,17 @@ static int bad_key(ws_storage *st, const char *key, ws_err *err)
                       st->url, printable(key, buf), KEY_MAX);
 }
 
+/* Adds "URL: KEY" context, or only "URL" when a stage below (e.g. the
+ * decoder writing into a get's sink) already named the key. */
+static int key_context(ws_storage *st, const char *key, ws_err *err)
+{
+    size_t n = strlen(key);
+
+    if (strncmp(err->msg, key, n) == 0 && err->msg[n] == ':')
+        return ws_err_prefix(err, "%s", st->url);
+    return ws_err_prefix(err, "%s: %s", st->url, key);
+}
+
 int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out,
                          ws_err *err)
 {
@@ -142,7 +153,7 @@ int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws
     if (!ws_storage_key_valid(key))
         return bad_key(st, key, err);
     if (st->ops->put_begin(st, key, size_hint, out, err) < 0)
-        return ws_err_prefix(err, "%s: %s", st->url, key);
+        return key_context(st, key, err);
     return 0;
 }
 
@@ -152,7 +163,7 @@ int ws_storage_get(ws_storage *st, const char *key, uint64_t offset, uint64_t le
     if (!ws_storage_key_valid(key))
         return bad_key(st, key, err);
     if (st->ops->get(st, key, offset, length, dst, err) < 0)
-        return ws_err_prefix(err, "%s: %s", st->url, key);
+        return key_context(st, key, err);
     return 0;
 }
 
@@ -165,7 +176,7 @@ int ws_storage_head(ws_storage *st, const char *key, ws_obj_info *info, ws_err *
     memset(info, 0, sizeof *info);
     r = st->ops->head(st, key, info, err);
     if (r < 0)
-        return ws_err_prefix(err, "%s: %s", st->url, key);
+        return key_context(st, key, err);
     return r;
 }
 
