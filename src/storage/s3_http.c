@@ -1,0 +1,687 @@
+/*
+ * s3_http.c - S3 requests over one reused libcurl easy handle (s3_http.h).
+ *
+ * curl_easy_reset() before each attempt clears every option but keeps the
+ * handle's connection cache, so consecutive requests reuse the TCP/TLS
+ * connection (keep-alive) while no option can leak from one request into the
+ * next.  Every attempt is signed afresh (date, Range and If-Match may change).
+ */
+#include "walship/s3_http.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "walship/s3_xml.h"
+
+#define BACKOFF_BASE 0.1 /* seconds */
+#define BACKOFF_CAP 5.0
+#define MAX_ATTEMPTS 1000 /* a bound on the loop besides the time budget */
+#define CONNECT_TIMEOUT_MAX 10.0
+
+struct ws_s3_conn {
+    CURL *curl;
+    char *scheme; /* "http" or "https" */
+    char *host;   /* as sent in Host: (bucket. prepended for host style) */
+    char *bucket;
+    bool host_style;
+    char *region;
+    char *access_key;
+    char *secret_key;
+    char *session_token;
+    bool verify_tls;
+    char *ca_file;
+    double budget;
+    double timeout;
+    uint64_t rng;
+    bool busy;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void sleep_for(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t) s, (long) ((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* xorshift64*: plenty for jitter. */
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dULL;
+}
+
+double ws_s3_backoff(unsigned n, double base, double cap, uint64_t *rng)
+{
+    double ceil_s = base;
+    for (unsigned i = 1; i < n && ceil_s < cap; i++)
+        ceil_s *= 2;
+    if (ceil_s > cap)
+        ceil_s = cap;
+    double u = (double) (rng_next(rng) >> 11) / 9007199254740992.0; /* [0,1) */
+    return u * ceil_s;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+void ws_s3_conn_free(ws_s3_conn *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    free(c->scheme);
+    free(c->host);
+    free(c->bucket);
+    free(c->region);
+    free(c->access_key);
+    free_secret(c->secret_key);
+    free_secret(c->session_token);
+    free(c->ca_file);
+    free(c);
+}
+
+/* "http[s]://host[:port][/]" -> scheme, host[:port]. */
+static int parse_endpoint(const char *ep, char **scheme, char **host, ws_err *err)
+{
+    const char *rest;
+    if (strncasecmp(ep, "https://", 8) == 0) {
+        *scheme = strdup("https");
+        rest = ep + 8;
+    } else if (strncasecmp(ep, "http://", 7) == 0) {
+        *scheme = strdup("http");
+        rest = ep + 7;
+    } else {
+        return ws_err_set(err, WS_ERR_CONFIG, "s3_endpoint '%s': must start with http:// or https://", ep);
+    }
+    size_t n = strcspn(rest, "/?#");
+    if (n == 0 || (rest[n] && strcmp(rest + n, "/") != 0))
+        return ws_err_set(err, WS_ERR_CONFIG, "s3_endpoint '%s': expected http[s]://host[:port] with no path",
+                          ep);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char) rest[i];
+        if (ch <= ' ' || ch == '@' || ch == '\\' || ch >= 0x7f)
+            return ws_err_set(err, WS_ERR_CONFIG, "s3_endpoint '%s': bad character in host", ep);
+    }
+    *host = strndup(rest, n);
+    if (!*scheme || !*host)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+int ws_s3_conn_new(const ws_s3_conn_opts *o, ws_s3_conn **out, ws_err *err)
+{
+    *out = NULL;
+    ws_s3_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    char *ep_host = NULL;
+    char *aws = NULL;
+    const char *ep = o->endpoint;
+    if (!ep || !*ep) {
+        if (asprintf(&aws, "https://s3.%s.amazonaws.com", o->region) < 0) {
+            aws = NULL;
+            ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        ep = aws;
+    }
+    if (parse_endpoint(ep, &c->scheme, &ep_host, err) < 0)
+        goto fail;
+    if (o->host_style) {
+        if (asprintf(&c->host, "%s.%s", o->bucket, ep_host) < 0) {
+            c->host = NULL;
+            ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    } else {
+        c->host = ep_host;
+        ep_host = NULL;
+    }
+    c->bucket = strdup(o->bucket);
+    c->region = strdup(o->region);
+    c->access_key = strdup(o->access_key);
+    c->secret_key = strdup(o->secret_key);
+    c->session_token = o->session_token && *o->session_token ? strdup(o->session_token) : NULL;
+    c->ca_file = o->ca_file && *o->ca_file ? strdup(o->ca_file) : NULL;
+    if (!c->bucket || !c->region || !c->access_key || !c->secret_key ||
+        (o->session_token && *o->session_token && !c->session_token) ||
+        (o->ca_file && *o->ca_file && !c->ca_file)) {
+        ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    c->host_style = o->host_style;
+    c->verify_tls = o->verify_tls;
+    c->budget = o->retry_budget > 0 ? o->retry_budget : 0;
+    c->timeout = o->request_timeout > 0 ? o->request_timeout : 30;
+    if (getrandom(&c->rng, sizeof c->rng, 0) != (ssize_t) sizeof c->rng)
+        c->rng = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        ws_err_set(err, WS_ERR_NOMEM, "cannot create a libcurl handle");
+        goto fail;
+    }
+    free(ep_host);
+    free(aws);
+    *out = c;
+    return 0;
+fail:
+    free(ep_host);
+    free(aws);
+    ws_s3_conn_free(c);
+    return -1;
+}
+
+void ws_s3_resp_init(ws_s3_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    ws_s3_buf_init(&r->body);
+    r->content_length = -1;
+}
+
+void ws_s3_resp_free(ws_s3_resp *r)
+{
+    ws_s3_buf_free(&r->body);
+}
+
+/* --- one attempt --------------------------------------------------------- */
+
+typedef struct xfer {
+    const ws_s3_req *req;
+    ws_s3_resp *resp;
+    long status;          /* of the last status line seen */
+    bool range_sent;
+    uint64_t range_start; /* first byte asked for */
+    uint64_t skip;        /* bytes to drop (server ignored the Range) */
+    uint64_t limit;       /* bytes the sink may still take */
+    bool enough;          /* stopped reading on purpose: all bytes delivered */
+    bool overflow;        /* collected body hit WS_S3_XML_MAX */
+    bool checked;         /* the 2xx answer's extent was checked */
+    bool short_range;     /* the object ends before the range asked for */
+    int64_t cr_first, cr_last; /* Content-Range, -1 when absent */
+    int64_t cr_total;          /* object size from Content-Range, -1 unknown */
+    bool sink_failed;
+    ws_err sink_err;
+} xfer;
+
+static bool is_2xx(long s)
+{
+    return s >= 200 && s < 300;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * nmemb;
+    char line[1024];
+    size_t n = len < sizeof line - 1 ? len : sizeof line - 1;
+    memcpy(line, data, n);
+    line[n] = '\0';
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+        line[--n] = '\0';
+
+    if (strncmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after 100 Continue, too): forget the last one. */
+        const char *sp = strchr(line, ' ');
+        x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        ws_s3_resp *r = x->resp;
+        r->content_length = -1;
+        r->last_modified = 0;
+        r->etag[0] = '\0';
+        r->meta.n = 0;
+        x->cr_first = x->cr_last = x->cr_total = -1;
+        x->checked = false;
+        x->skip = (x->status == 200 && x->range_sent) ? x->range_start : 0;
+        return len;
+    }
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return len;
+    *colon = '\0';
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    ws_s3_resp *r = x->resp;
+    if (strcasecmp(line, "Content-Length") == 0) {
+        char *end;
+        errno = 0;
+        long long cl = strtoll(v, &end, 10);
+        if (!errno && end != v && cl >= 0)
+            r->content_length = cl;
+    } else if (strcasecmp(line, "Content-Range") == 0) {
+        unsigned long long a, b, t;
+        int got = sscanf(v, "bytes %llu-%llu/%llu", &a, &b, &t);
+        if (got >= 2 && a <= b && b < INT64_MAX) {
+            x->cr_first = (int64_t) a;
+            x->cr_last = (int64_t) b;
+            if (got == 3 && t < INT64_MAX)
+                x->cr_total = (int64_t) t;
+        }
+    } else if (strcasecmp(line, "Last-Modified") == 0) {
+        time_t t = curl_getdate(v, NULL);
+        r->last_modified = t > 0 ? (int64_t) t : 0;
+    } else if (strcasecmp(line, "ETag") == 0) {
+        snprintf(r->etag, sizeof r->etag, "%s", v);
+    } else if (strncasecmp(line, "x-amz-meta-", 11) == 0) {
+        char name[WS_META_NAME_MAX];
+        size_t i = 0;
+        for (const char *p = line + 11; *p && i + 1 < sizeof name; p++)
+            name[i++] = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        name[i] = '\0';
+        ws_err ignored;
+        /* Metadata walship cannot hold (other tools') is skipped. */
+        (void) ws_meta_set(&r->meta, name, v, &ignored);
+    }
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * nmemb;
+    const ws_s3_req *req = x->req;
+    if (req->sink && is_2xx(x->status)) {
+        if (!x->checked) {
+            /* Before the first byte: does the object hold the whole range?
+             * (A short range must fail like the file driver, before any
+             * byte reaches the sink.) */
+            x->checked = true;
+            if (x->limit != UINT64_MAX) {
+                uint64_t have = 0;
+                bool known = true;
+                if (x->status == 206 && x->cr_first >= 0)
+                    have = (uint64_t) (x->cr_last - x->cr_first + 1);
+                else if (x->status == 200 && x->resp->content_length >= 0)
+                    have = (uint64_t) x->resp->content_length > x->skip
+                               ? (uint64_t) x->resp->content_length - x->skip : 0;
+                else
+                    known = false;
+                if (known && have < x->limit) {
+                    x->short_range = true;
+                    return 0;
+                }
+            }
+        }
+        size_t off = 0;
+        if (x->skip) {
+            off = x->skip < len ? (size_t) x->skip : len;
+            x->skip -= off;
+        }
+        size_t n = len - off;
+        if ((uint64_t) n > x->limit)
+            n = (size_t) x->limit;
+        if (n) {
+            if (ws_sink_write(req->sink, data + off, n, &x->sink_err) < 0) {
+                x->sink_failed = true;
+                return 0;
+            }
+            x->resp->delivered += n;
+            if (x->limit != UINT64_MAX)
+                x->limit -= n;
+        }
+        if (x->limit == 0 && off + n < len) {
+            x->enough = true; /* the server sent more than asked for */
+            return 0;
+        }
+        return len;
+    }
+    ws_s3_buf *b = &x->resp->body;
+    if (b->len + len > WS_S3_XML_MAX) {
+        x->overflow = true;
+        return len; /* drain; the answer is refused afterwards */
+    }
+    ws_s3_buf_add(b, data, len);
+    return b->oom ? 0 : len;
+}
+
+typedef enum { ATT_OK, ATT_RETRY, ATT_FATAL } att_result;
+
+/* Builds "<status> <Code>: <Message>" from the collected body. */
+static void describe_status(const ws_s3_resp *r, ws_s3_error_doc *edoc, char *out, size_t n)
+{
+    ws_err perr;
+    edoc->code[0] = edoc->message[0] = '\0';
+    if (r->body.len && ws_s3_xml_parse_error(r->body.p, r->body.len, edoc, &perr) == 1 && edoc->code[0])
+        snprintf(out, n, "%ld %s: %s", r->status, edoc->code, edoc->message[0] ? edoc->message : "(no message)");
+    else
+        snprintf(out, n, "HTTP %ld", r->status);
+}
+
+static bool curl_retryable(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool curl_tls_verify(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+           rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_ISSUER_ERROR;
+}
+
+#define MAX_HDRS 32
+
+static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, const char *if_match,
+                          ws_err *err)
+{
+    const bool has_body = req->body || strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0;
+    xfer x = {.req = req, .resp = resp, .limit = UINT64_MAX, .cr_first = -1, .cr_last = -1, .cr_total = -1};
+    att_result result = ATT_FATAL;
+    ws_s3_buf path, url, hb, auth;
+    ws_s3_buf_init(&path);
+    ws_s3_buf_init(&url);
+    ws_s3_buf_init(&hb);
+    ws_s3_buf_init(&auth);
+    struct curl_slist *list = NULL;
+
+    ws_s3_buf_reset(&resp->body);
+    resp->status = 0;
+    resp->attempts++;
+
+    /* Path: /bucket/key (path style) or /key (virtual host). */
+    if (!c->host_style) {
+        ws_s3_buf_adds(&path, "/");
+        ws_s3_buf_adds(&path, c->bucket);
+    }
+    if (req->key) {
+        ws_s3_buf_adds(&path, "/");
+        ws_s3_buf_adds(&path, req->key);
+    } else if (c->host_style) {
+        ws_s3_buf_adds(&path, "/");
+    }
+
+    char date[17], payload_hash[WS_S3_SHA256_HEX_LEN + 1], range[64];
+    ws_s3_amz_date(time(NULL), date);
+    ws_s3_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, payload_hash);
+
+    ws_s3_header h[MAX_HDRS];
+    size_t nh = 0;
+    if (req->nheaders > MAX_HDRS - 6) {
+        ws_err_set(err, WS_ERR_INVALID, "%s: too many headers", req->op);
+        goto out;
+    }
+    h[nh++] = (ws_s3_header){"host", c->host};
+    h[nh++] = (ws_s3_header){"x-amz-content-sha256", payload_hash};
+    h[nh++] = (ws_s3_header){"x-amz-date", date};
+    if (c->session_token)
+        h[nh++] = (ws_s3_header){"x-amz-security-token", c->session_token};
+    if (req->sink) {
+        uint64_t start = req->range_off + resp->delivered;
+        x.limit = req->range_len == WS_TO_END ? UINT64_MAX : req->range_len - resp->delivered;
+        /* From byte 0 no Range is sent: reading stops after range_len bytes
+         * instead.  (s3rver answers "bytes=0-N" on an empty object with a
+         * broken 206; a plain GET gives the size to check the range with.) */
+        if (start > 0) {
+            if (req->range_len == WS_TO_END)
+                snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long) start);
+            else
+                snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long) start,
+                         (unsigned long long) (req->range_off + req->range_len - 1));
+            h[nh++] = (ws_s3_header){"range", range};
+            x.range_sent = true;
+            x.range_start = start;
+        }
+        if (if_match && *if_match)
+            h[nh++] = (ws_s3_header){"if-match", if_match};
+    }
+    for (size_t i = 0; i < req->nheaders; i++)
+        h[nh++] = req->headers[i];
+
+    ws_s3_sign_input in = {
+        .method = req->method,
+        .path = path.p,
+        .params = req->query,
+        .nparams = req->nquery,
+        .headers = h,
+        .nheaders = nh,
+        .payload_sha256 = payload_hash,
+        .amz_date = date,
+        .region = c->region,
+        .service = "s3",
+        .access_key = c->access_key,
+        .secret_key = c->secret_key,
+    };
+    if (path.oom || ws_s3_sign(&in, &auth, NULL, err) < 0) {
+        if (path.oom)
+            ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+
+    ws_s3_buf_addf(&url, "%s://%s", c->scheme, c->host);
+    ws_s3_uri_encode(&url, path.p, true);
+    if (req->nquery) {
+        ws_s3_buf_adds(&url, "?");
+        ws_s3_canonical_query(&url, req->query, req->nquery);
+    }
+
+    bool have_ctype = false;
+    for (size_t i = 0; i < nh; i++) {
+        ws_s3_buf_reset(&hb);
+        ws_s3_buf_addf(&hb, "%s: %s", h[i].name, h[i].value);
+        if (strcasecmp(h[i].name, "content-type") == 0)
+            have_ctype = true;
+        struct curl_slist *l = hb.oom ? NULL : curl_slist_append(list, hb.p);
+        if (!l)
+            goto oom;
+        list = l;
+    }
+    ws_s3_buf_reset(&hb);
+    ws_s3_buf_addf(&hb, "Authorization: %s", auth.p);
+    const char *extra[] = {hb.p, "Expect:", has_body && !have_ctype ? "Content-Type: application/octet-stream" : NULL};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        if (!extra[i])
+            continue;
+        struct curl_slist *l = hb.oom ? NULL : curl_slist_append(list, extra[i]);
+        if (!l)
+            goto oom;
+        list = l;
+    }
+    if (url.oom)
+        goto oom;
+
+    CURL *k = c->curl;
+    curl_easy_reset(k);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(k, CURLOPT_URL, url.p);
+    curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(k, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(k, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, &x);
+    double ct = c->timeout < CONNECT_TIMEOUT_MAX ? c->timeout : CONNECT_TIMEOUT_MAX;
+    curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, (long) (ct * 1000));
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, (long) ceil(c->timeout));
+    curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
+    curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
+    if (c->ca_file)
+        curl_easy_setopt(k, CURLOPT_CAINFO, c->ca_file);
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(k, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(k, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, req->method);
+        if (has_body) {
+            /* From memory, not copied: the caller keeps it for retries. */
+            curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_len : 0));
+            curl_easy_setopt(k, CURLOPT_POSTFIELDS, req->body ? (const char *) req->body : "");
+        }
+    }
+
+    CURLcode rc = curl_easy_perform(k);
+    resp->status = x.status;
+    if (rc == CURLE_WRITE_ERROR && x.sink_failed) {
+        *err = x.sink_err;
+        goto out;
+    }
+    if (rc == CURLE_WRITE_ERROR && x.enough)
+        rc = CURLE_OK;
+    if ((rc == CURLE_WRITE_ERROR && x.short_range) ||
+        (rc == CURLE_OK && req->sink && is_2xx(x.status) && x.limit != UINT64_MAX && x.limit != 0)) {
+        int64_t size = x.cr_total >= 0 ? x.cr_total : (x.status == 200 ? resp->content_length : -1);
+        if (size >= 0)
+            ws_err_set(err, WS_ERR_INVALID,
+                       "%s failed: range of %llu bytes at byte %llu is beyond the end of the object (%lld bytes)",
+                       req->op, (unsigned long long) req->range_len, (unsigned long long) req->range_off,
+                       (long long) size);
+        else
+            ws_err_set(err, WS_ERR_INVALID, "%s failed: the byte range ends beyond the end of the object", req->op);
+        goto out;
+    }
+    if (rc != CURLE_OK) {
+        const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+        if (curl_tls_verify(rc)) {
+            ws_err_set(err, WS_ERR_STORAGE,
+                       "%s failed: TLS verification failed: %s (name the CA certificate in s3_ca_file, "
+                       "or set s3_verify_tls = off)",
+                       req->op, detail);
+            goto out;
+        }
+        if (resp->body.oom) {
+            ws_err_set(err, WS_ERR_NOMEM, "%s failed: out of memory", req->op);
+            goto out;
+        }
+        ws_err_set(err, curl_retryable(rc) ? WS_ERR_TRANSIENT : WS_ERR_STORAGE, "%s failed: %s", req->op, detail);
+        result = curl_retryable(rc) ? ATT_RETRY : ATT_FATAL;
+        goto out;
+    }
+    curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &resp->status);
+
+    if (is_2xx(resp->status)) {
+        if (x.overflow) {
+            ws_err_set(err, WS_ERR_STORAGE, "%s failed: response larger than %u bytes", req->op, WS_S3_XML_MAX);
+            goto out;
+        }
+        result = ATT_OK;
+        goto out;
+    }
+
+    ws_s3_error_doc edoc;
+    char what[WS_S3_CODE_MAX + WS_S3_MESSAGE_MAX + 32];
+    describe_status(resp, &edoc, what, sizeof what);
+    long s = resp->status;
+    if (s >= 500 || s == 429 || (s == 400 && strcmp(edoc.code, "RequestTimeout") == 0)) {
+        ws_err_set(err, WS_ERR_TRANSIENT, "%s failed: %s", req->op, what);
+        result = ATT_RETRY;
+    } else if (s == 404 && strcmp(edoc.code, "NoSuchBucket") == 0) {
+        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s (bucket '%s' does not exist)", req->op, what, c->bucket);
+    } else if (s == 404 && strcmp(edoc.code, "NoSuchUpload") != 0) {
+        ws_err_set(err, WS_ERR_NOTFOUND, "%s failed: %s (no such object)", req->op, what);
+    } else if (s == 403) {
+        if (strcmp(edoc.code, "SignatureDoesNotMatch") == 0)
+            ws_err_set(err, WS_ERR_PERM,
+                       "%s failed: %s (access denied: signature does not match; check "
+                       "AWS_SECRET_ACCESS_KEY and s3_region)",
+                       req->op, what);
+        else
+            ws_err_set(err, WS_ERR_PERM,
+                       "%s failed: %s (access denied; S3 also answers 403 for a missing key when the "
+                       "credentials may not list the bucket)",
+                       req->op, what);
+    } else if (s == 416) {
+        ws_err_set(err, WS_ERR_INVALID, "%s failed: %s (the range starts beyond the end of the object)", req->op,
+                   what);
+    } else if (s == 412) {
+        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s (the object changed while it was read)", req->op, what);
+    } else {
+        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s", req->op, what);
+    }
+    goto out;
+
+oom:
+    ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
+out:
+    curl_slist_free_all(list);
+    ws_s3_buf_free(&path);
+    ws_s3_buf_free(&url);
+    ws_s3_buf_free(&hb);
+    ws_s3_buf_free(&auth);
+    return result;
+}
+
+int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err)
+{
+    if (c->busy)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: the S3 connection is already in use (re-entrant call)",
+                          req->op);
+    if (req->sink && req->range_len == 0)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: empty byte range", req->op);
+    c->busy = true;
+    double first_failure = 0;
+    char etag[sizeof resp->etag] = "";
+    int rc = -1;
+    for (unsigned n = 1;; n++) {
+        att_result r = attempt(c, req, resp, resp->delivered ? etag : NULL, err);
+        if (req->sink && !etag[0] && is_2xx(resp->status))
+            memcpy(etag, resp->etag, sizeof etag); /* resumes must see the same object */
+        if (r == ATT_OK) {
+            rc = 0;
+            break;
+        }
+        if (r == ATT_FATAL)
+            break;
+        double t = now_mono();
+        if (first_failure == 0)
+            first_failure = t;
+        double d = ws_s3_backoff(n, BACKOFF_BASE, BACKOFF_CAP, &c->rng);
+        unsigned max = req->max_attempts ? req->max_attempts : MAX_ATTEMPTS;
+        if (n >= max || t - first_failure + d > c->budget) {
+            ws_err_prefix(err, "gave up after %u attempt%s and %.1f s of retrying (s3_retry_budget = %g s); last error",
+                          n, n == 1 ? "" : "s", t - first_failure, c->budget);
+            err->code = WS_ERR_TRANSIENT;
+            break;
+        }
+        sleep_for(d);
+    }
+    c->busy = false;
+    return rc;
+}
