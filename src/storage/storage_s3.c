@@ -406,7 +406,7 @@ static int s3_head(ws_storage *st_, const char *key, ws_obj_info *info, ws_err *
 static int get_by_head(s3_storage *s, const char *fkey, uint64_t offset, uint64_t length, ws_sink *dst,
                        ws_err *err)
 {
-    ws_obj_info info;
+    ws_obj_info info = {0};
     int r = s3_head_full(s, fkey, &info, err);
     if (r < 0)
         return -1;
