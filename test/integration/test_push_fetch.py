@@ -1,0 +1,655 @@
+#!/usr/bin/env python3
+"""test_push_fetch.py - walship-push and walship-fetch driven by PostgreSQL 15.
+
+Scenarios, in order (later ones reuse the archive of earlier ones):
+  1  a primary archives with archive_command = 'walship-push %p && cp %p ORIG/%f'
+     under pgbench traffic with forced switches; every object decodes
+     byte-identical to the plain copy
+  2  recovery from a pg_basebackup (-X none) driven only by walship-fetch, to
+     the end of the archive; data equal to the primary's
+  5  a corrupted object in the middle of the archive: recovery stops (exit 200),
+     the server does not promote; after repair recovery completes
+  S  a standby (standby.signal) waits while an object is unreadable, then
+     catches up
+  4  a standby streaming from the primary is promoted: 00000002.history and
+     the .partial are archived; a second recovery follows timeline 2 to the end
+  3  duplicate pushes, every bad input, concurrent pushes, exit codes of fetch
+  6  a cluster with --wal-segsize=64: archive, recovery; refused by the first
+     repository (another system identifier)
+
+Usage: test_push_fetch.py [--repo-kind file] [--encryption plain|encrypted]
+Needs WS_BUILD_DIR (the meson build root; not WALSHIP_*, which walship
+would reject as an unknown setting).  Prints "N passed, M failed".
+Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
+"""
+
+import argparse
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgtest  # noqa: E402
+from pgtest import Cluster, Repo, TestError, give, run, wal_key  # noqa: E402
+
+TIME_LIMIT = 420  # seconds for the whole script (meson's timeout is larger)
+MiB = 1 << 20
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
+        return cond
+
+
+class Env:
+    """Everything the scenarios share."""
+
+    def __init__(self, args):
+        build = os.environ.get("WS_BUILD_DIR")
+        if not build:
+            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
+        self.push = os.path.join(build, "src", "walship-push")
+        self.fetch = os.path.join(build, "src", "walship-fetch")
+        self.walship = os.path.join(build, "src", "walship")
+        self.tmp = tempfile.mkdtemp(prefix="walship-pf-")
+        os.chmod(self.tmp, 0o755)
+        give(self.tmp)
+        self.key_file = None
+        if args.encryption == "encrypted":
+            self.key_file = os.path.join(self.tmp, "repo.key")
+            with open(self.key_file, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(self.key_file, 0o600)
+            give(self.key_file)
+        self.clusters = []
+        self.next_port = 5500 + os.getpid() % 400
+        self.r = Results()
+
+    def dir(self, name):
+        p = os.path.join(self.tmp, name)
+        os.makedirs(p, exist_ok=True)
+        give(p)
+        return p
+
+    def cluster(self, name):
+        c = Cluster(self.tmp, name, self.next_port)
+        self.next_port += 1
+        self.clusters.append(c)
+        return c
+
+    def archive_command(self, repo, orig):
+        return "%s --config %s %%p && cp %%p %s/%%f" % (self.push, repo.conf, orig)
+
+    def restore_command(self, repo):
+        return "%s --config %s %%f %%p" % (self.fetch, repo.conf)
+
+    def push_file(self, repo, path, timeout=60):
+        return run([self.push, "--config", repo.conf, path], timeout=timeout, check=False)
+
+    def fetch_file(self, repo, name, dest, cwd=None):
+        return run([self.fetch, "--config", repo.conf, name, dest], cwd=cwd, timeout=60, check=False)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def traffic(c, seconds, marker_from):
+    """pgbench in the background, segment switches and marker rows meanwhile."""
+    bg = c.pgbench_bg("-n", "-c", "2", "-T", str(seconds))
+    end = time.time() + seconds
+    i = marker_from
+    while time.time() < end:
+        c.psql("insert into marker values (%d, md5('%d'))" % (i, i))
+        c.switch_wal()
+        i += 1
+        time.sleep(0.4)
+    _, errs = bg.communicate(timeout=seconds + 60)
+    if bg.returncode != 0:
+        raise TestError("pgbench failed: %s" % errs)
+    return i
+
+
+def finish_archiving(c):
+    c.psql("insert into marker values (-1, 'last') on conflict (id) do update set note = 'last again'")
+    name = c.switch_wal()
+    c.wait_archived(name)
+    return name
+
+
+def backup_start_segment(bbdir):
+    with open(os.path.join(bbdir, "backup_label")) as f:
+        for line in f:
+            if line.startswith("START WAL LOCATION:"):
+                return line.split("(file ")[1].split(")")[0]
+    raise TestError("no START WAL LOCATION in backup_label")
+
+
+def make_recovery(env, name, bbdir, repo, standby=False, archive_to=None, **settings):
+    c = env.cluster(name)
+    c.copy_from(bbdir)
+    c.base_conf()
+    s = dict(restore_command=env.restore_command(repo), archive_mode="off")
+    if archive_to:
+        s.update(archive_mode="on", archive_command=env.archive_command(repo, archive_to))
+    s.update(settings)
+    c.conf(**s)
+    sig = os.path.join(c.datadir, "standby.signal" if standby else "recovery.signal")
+    open(sig, "w").close()
+    give(sig)
+    return c
+
+
+def wait_promoted(c, timeout=120):
+    got = c.wait_query("select pg_is_in_recovery()", "f", timeout)
+    if got != "f":
+        raise TestError("%s did not finish recovery in %ds; log tail:\n%s" % (c.name, timeout, c.log_tail()))
+
+
+# --- scenario 1 ---------------------------------------------------------------
+
+def scenario_archive(env, repo):
+    r = env.r
+    orig = env.dir("orig")
+    p = env.cluster("primary")
+    p.initdb()
+    p.base_conf()
+    p.conf(archive_mode="on", archive_command=env.archive_command(repo, orig))
+    p.start()
+    p.psql("create table marker (id int primary key, note text)")
+    p.pgbench("-i", "-s", "1", "-q")
+    nxt = traffic(p, 5, 0)
+    last = finish_archiving(p)
+    failed = p.psql("select failed_count from pg_stat_archiver")
+    r.check("1: archiver reports no failed walship-push", failed == "0", "failed_count=%s\n%s" % (failed,
+                                                                                           p.log_tail()))
+    segs = sorted(n for n in os.listdir(orig) if len(n) == 24)
+    r.check("1: several segments archived (%d)" % len(segs), len(segs) >= 8, str(segs))
+    r.check("1: repository holds exactly the archived files",
+            repo.keys("wal/") == sorted(wal_key(n) for n in os.listdir(orig)),
+            "%s vs %s" % (repo.keys("wal/")[:5], sorted(os.listdir(orig))[:5]))
+    scratch = env.dir("scratch1")
+    bad = []
+    for n in sorted(os.listdir(orig)):
+        out = os.path.join(scratch, "out")
+        f = env.fetch_file(repo, n, out)
+        if f.returncode != 0 or sha256_file(out) != sha256_file(os.path.join(orig, n)):
+            bad.append("%s (exit %d %s)" % (n, f.returncode, f.stderr.strip()))
+    r.check("1: every archived file decodes byte-identical to the original (%d files)" % len(os.listdir(orig)),
+            not bad, "; ".join(bad[:5]))
+    if env.key_file:
+        data = repo.read(wal_key(segs[-1]))
+        with open(os.path.join(orig, segs[-1]), "rb") as f:
+            plain = f.read()
+        r.check("1: objects are encrypted (no plaintext page in the stored object)", plain[8192:8192 + 64] not in data)
+    return p, orig, nxt, last
+
+
+# --- scenario 2 ---------------------------------------------------------------
+
+def scenario_recovery(env, repo, p, nxt):
+    r = env.r
+    bb = os.path.join(env.tmp, "bb")
+    run([pgtest.PGBIN + "/pg_basebackup", "-D", bb, "-X", "none", "-c", "fast", "-h", p.sockdir, "-p",
+         str(p.port), "-U", "postgres", "--no-sync"], timeout=120)
+    nxt = traffic(p, 4, nxt)
+    finish_archiving(p)
+    want = p.fingerprint()
+    rec = make_recovery(env, "rec1", bb, repo)
+    rec.start(wait=False)
+    wait_promoted(rec)
+    r.check("2: recovery through walship-fetch reaches the primary's data", rec.fingerprint() == want)
+    log = rec.log_text()
+    r.check("2: recovery ended at the end of the archive", "archive recovery complete" in log, rec.log_tail())
+    r.check("2: no walship error during recovery", "walship-fetch: ERROR" not in log, rec.log_tail())
+    rec.stop()
+    return bb, want
+
+
+# --- scenario 5 ---------------------------------------------------------------
+
+def scenario_corruption(env, repo, bb, orig, want):
+    r = env.r
+    start = backup_start_segment(bb)
+    segs = sorted(n for n in os.listdir(orig) if len(n) == 24 and n > start and n.startswith("00000001"))
+    victim = segs[len(segs) // 2]
+    key = wal_key(victim)
+    size = os.path.getsize(repo.object_path(key))
+    repo.flip_byte(key, size // 2)
+
+    scratch = env.dir("scratch5")
+    f = env.fetch_file(repo, victim, os.path.join(scratch, "out"))
+    r.check("5: fetch of the damaged object exits 200 and writes nothing",
+            f.returncode == 200 and not os.path.exists(os.path.join(scratch, "out"))
+            and os.listdir(scratch) == [], "exit %d, %s, %s" % (f.returncode, f.stderr, os.listdir(scratch)))
+    r.check("5: the message names the object and the integrity failure",
+            "integrity failure" in f.stderr and key in f.stderr and f.stderr.count("\n") == 1, f.stderr)
+
+    rec = make_recovery(env, "rec5", bb, repo)
+    rec.start(wait=False, check=False)
+    stopped = rec.wait_down(90)
+    log = rec.new_log()
+    r.check("5: the server stops at the damaged segment", stopped, rec.log_tail())
+    r.check("5: the server log has walship's clear message",
+            "walship-fetch: ERROR: integrity failure" in log and victim in log, rec.log_tail())
+    state = rec.controldata().get("Database cluster state", "")
+    r.check("5: the server did not promote (still in archive recovery, no new timeline)",
+            state == "in archive recovery" and "archive recovery complete" not in log
+            and not any(n.endswith(".history") for n in os.listdir(os.path.join(rec.datadir, "pg_wal"))),
+            "state=%s" % state)
+
+    repo.flip_byte(key, size // 2)  # repair
+    rec.start(wait=False)
+    wait_promoted(rec)
+    r.check("5: after repair, recovery completes with the primary's data", rec.fingerprint() == want)
+    rec.stop()
+
+
+# --- scenario S: standby waits ---------------------------------------------------
+
+def scenario_standby(env, repo, bb, orig, want):
+    r = env.r
+    start = backup_start_segment(bb)
+    segs = sorted(n for n in os.listdir(orig) if len(n) == 24 and n > start and n.startswith("00000001"))
+    victim = segs[len(segs) // 2]
+    key = wal_key(victim)
+
+    # Exit codes by mode for an unreadable repository object (I/O error).
+    repo.chmod(key, 0)
+    codes = {}
+    for mode in ("recovery", "standby", "none"):
+        d = env.dir("mode-" + mode)
+        if mode != "none":
+            open(os.path.join(d, mode + ".signal"), "w").close()
+        codes[mode] = env.fetch_file(repo, victim, "out", cwd=d).returncode
+    r.check("S: unreadable storage: 201 in archive recovery, 1 (wait) in standby mode, 201 without signal file",
+            codes == {"recovery": 201, "standby": 1, "none": 201}, str(codes))
+
+    sb = make_recovery(env, "standby", bb, repo, standby=True, hot_standby="on")
+    sb.start(wait=False)
+    deadline = time.time() + 30
+    while time.time() < deadline and "standby mode, storage unreachable" not in sb.log_text():
+        time.sleep(0.3)
+    time.sleep(2.5)  # a few more retries
+    log = sb.log_text()
+    r.check("S: the standby keeps waiting while the object is unreadable",
+            sb.running() and "storage unreachable, PostgreSQL will retry" in log
+            and log.count("storage unreachable") >= 2, sb.log_tail())
+    repo.chmod(key, 0o640)
+    got = None
+    deadline = time.time() + 90
+    while time.time() < deadline and got != want:
+        try:
+            got = sb.fingerprint()  # fails until the standby is consistent
+        except TestError:
+            pass
+        time.sleep(0.5)
+    r.check("S: after the object is readable again the standby catches up to the primary's data", got == want,
+            sb.log_tail())
+    sb.stop()
+
+
+# --- scenario 4: promotion ---------------------------------------------------------
+
+def scenario_promotion(env, repo, bb, orig, p):
+    """A standby streaming from the primary is promoted: its last timeline 1
+    segment came by streaming, so PostgreSQL archives it as .partial."""
+    r = env.r
+    node = make_recovery(env, "tl2", bb, repo, standby=True, archive_to=orig, hot_standby="on",
+                         primary_conninfo="host=%s port=%d user=postgres" % (p.sockdir, p.port))
+    node.start(wait=False)
+    for i in range(10):
+        p.psql("insert into marker values (%d, 'streamed only')" % (400000 + i))
+    lsn = p.psql("select pg_current_wal_flush_lsn()")
+    got = node.wait_query("select pg_last_wal_replay_lsn() >= '%s'" % lsn, "t", 90)
+    if got != "t":
+        raise TestError("the standby did not catch up with the primary; log tail:\n" + node.log_tail())
+    p.stop()
+    node.promote()
+    wait_promoted(node)
+    tl = node.psql("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
+    r.check("4: the promoted standby runs on timeline 2", tl == "00000002", tl)
+    node.psql("insert into marker values (500000, 'on timeline 2')")
+    node.pgbench("-n", "-t", "300", "-c", "2")
+    last = finish_archiving(node)
+    deadline = time.time() + 30
+    partials = []
+    while time.time() < deadline:
+        partials = [k for k in repo.keys("wal/00000001") if k.endswith(".partial.ws")]
+        if repo.exists(wal_key("00000002.history")) and partials:
+            break
+        time.sleep(0.3)
+    r.check("4: 00000002.history is archived", repo.exists(wal_key("00000002.history")))
+    r.check("4: the .partial segment of timeline 1 is archived", len(partials) == 1, str(partials))
+    hist = os.path.join(env.dir("scratch4"), "hist")
+    f = env.fetch_file(repo, "00000002.history", hist)
+    r.check("4: the history file restores byte-identical",
+            f.returncode == 0 and sha256_file(hist) == sha256_file(os.path.join(orig, "00000002.history")),
+            f.stderr)
+    if partials:
+        pname = os.path.basename(partials[0])[:-3]
+        seg = pname[:24]
+        out = os.path.join(env.dir("scratch4"), "seg")
+        f1 = env.fetch_file(repo, seg, out)
+        f2 = env.fetch_file(repo, pname, out)
+        r.check("4: a request for the segment of a .partial exits 1 (the .partial is never returned for it)",
+                not repo.exists(wal_key(seg)) and f1.returncode == 1, "exit %d %s" % (f1.returncode, f1.stderr))
+        r.check("4: the .partial is returned when asked for by name, byte-identical",
+                f2.returncode == 0 and sha256_file(out) == sha256_file(os.path.join(orig, pname)), f2.stderr)
+    want = node.fingerprint()
+    node.stop()
+
+    rec = make_recovery(env, "rec4", bb, repo)
+    rec.start(wait=False)
+    wait_promoted(rec)
+    r.check("4: a second recovery follows timeline 2 to the end", rec.fingerprint() == want, rec.log_tail())
+    tl = rec.psql("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
+    r.check("4: ... and then starts timeline 3", tl == "00000003", tl)
+    r.check("4: ... having restored the timeline 2 segment %s" % last,
+            "restored log file \"%s\" from archive" % last in rec.log_text()
+            and rec.psql("select note from marker where id = 500000") == "on timeline 2", rec.log_tail())
+    rec.stop()
+
+
+# --- scenario 3: duplicates, bad inputs, concurrency ---------------------------------
+
+def one_line_error(p, *needles):
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    return (0 < p.returncode <= 125 and len(lines) == 1 and "ERROR" in lines[0]
+            and all(n in lines[0] for n in needles))
+
+
+def scenario_duplicates(env, repo, orig):
+    r = env.r
+    segs = sorted(n for n in os.listdir(orig) if len(n) == 24 and n.startswith("00000001"))
+    work = env.dir("dup")
+    s1, s2, s3 = segs[1], segs[2], segs[3]
+
+    p = env.push_file(repo, os.path.join(orig, s1))
+    r.check("3: identical content pushed again: exit 0 with a notice",
+            p.returncode == 0 and "already archived with identical content" in p.stderr, p.stderr)
+
+    changed = os.path.join(work, s1)
+    shutil.copy(os.path.join(orig, s1), changed)
+    with open(changed, "r+b") as f:
+        f.seek(MiB)
+        b = f.read(1)
+        f.seek(MiB)
+        f.write(bytes([b[0] ^ 0xFF]))
+    give(changed)
+    before = repo.read(wal_key(s1))
+    p = env.push_file(repo, changed)
+    r.check("3: different content under an archived name: non-zero exit, both checksums named",
+            one_line_error(p, sha256_file(changed), sha256_file(os.path.join(orig, s1)), "not overwritten"),
+            p.stderr)
+    r.check("3: ... and the stored object is untouched", repo.read(wal_key(s1)) == before)
+
+    k2 = wal_key(s2)
+    repo.truncate(k2, os.path.getsize(repo.object_path(k2)) - 100)
+    p = env.push_file(repo, os.path.join(orig, s2))
+    out = os.path.join(work, "out")
+    f = env.fetch_file(repo, s2, out)
+    r.check("3: an incomplete stored object is replaced",
+            p.returncode == 0 and "replacing damaged" in p.stderr and f.returncode == 0
+            and sha256_file(out) == sha256_file(os.path.join(orig, s2)), p.stderr + f.stderr)
+    repo.replace_raw(wal_key(s3), os.urandom(5000))
+    p = env.push_file(repo, os.path.join(orig, s3))
+    f = env.fetch_file(repo, s3, out)
+    r.check("3: an unreadable (garbage) stored object is replaced",
+            p.returncode == 0 and f.returncode == 0 and sha256_file(out) == sha256_file(os.path.join(orig, s3)),
+            p.stderr + f.stderr)
+
+    # Bad inputs: one clear line, non-zero exit, nothing stored.
+    def bad(label, path, *needles):
+        keys_before = repo.keys()
+        p = env.push_file(repo, path)
+        r.check("3: bad input, %s: one error line, non-zero exit, nothing stored" % label,
+                one_line_error(p, *needles) and repo.keys() == keys_before,
+                "exit %d: %s" % (p.returncode, p.stderr))
+
+    def write(name, data, size=None):
+        path = os.path.join(work, name)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            if size is not None:
+                fh.truncate(size)
+        give(path)
+        return path
+
+    with open(os.path.join(orig, s1), "rb") as fh:
+        good = fh.read()
+    bad("missing file", os.path.join(work, "0000000100000000000000E0"), "0000000100000000000000E0",
+        "No such file")
+    bad("empty file", write("0000000100000000000000E1", b""), "0000000100000000000000E1", "empty")
+    bad("wrong size", write(s1, good[:8 * MiB]), s1, "file size 8388608 differs")
+    bad("garbage", write("0000000100000000000000E2", os.urandom(16 * MiB)), "0000000100000000000000E2",
+        "page magic")
+    bad("wrong name (not a WAL name)", write("notawalfile", good), "notawalfile", "not a WAL file name")
+    bad("wrong name (another segment's content)", write("0000000100000000000000E3", good),
+        "0000000100000000000000E3", "is not the start")
+    bad("page timeline above the name's", write(s1 + ".partial", good_tli2(good)), "timeline 2 does not fit")
+    bad("garbage .history", write("00000009.history", b"this is not a history file\n"), "00000009.history",
+        "syntax error")
+    bad("garbage .backup", write(s1 + ".00000028.backup", b"hello\n"), "backup history")
+    bad("a directory", env.dir("0000000100000000000000E4"), "not a regular file")
+
+    # Concurrency: two processes push the same new name at once.
+    z = "00000001" + "00000010" + "00000000"
+    za = write(z, with_pageaddr(good, 0x10 << 32))
+    zb_dir = env.dir("dup-b")
+    zb = os.path.join(zb_dir, z)
+    data_b = bytearray(with_pageaddr(good, 0x10 << 32))
+    data_b[3 * MiB] ^= 0x55
+    with open(zb, "wb") as fh:
+        fh.write(data_b)
+    give(zb)
+    procs = [subprocess.Popen(pgtest.as_user([env.push, "--config", repo.conf, x]), stderr=subprocess.PIPE,
+                              text=True) for x in (za, zb)]
+    rcs = [pp.wait(timeout=60) for pp in procs]
+    errs = [pp.stderr.read() for pp in procs]
+    out = os.path.join(work, "zout")
+    f = env.fetch_file(repo, z, out)
+    ok = sorted(rcs) == [0, 1] and f.returncode == 0
+    if ok:
+        winner = (za, zb)[rcs.index(0)]
+        ok = sha256_file(out) == sha256_file(winner) and "different content" in errs[rcs.index(1)]
+    r.check("3: concurrent pushes of different content: exactly one wins, the other is refused", ok,
+            "%s %s" % (rcs, errs))
+    z2 = "00000001" + "00000011" + "00000000"
+    zc = write(z2, with_pageaddr(good, 0x11 << 32))
+    procs = [subprocess.Popen(pgtest.as_user([env.push, "--config", repo.conf, zc]), stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    rcs = [pp.wait(timeout=60) for pp in procs]
+    r.check("3: concurrent pushes of identical content all succeed", rcs == [0, 0, 0], str(rcs))
+    for k in (wal_key(z), wal_key(z2)):
+        os.unlink(repo.object_path(k))
+
+    if env.key_file:
+        other_key = os.path.join(env.tmp, "other.key")
+        with open(other_key, "wb") as fh:
+            fh.write(os.urandom(32))
+        give(other_key)
+        wrong = os.path.join(env.tmp, "wrong-key.conf")
+        with open(wrong, "w") as fh:
+            fh.write("repo = %s\nencryption_key_file = %s\n" % (repo.url, other_key))
+        nokey = os.path.join(env.tmp, "no-key.conf")
+        with open(nokey, "w") as fh:
+            fh.write("repo = %s\n" % repo.url)
+        give(wrong)
+        give(nokey)
+        kout = os.path.join(work, "keyout")
+        f = run([env.fetch, "--config", wrong, s1, kout], check=False)
+        r.check("3: fetch with the wrong encryption key is an integrity failure (200)",
+                f.returncode == 200 and not os.path.exists(kout), "%d %s" % (f.returncode, f.stderr))
+        f = run([env.fetch, "--config", nokey, s1, kout], check=False)
+        r.check("3: fetch of an encrypted object without a key is an integrity failure (200)",
+                f.returncode == 200 and not os.path.exists(kout), "%d %s" % (f.returncode, f.stderr))
+
+    # Fetch: absent, usage, help.
+    t0 = time.time()
+    f = env.fetch_file(repo, "0000000100000000000000F0", out)
+    r.check("3: fetch of an absent segment exits 1 quickly", f.returncode == 1 and time.time() - t0 < 5,
+            "%d %s" % (f.returncode, f.stderr))
+    f = env.fetch_file(repo, "00000063.history", out)
+    r.check("3: fetch of an absent history file exits 1", f.returncode == 1, f.stderr)
+    f = run([env.fetch, "--config", repo.conf, "pg_wal/RECOVERYXLOG", "000000010000000000000001"], check=False)
+    r.check("3: fetch with swapped arguments is fatal (202), never 'not found'", f.returncode == 202, f.stderr)
+    f = run([env.fetch, "--config", os.path.join(env.tmp, "no-such.conf"), s1, out], check=False)
+    r.check("3: fetch with a missing config file is fatal (202)", f.returncode == 202, f.stderr)
+    f = run([env.fetch, "--help"], check=False)
+    r.check("3: walship-fetch --help shows the exit code table",
+            f.returncode == 0 and all(s in f.stdout for s in ("200", "201", "202", "standby.signal")), f.stdout)
+
+
+def good_tli2(seg):
+    """seg with xlp_tli 2: invalid under a timeline 1 name."""
+    b = bytearray(seg)
+    b[4:8] = (2).to_bytes(4, "little")
+    return bytes(b)
+
+
+def with_pageaddr(seg, lsn):
+    b = bytearray(seg)
+    b[8:16] = lsn.to_bytes(8, "little")
+    return bytes(b)
+
+
+# --- scenario 6: 64 MiB segments -----------------------------------------------------
+
+def scenario_64mib(env, repo_main, key_file):
+    r = env.r
+    repo = Repo(env.tmp, "repo64", key_file)
+    orig = env.dir("orig64")
+    q = env.cluster("wal64")
+    q.initdb("--wal-segsize=64")
+    q.base_conf()
+    q.conf(archive_mode="on", archive_command=env.archive_command(repo, orig))
+    q.start()
+    q.psql("create table marker (id int primary key, note text)")
+    q.pgbench("-i", "-s", "1", "-q")
+    bb = os.path.join(env.tmp, "bb64")
+    run([pgtest.PGBIN + "/pg_basebackup", "-D", bb, "-X", "none", "-c", "fast", "-h", q.sockdir, "-p",
+         str(q.port), "-U", "postgres", "--no-sync"], timeout=120)
+    q.pgbench("-n", "-t", "300", "-c", "2")
+    q.psql("insert into marker values (1, 'x')")
+    q.switch_wal()
+    finish_archiving(q)
+    want = q.fingerprint()
+    segs = sorted(n for n in os.listdir(orig) if len(n) == 24)
+    bad = []
+    out = os.path.join(env.dir("scratch6"), "out")
+    for n in sorted(os.listdir(orig)):
+        f = env.fetch_file(repo, n, out)
+        if f.returncode != 0 or sha256_file(out) != sha256_file(os.path.join(orig, n)):
+            bad.append(n)
+    r.check("6: 64 MiB segments archived and decoded byte-identical (%d segments)" % len(segs),
+            len(segs) >= 3 and not bad and all(os.path.getsize(os.path.join(orig, n)) == 64 * MiB for n in segs),
+            str(bad))
+    ident = run([env.walship, "--config", repo.conf, "--key", "repo-get", "repo.identity.ws"], cwd=env.tmp,
+                check=False)
+    r.check("6: the repository records 64 MiB segments", '"wal_segment_size": 67108864' in ident.stdout,
+            ident.stdout + ident.stderr)
+    rec = make_recovery(env, "rec64", bb, repo)
+    rec.start(wait=False)
+    wait_promoted(rec)
+    r.check("6: recovery of the 64 MiB cluster reaches its data", rec.fingerprint() == want)
+    rec.stop()
+
+    # Another cluster's WAL into the first repository is refused.
+    main_sysid = env.primary_sysid
+    other_sysid = q.controldata()["Database system identifier"]
+    keys_before = repo_main.keys()
+    p = env.push_file(repo_main, os.path.join(orig, segs[-1]))
+    r.check("6: a cluster with another system identifier is refused, naming both",
+            one_line_error(p, main_sysid, other_sysid) and repo_main.keys() == keys_before, p.stderr)
+    q.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repo-kind", default="file", choices=["file"])
+    ap.add_argument("--encryption", default="plain", choices=["plain", "encrypted"])
+    ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    args = ap.parse_args()
+
+    if not os.path.exists(pgtest.PGBIN + "/postgres"):
+        print("PostgreSQL 15 not found in %s: skipped" % pgtest.PGBIN)
+        return 77
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            print("running as root without a postgres user: skipped")
+            return 77
+
+    env = Env(args)
+    print("# repo kind %s, %s, temp dir %s" % (args.repo_kind, args.encryption, env.tmp), flush=True)
+
+    def on_alarm(signum, frame):
+        raise TestError("time limit of %d s reached" % TIME_LIMIT)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TIME_LIMIT)
+    t0 = time.time()
+    repo = Repo(env.tmp, "repo", env.key_file)
+    steps = []
+    try:
+        p, orig, nxt, _ = scenario_archive(env, repo)
+        env.primary_sysid = p.controldata()["Database system identifier"]
+        bb, want = scenario_recovery(env, repo, p, nxt)
+        steps = [
+            ("5", lambda: scenario_corruption(env, repo, bb, orig, want)),
+            ("S", lambda: scenario_standby(env, repo, bb, orig, want)),
+            ("4", lambda: scenario_promotion(env, repo, bb, orig, p)),
+            ("3", lambda: scenario_duplicates(env, repo, orig)),
+            ("6", lambda: scenario_64mib(env, repo, env.key_file)),
+        ]
+    except (TestError, subprocess.TimeoutExpired) as e:
+        env.r.check("archive and first recovery", False, str(e))
+    for label, fn in steps:
+        try:
+            fn()
+        except (TestError, subprocess.TimeoutExpired, OSError) as e:
+            env.r.check("scenario %s ran to the end" % label, False, str(e))
+        finally:
+            for c in env.clusters:
+                if c.running() and c.name != "primary":
+                    c.stop("immediate")
+    signal.alarm(0)
+    for c in env.clusters:
+        c.stop("immediate")
+    print("# %.0f s" % (time.time() - t0))
+    if env.r.failed == 0 and not args.keep:
+        shutil.rmtree(env.tmp, ignore_errors=True)
+    else:
+        print("# kept %s" % env.tmp)
+    print("%d passed, %d failed" % (env.r.passed, env.r.failed))
+    return 1 if env.r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
