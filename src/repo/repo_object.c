@@ -2,6 +2,7 @@
 #include "walship/repo_object.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,10 +55,20 @@ static int digest_meta(const ws_digest *d, ws_meta *m, ws_err *err)
     return 0;
 }
 
-int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
-                   ws_err *err)
+/* Where put_encoded's plaintext comes from: a file descriptor or memory. */
+typedef struct {
+    int fd;
+    const char *src_name;
+    const void *buf;
+    size_t len;
+} plain_source;
+
+/* Encodes the source into a new object under key and commits it with its
+ * digest as metadata; returns once the object is durable. */
+static int put_encoded(ws_repo *r, const char *key, const plain_source *src, uint64_t size_hint, bool pipeline,
+                       ws_digest *digest, ws_err *err)
 {
-    ws_codec_opts o = {.compress = r->compress, .key = r->key, .pipeline = true};
+    ws_codec_opts o = {.compress = r->compress, .key = r->key, .pipeline = pipeline};
     ws_put *put = NULL;
     ws_encoder *enc = NULL;
     ws_digest d;
@@ -72,7 +83,8 @@ int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, ui
     enc = ws_encoder_new(&o, ws_put_sink(put), err);
     if (!enc)
         goto out;
-    if (ws_pump_fd(fd, src_name, ws_encoder_sink(enc), err) < 0)
+    if ((src->buf ? ws_pump_mem(src->buf, src->len, 0, ws_encoder_sink(enc), err)
+                  : ws_pump_fd(src->fd, src->src_name, ws_encoder_sink(enc), err)) < 0)
         goto out;
     ws_encoder_digest(enc, &d);
     if (digest_meta(&d, &meta, err) < 0 || ws_put_commit(put, &meta, err) < 0)
@@ -84,6 +96,14 @@ out:
     ws_encoder_free(enc);
     ws_put_free(put);
     return rc;
+}
+
+int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
+                   ws_err *err)
+{
+    plain_source src = {.fd = fd, .src_name = src_name};
+
+    return put_encoded(r, key, &src, size_hint, true, digest, err);
 }
 
 int ws_repo_get_sink(ws_repo *r, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err)
@@ -169,28 +189,11 @@ int ws_repo_stat(ws_repo *r, const char *key, ws_digest *digest, uint64_t *store
 
 int ws_repo_put_mem(ws_repo *r, const char *key, const void *buf, size_t len, ws_digest *digest, ws_err *err)
 {
-    ws_codec_opts o = {.compress = r->compress, .key = r->key};
-    ws_put *put = NULL;
-    ws_encoder *enc = NULL;
-    ws_digest d;
-    ws_meta meta;
-    int rc = -1;
+    static const uint8_t empty[1];
+    plain_source src = {.fd = -1, .buf = len ? buf : empty, .len = len};
 
-    if (ws_storage_put_begin(r->st, key, len + WS_HEADER_LEN + WS_TRAILER_LEN + len / 200 + 64, &put, err) < 0)
-        return -1;
-    enc = ws_encoder_new(&o, ws_put_sink(put), err);
-    if (!enc || ws_pump_mem(buf, len, 0, ws_encoder_sink(enc), err) < 0)
-        goto out;
-    ws_encoder_digest(enc, &d);
-    if (digest_meta(&d, &meta, err) < 0 || ws_put_commit(put, &meta, err) < 0)
-        goto out;
-    if (digest)
-        *digest = d;
-    rc = 0;
-out:
-    ws_encoder_free(enc);
-    ws_put_free(put);
-    return rc;
+    /* Small objects: a worker thread would cost more than it saves. */
+    return put_encoded(r, key, &src, len, false, digest, err);
 }
 
 /* Reads bytes [off, off+len) of key into out (exactly len bytes or error). */
