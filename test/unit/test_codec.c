@@ -80,7 +80,8 @@ static int decode(const uint8_t *obj, size_t len, const ws_key *key, size_t piec
         const uint8_t *p = ws_sink_mem_data(mem, plain_len);
 
         *plain = malloc(*plain_len + 1);
-        memcpy(*plain, p, *plain_len);
+        if (*plain_len > 0)
+            memcpy(*plain, p, *plain_len);
     }
     ws_decoder_free(d);
     ws_sink_free(mem);
