@@ -44,6 +44,9 @@ typedef enum ws_cfg_key {
     WS_CFG_ENCRYPTION_KEY_FILE,
     WS_CFG_PG_CONNINFO,
     WS_CFG_LOG_LEVEL,
+    WS_CFG_ARCHIVE_WORKERS,    /* walship-push: parallel uploads per call */
+    WS_CFG_ARCHIVE_LOOKAHEAD,  /* walship-push: .ready files taken ahead */
+    WS_CFG_PREFETCH,           /* walship-fetch: segments fetched ahead */
     WS_CFG_NKEYS
 } ws_cfg_key;
 
@@ -60,6 +63,9 @@ typedef struct ws_config {
     char *encryption_key_file;  /* NULL = no encryption */
     char *pg_conninfo;
     ws_log_level log_level;     /* default notice */
+    unsigned archive_workers;   /* default 2, 1..64 */
+    unsigned archive_lookahead; /* default 8, 0..1024; 0 = only the file asked for */
+    unsigned prefetch;          /* default 8, 0..1024; 0 = no prefetching */
 
     /* Credentials: environment only (AWS_*), never logged. */
     char *aws_access_key_id;

@@ -33,6 +33,9 @@ const char *const ws_config_keys[WS_CFG_NKEYS] = {
     [WS_CFG_ENCRYPTION_KEY_FILE] = "encryption_key_file",
     [WS_CFG_PG_CONNINFO] = "pg_conninfo",
     [WS_CFG_LOG_LEVEL] = "log_level",
+    [WS_CFG_ARCHIVE_WORKERS] = "archive_workers",
+    [WS_CFG_ARCHIVE_LOOKAHEAD] = "archive_lookahead",
+    [WS_CFG_PREFETCH] = "prefetch",
 };
 
 static const char *const level_names[] = {
@@ -237,6 +240,23 @@ static bool parse_seconds(const char *v, double *out)
     return true;
 }
 
+/* A decimal count in [min, max], no sign, no white space. */
+static bool parse_count(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    unsigned long x = 0;
+    size_t i = 0;
+
+    for (; v[i] >= '0' && v[i] <= '9'; i++) {
+        x = x * 10 + (unsigned long)(v[i] - '0');
+        if (x > max)
+            return false;
+    }
+    if (i == 0 || v[i] != '\0' || x < min)
+        return false;
+    *out = (unsigned)x;
+    return true;
+}
+
 /* ---- storing values ---- */
 
 /* Replaces *field with a copy of v; an empty value means "not set". */
@@ -335,6 +355,18 @@ static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source
             }
         }
         break;
+    case WS_CFG_ARCHIVE_WORKERS:
+        expected = "a whole number from 1 to 64";
+        ok = parse_count(v, 1, 64, &cfg->archive_workers);
+        break;
+    case WS_CFG_ARCHIVE_LOOKAHEAD:
+        expected = "a whole number from 0 to 1024";
+        ok = parse_count(v, 0, 1024, &cfg->archive_lookahead);
+        break;
+    case WS_CFG_PREFETCH:
+        expected = "a whole number from 0 to 1024";
+        ok = parse_count(v, 0, 1024, &cfg->prefetch);
+        break;
     case WS_CFG_NKEYS:
         break;
     }
@@ -403,6 +435,9 @@ int ws_config_defaults(ws_config *cfg, ws_err *err)
     cfg->s3_request_timeout = 30;
     cfg->compress = WS_COMPRESS_LZ4;
     cfg->log_level = WS_LOG_NOTICE;
+    cfg->archive_workers = 2;
+    cfg->archive_lookahead = 8;
+    cfg->prefetch = 8;
     cfg->s3_region = strdup(DEFAULT_REGION);
     bool ok = cfg->s3_region != NULL;
     for (int i = 0; i < WS_CFG_NKEYS; i++)
@@ -800,6 +835,9 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
     case WS_CFG_S3_REQUEST_TIMEOUT:
     case WS_CFG_COMPRESS:
     case WS_CFG_LOG_LEVEL:
+    case WS_CFG_ARCHIVE_WORKERS:
+    case WS_CFG_ARCHIVE_LOOKAHEAD:
+    case WS_CFG_PREFETCH:
         return 0; /* always have a value */
     default:
         return ws_err_set(err, WS_ERR_INVALID, "no such setting (index %d)", (int)key);

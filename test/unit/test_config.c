@@ -110,6 +110,9 @@ START_TEST(test_defaults)
     ck_assert_ptr_null(cfg.encryption_key_file);
     ck_assert_ptr_null(cfg.pg_conninfo);
     ck_assert_int_eq(cfg.log_level, WS_LOG_NOTICE);
+    ck_assert_uint_eq(cfg.archive_workers, 2);
+    ck_assert_uint_eq(cfg.archive_lookahead, 8);
+    ck_assert_uint_eq(cfg.prefetch, 8);
     ck_assert_ptr_null(cfg.aws_access_key_id);
     ck_assert_ptr_null(cfg.aws_secret_access_key);
     ck_assert_ptr_null(cfg.aws_session_token);
@@ -128,8 +131,9 @@ START_TEST(test_key_names)
     static const char *const want[] = {
         "repo",   "s3_endpoint", "s3_region",           "s3_uri_style", "s3_verify_tls",
         "s3_ca_file", "s3_retry_budget", "s3_request_timeout", "compress",
-        "encryption_key_file", "pg_conninfo", "log_level"};
-    ck_assert_int_eq(WS_CFG_NKEYS, 12);
+        "encryption_key_file", "pg_conninfo", "log_level", "archive_workers", "archive_lookahead",
+        "prefetch"};
+    ck_assert_int_eq(WS_CFG_NKEYS, 15);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_str_eq(ws_config_keys[i], want[i]);
     ck_assert_str_eq(ws_log_level_name(WS_LOG_ERROR), "error");
@@ -386,6 +390,21 @@ static const struct {
     {WS_CFG_LOG_LEVEL, "verbose", false},
     {WS_CFG_LOG_LEVEL, "warn", false},
     {WS_CFG_LOG_LEVEL, "", false},
+    {WS_CFG_ARCHIVE_WORKERS, "1", true},
+    {WS_CFG_ARCHIVE_WORKERS, "64", true},
+    {WS_CFG_ARCHIVE_WORKERS, "0", false},
+    {WS_CFG_ARCHIVE_WORKERS, "65", false},
+    {WS_CFG_ARCHIVE_WORKERS, "-1", false},
+    {WS_CFG_ARCHIVE_WORKERS, "2x", false},
+    {WS_CFG_ARCHIVE_WORKERS, "", false},
+    {WS_CFG_ARCHIVE_LOOKAHEAD, "0", true},
+    {WS_CFG_ARCHIVE_LOOKAHEAD, "1024", true},
+    {WS_CFG_ARCHIVE_LOOKAHEAD, "1025", false},
+    {WS_CFG_ARCHIVE_LOOKAHEAD, "99999999999999999999", false},
+    {WS_CFG_PREFETCH, "0", true},
+    {WS_CFG_PREFETCH, "16", true},
+    {WS_CFG_PREFETCH, "+4", false},
+    {WS_CFG_PREFETCH, "4 4", false},
 };
 
 /* Each row through the file and through the environment. */
@@ -553,7 +572,10 @@ START_TEST(test_precedence_all_keys)
                          "compress = none\n"
                          "encryption_key_file = /file/key\n"
                          "pg_conninfo = dbname=file\n"
-                         "log_level = error\n");
+                         "log_level = error\n"
+                         "archive_workers = 3\n"
+                         "archive_lookahead = 0\n"
+                         "prefetch = 5\n");
     ck_assert_msg(load(p, env(NULL)) == 0, "%s", err.msg);
     for (int i = 0; i < WS_CFG_NKEYS; i++) {
         char want[400];
@@ -568,7 +590,9 @@ START_TEST(test_precedence_all_keys)
                          "WALSHIP_S3_VERIFY_TLS=on", "WALSHIP_S3_CA_FILE=/env/ca.pem",
                          "WALSHIP_S3_RETRY_BUDGET=3", "WALSHIP_S3_REQUEST_TIMEOUT=4",
                          "WALSHIP_COMPRESS=lz4", "WALSHIP_ENCRYPTION_KEY_FILE=/env/key",
-                         "WALSHIP_PG_CONNINFO=dbname=env", "WALSHIP_LOG_LEVEL=info", NULL);
+                         "WALSHIP_PG_CONNINFO=dbname=env", "WALSHIP_LOG_LEVEL=info",
+                         "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0",
+                         NULL);
     ck_assert_msg(load(p, e) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.repo, "s3://env-bucket/x");
     ck_assert_str_eq(cfg.s3_endpoint, "http://127.0.0.1:2");
@@ -582,6 +606,9 @@ START_TEST(test_precedence_all_keys)
     ck_assert_str_eq(cfg.encryption_key_file, "/env/key");
     ck_assert_str_eq(cfg.pg_conninfo, "dbname=env");
     ck_assert_int_eq(cfg.log_level, WS_LOG_INFO);
+    ck_assert_uint_eq(cfg.archive_workers, 4);
+    ck_assert_uint_eq(cfg.archive_lookahead, 16);
+    ck_assert_uint_eq(cfg.prefetch, 0);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_msg(strncmp(cfg.source[i], "environment variable WALSHIP_", 29) == 0, "%s",
                       cfg.source[i]);
