@@ -26,6 +26,10 @@ int ws_repo_wal_dir(unsigned tli, unsigned log, char *out, size_t outlen);
 /* Reverses ws_repo_wal_key: the WAL file name a key stores, or -1. */
 int ws_repo_wal_name_of_key(const char *key, char *out, size_t outlen, ws_err *err);
 
+/* index/<TTTTTTTTXXXXXXXX>/<name>.ws: the WAL index entry (wal_index.h) of a
+ * segment or .partial file name. */
+int ws_repo_index_key(const char *segment, char *out, size_t outlen, ws_err *err);
+
 /* Free-form objects stored by `walship repo-put` live under user/. */
 int ws_repo_user_key(const char *name, char *out, size_t outlen, ws_err *err);
 

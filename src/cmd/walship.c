@@ -16,6 +16,8 @@
 #include "walship/log.h"
 #include "walship/repo_keys.h"
 #include "walship/repo_object.h"
+#include "walship/wal_index.h"
+#include "walship/wal_index_rebuild.h"
 
 extern char **environ;
 
@@ -29,6 +31,10 @@ static void usage(FILE *out)
           "                         (default: standard output)\n"
           "  repo-ls [PREFIX]       list stored objects (key, stored bytes)\n"
           "  repo-rm NAME...        remove objects\n"
+          "  index-rebuild [--timeline TLI] [--dry-run]\n"
+          "                         read the archived WAL segments and (re)write their\n"
+          "                         index entries (doc/format.md, WAL segment index)\n"
+          "  index-show SEGMENT     print the index entry of an archived segment (JSON)\n"
           "  version                print the version\n"
           "\n"
           "NAME is a name under user/ in the repository; with --key, NAME is an\n"
@@ -122,6 +128,67 @@ static int cmd_rm(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err)
     return 0;
 }
 
+/* --- WAL index (issue 5) --------------------------------------------------- */
+
+static void log_entry(void *arg, const ws_wal_index *ix)
+{
+    (void) arg;
+    ws_log(WS_LOG_INFO, "indexed %s: %" PRIu64 " records, %" PRIu64 " commits, %" PRIu64 " aborts, %zu restore points, "
+           "stop %s%s",
+           ix->segment, ix->records, ix->commits.count, ix->aborts.count, ix->n_restore_points,
+           ws_wal_stop_name(ix->stop), ix->continued_unread ? ", first record not read" : "");
+}
+
+static int cmd_index_rebuild(ws_repo *repo, int argc, char **argv, ws_err *err)
+{
+    ws_wal_rebuild_opts o = {.on_entry = log_entry};
+    ws_wal_rebuild_stats st;
+    int rc;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = true;
+        } else if (strcmp(argv[i], "--timeline") == 0 || strncmp(argv[i], "--timeline=", 11) == 0) {
+            const char *v = argv[i][10] == '=' ? argv[i] + 11 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            unsigned long t;
+
+            errno = 0;
+            t = strtoul(v, &end, 10);
+            if (errno || !*v || *end || v[0] == '-' || t == 0 || t > UINT32_MAX)
+                return ws_err_set(err, WS_ERR_INVALID, "index-rebuild: --timeline needs a timeline ID (1 or more), "
+                                  "got \"%s\"", v);
+            o.tli = (uint32_t) t;
+        } else {
+            return ws_err_set(err, WS_ERR_INVALID, "index-rebuild: unknown argument \"%s\"", argv[i]);
+        }
+    }
+    rc = ws_wal_index_rebuild(repo, &o, &st, err);
+    printf("index-rebuild: %" PRIu64 " segment%s on %" PRIu64 " timeline%s, %" PRIu64 " entr%s written%s, %" PRIu64
+           " records; %" PRIu64 " with an unread first record, %" PRIu64 " stopping before the segment end, %" PRIu64
+           " failed\n",
+           st.segments, st.segments == 1 ? "" : "s", st.timelines, st.timelines == 1 ? "" : "s", st.written,
+           st.written == 1 ? "y" : "ies", o.dry_run ? " (dry run)" : "", st.records, st.continued_unread, st.stopped,
+           st.failed);
+    return rc;
+}
+
+static int cmd_index_show(ws_repo *repo, const char *segment, ws_err *err)
+{
+    ws_wal_index ix;
+    char *json;
+
+    if (ws_wal_index_get(repo, segment, &ix, err) < 0)
+        return -1;
+    json = ws_wal_index_to_json(&ix, true, err);
+    ws_wal_index_free(&ix);
+    if (!json)
+        return -1;
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -176,13 +243,14 @@ int main(int argc, char **argv)
     }
     if ((strcmp(cmd, "repo-put") == 0 && (argc < 1 || argc > 2)) ||
         (strcmp(cmd, "repo-get") == 0 && (argc < 1 || argc > 2)) || (strcmp(cmd, "repo-ls") == 0 && argc > 1) ||
-        (strcmp(cmd, "repo-rm") == 0 && argc < 1)) {
+        (strcmp(cmd, "repo-rm") == 0 && argc < 1) || (strcmp(cmd, "index-show") == 0 && argc != 1)) {
         fprintf(stderr, "walship: wrong number of arguments for %s\n", cmd);
         usage(stderr);
         ws_config_free(&cfg);
         return WS_EXIT_USAGE;
     }
-    if (strcmp(cmd, "repo-put") && strcmp(cmd, "repo-get") && strcmp(cmd, "repo-ls") && strcmp(cmd, "repo-rm")) {
+    if (strcmp(cmd, "repo-put") && strcmp(cmd, "repo-get") && strcmp(cmd, "repo-ls") && strcmp(cmd, "repo-rm") &&
+        strcmp(cmd, "index-rebuild") && strcmp(cmd, "index-show")) {
         fprintf(stderr, "walship: unknown command \"%s\"\n", cmd);
         usage(stderr);
         ws_config_free(&cfg);
@@ -196,6 +264,10 @@ int main(int argc, char **argv)
         rc = cmd_get(repo, argc, argv, raw, &err);
     else if (strcmp(cmd, "repo-ls") == 0)
         rc = ws_storage_list(repo->st, argc ? argv[0] : "", NULL, print_entry, NULL, &err);
+    else if (strcmp(cmd, "index-rebuild") == 0)
+        rc = cmd_index_rebuild(repo, argc, argv, &err);
+    else if (strcmp(cmd, "index-show") == 0)
+        rc = cmd_index_show(repo, argv[0], &err);
     else
         rc = cmd_rm(repo, argc, argv, raw, &err);
 done:

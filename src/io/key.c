@@ -46,11 +46,18 @@ static int hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t 
 int ws_key_from_bytes(const void *material, size_t len, ws_key **out, ws_err *err)
 {
     const uint8_t *m = material;
+    size_t given = len;
     ws_key *k;
 
     /* Editors add or drop a final newline: it is not key material. */
     while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == '\r'))
         len--;
+    /* A raw binary key can end in such a byte by chance: say so. */
+    if (len < WS_KEY_MIN_LEN && len < given)
+        return ws_err_set(err, WS_ERR_KEY,
+                          "key material is too short: %zu bytes without the %zu trailing \\n/\\r byte(s), which are "
+                          "never key material (a raw binary key must not end in one), at least %d needed",
+                          len, given - len, WS_KEY_MIN_LEN);
     if (len < WS_KEY_MIN_LEN)
         return ws_err_set(err, WS_ERR_KEY, "key material is too short: %zu bytes, at least %d needed", len,
                           WS_KEY_MIN_LEN);

@@ -106,6 +106,14 @@ int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, ui
     return put_encoded(r, key, &src, size_hint, true, digest, err);
 }
 
+int ws_repo_put_fd_pipelined(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint,
+                             bool pipeline, ws_digest *digest, ws_err *err)
+{
+    plain_source src = {.fd = fd, .src_name = src_name};
+
+    return put_encoded(r, key, &src, size_hint, pipeline, digest, err);
+}
+
 int ws_repo_get_sink(ws_repo *r, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err)
 {
     ws_decoder *dec = ws_decoder_new(r->key, key, dst, err);

@@ -6,15 +6,23 @@ user (runuser); otherwise as the current user.  Servers listen on a unix
 socket in the test's own directory only (listen_addresses = '').
 
 A Repo describes where walship stores objects (its URL and settings) and
-how a test can reach behind walship's back to damage or inspect objects.
-Only file:// is implemented here; an S3 variant provides the same methods.
+how a test can reach behind walship's back to damage or inspect objects:
+Repo for file://, S3Repo for s3:// (through the project's verifying proxy,
+inspected directly in s3rver; S3Env starts and stops that environment).
+S3 needs python3-botocore (only imported when used).
 """
 
+import http.client
+import json
 import os
 import pwd
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
 
 PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
@@ -66,20 +74,68 @@ def run(argv, cwd=None, env=None, timeout=120, check=True, input=None):
     return p
 
 
-class Repo:
-    """A file:// repository with its walship config file."""
+def write_key_file(path, size=32):
+    """A raw binary encryption key readable by the server user.  walship drops
+    trailing \\n/\\r bytes from key material (doc/format.md), so the last
+    byte is never one of them (else 1 key in 128 would be too short)."""
+    key = bytearray(os.urandom(size))
+    while key[-1] in b"\r\n":
+        key[-1] = os.urandom(1)[0]
+    with open(path, "wb") as f:
+        f.write(key)
+    os.chmod(path, 0o600)
+    give(path)
 
-    def __init__(self, tmp, name, key_file=None):
-        self.root = os.path.join(tmp, name)
+
+def write_conf(path, settings):
+    """Writes a walship config file (key = value lines) readable by the server user."""
+    with open(path, "w") as f:
+        for k, v in settings.items():
+            f.write("%s = %s\n" % (k, v))
+    give(path)
+
+
+class Repo:
+    """A file:// repository with its walship config file.
+
+    root (default tmp/name) lets several config files (variant()) share one
+    repository; settings are extra walship settings for the config file."""
+
+    # Settings for a test that wants storage errors to fail fast (none needed
+    # for file://: its errors are immediate).
+    FAST_FAIL = {}
+
+    def __init__(self, tmp, name, key_file=None, root=None, settings=None):
+        self.tmp = tmp
+        self.key_file = key_file
+        self.root = root or os.path.join(tmp, name)
         self.url = "file://" + self.root
         self.conf = os.path.join(tmp, name + ".conf")
-        with open(self.conf, "w") as f:
-            f.write("repo = %s\n" % self.url)
-            if key_file:
-                f.write("encryption_key_file = %s\n" % key_file)
-        give(self.conf)
+        self.extra = dict(settings or {})
+        self.write_conf(self.conf, key_file, **self.extra)
+
+    def settings(self):
+        """The settings naming the repository (no key, no tuning)."""
+        return {"repo": self.url}
+
+    def write_conf(self, path, key_file=None, **extra):
+        """A config file for this repository, e.g. with another key."""
+        s = self.settings()
+        if key_file:
+            s["encryption_key_file"] = key_file
+        s.update(extra)
+        write_conf(path, s)
+
+    def variant(self, name, **settings):
+        """The same repository through another config file with more settings."""
+        return Repo(self.tmp, name, self.key_file, root=self.root, settings=dict(self.extra, **settings))
+
+    def env(self):
+        """Environment walship needs for this repository (none for file://)."""
+        return {}
 
     # --- reaching behind walship (file:// only) ---
+
     def object_path(self, key):
         return os.path.join(self.root, key)
 
@@ -98,6 +154,17 @@ class Repo:
             f.seek(offset)
             f.write(bytes([b[0] ^ 0x01]))
 
+    def invert_range(self, key, offset, length):
+        """Inverts length bytes in place (xattrs survive); again to repair.
+        Unlike one flipped bit, which can land where LZ4 decodes the same
+        plaintext (a match offset between equal bytes), this always damages
+        what the object decodes to."""
+        with open(self.object_path(key), "r+b") as f:
+            f.seek(offset)
+            b = f.read(length)
+            f.seek(offset)
+            f.write(bytes(x ^ 0xFF for x in b))
+
     def truncate(self, key, size):
         os.truncate(self.object_path(key), size)
 
@@ -112,6 +179,25 @@ class Repo:
     def chmod(self, key, mode):
         os.chmod(self.object_path(key), mode)
 
+    def size(self, key):
+        return os.path.getsize(self.object_path(key))
+
+    def meta(self, key):
+        """walship's metadata of the object (xattrs), by walship's names."""
+        p = self.object_path(key)
+        pre = "user.walship."  # storage_file.c
+        return {n[len(pre):]: os.getxattr(p, n).decode() for n in os.listxattr(p) if n.startswith(pre)}
+
+    def remove(self, key):
+        os.unlink(self.object_path(key))
+
+    def make_unreadable(self, key):
+        """Reading key fails with an I/O error (EACCES) until make_readable."""
+        self.chmod(key, 0)
+
+    def make_readable(self, key):
+        self.chmod(key, 0o640)
+
     def keys(self, prefix=""):
         out = []
         for root, dirs, files in os.walk(self.root):
@@ -124,6 +210,228 @@ class Repo:
         return sorted(out)
 
 
+class S3Env:
+    """test/integration/s3env: s3rver behind the verifying, fault-injecting
+    proxy (test/integration/README.md).  vars holds DIR/env.json."""
+
+    def __init__(self, directory, script=None):
+        self.dir = directory
+        self.script = script or os.environ.get("S3ENV") or os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "s3env")
+        self.vars = None
+
+    def start(self, parent_pid=None, timeout=180):
+        """Starts it; it stops by itself when parent_pid (default: this process) exits."""
+        os.makedirs(self.dir, exist_ok=True)
+        p = subprocess.run([self.script, "start", self.dir, "--parent-pid", str(parent_pid or os.getpid())],
+                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise TestError("s3env start %s failed: %s%s" % (self.dir, p.stdout, p.stderr))
+        with open(os.path.join(self.dir, "env.json")) as f:
+            self.vars = json.load(f)
+
+    def stop(self):
+        subprocess.run([self.script, "stop", self.dir], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    def aws_env(self):
+        """The credentials walship reads from its environment (never from a config file)."""
+        return {k: self.vars[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+
+    def endpoint(self, https):
+        return self.vars["S3ENV_HTTPS_ENDPOINT" if https else "S3ENV_HTTP_ENDPOINT"]
+
+    def control(self, https, method, name, body=None):
+        """One call to the control API of the HTTP or HTTPS proxy; returns its text."""
+        url = self.vars["S3ENV_CONTROL_HTTPS" if https else "S3ENV_CONTROL_HTTP"] + "/" + name
+        data = json.dumps(body).encode() if body is not None else None
+        ctx = ssl.create_default_context(cafile=self.vars["S3ENV_CA_FILE"]) if https else None
+        req = urllib.request.Request(url, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
+                return resp.read().decode()
+        except OSError as e:
+            raise TestError("proxy control %s %s: %s" % (method, url, e))
+
+    def proxy_config(self, https, **settings):
+        """POST /__proxy/config (fault_rate, faults, only, seed, ...)."""
+        return json.loads(self.control(https, "POST", "config", settings))
+
+    def proxy_reset(self, https):
+        """Start-up settings, empty log, fresh RNG; ends stalls."""
+        self.control(https, "POST", "reset", {})
+
+    def proxy_log(self, https, since=0):
+        text = self.control(https, "GET", "log?since=%d" % since)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def proxy_log_complete(self, https, timeout=15):
+        """The log once every request numbered so far is in it: an entry is
+        written when its answer is, so a stalled request shows up late."""
+        end = time.time() + timeout
+        while True:
+            log = self.proxy_log(https)
+            seqs = sorted(e["seq"] for e in log)
+            if not seqs or seqs[-1] - seqs[0] + 1 == len(seqs) or time.time() > end:
+                return log
+            time.sleep(0.2)
+
+    def direct(self):
+        """Signed requests straight to s3rver, bypassing the proxy."""
+        return S3Direct(self.vars["S3ENV_S3RVER_ENDPOINT"], self.vars["S3ENV_BUCKET"],
+                        self.vars["AWS_ACCESS_KEY_ID"], self.vars["AWS_SECRET_ACCESS_KEY"], self.vars["AWS_REGION"])
+
+
+class S3Direct:
+    """Minimal S3 client for s3rver over HTTP, signed with botocore's SigV4
+    (s3rver checks no signature, but real requests keep the helper honest)."""
+
+    def __init__(self, endpoint, bucket, access_key, secret_key, region):
+        from botocore.credentials import Credentials  # python3-botocore
+        u = urllib.parse.urlsplit(endpoint)
+        if u.scheme != "http":
+            raise TestError("S3Direct speaks plain HTTP only: %s" % endpoint)
+        self.endpoint, self.host, self.port = endpoint, u.hostname, u.port
+        self.bucket, self.region = bucket, region
+        self.creds = Credentials(access_key, secret_key)
+
+    def request(self, method, key, body=b"", headers=None, query="", ok=(200, 204, 206)):
+        """Returns (status, headers with lower-case names, body); raises unless status in ok."""
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        path = "/%s/%s" % (self.bucket, urllib.parse.quote(key, safe="/-_.~"))
+        if query:
+            path += "?" + query
+        req = AWSRequest(method=method, url=self.endpoint + path, data=body, headers=dict(headers or {}))
+        S3SigV4Auth(self.creds, "s3", self.region).add_auth(req)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=dict(req.headers.items()))
+            resp = conn.getresponse()
+            data = resp.read()
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        if resp.status not in ok:
+            raise TestError("s3rver %s %s: %d %s" % (method, path, resp.status, data[:300]))
+        return resp.status, hdrs, data
+
+    def list(self, prefix):
+        keys, token = [], None
+        for _ in range(10000):  # pages; bounded
+            q = [("list-type", "2"), ("prefix", prefix)]
+            if token:
+                q.append(("continuation-token", token))
+            _, _, data = self.request("GET", "", query=urllib.parse.urlencode(sorted(q), quote_via=urllib.parse.quote))
+            root = ET.fromstring(data)
+            # By local name: s3rver's namespace is not AWS's (see s3rver notes).
+            for el in root.iter():
+                el.tag = el.tag.rsplit("}", 1)[-1]
+            keys += [c.findtext("Key") for c in root.findall("Contents")]
+            if root.findtext("IsTruncated") != "true":
+                return keys
+            token = root.findtext("NextContinuationToken")
+        raise TestError("listing %s did not end" % prefix)
+
+
+class S3Repo:
+    """An s3:// repository (a unique prefix in S3ENV_BUCKET) used through the
+    proxy (HTTPS with s3_ca_file, or HTTP), with the same "reach behind
+    walship" methods as Repo, done directly in s3rver.
+
+    Metadata (x-amz-meta-*) plays the part of file://'s xattrs: flip_byte and
+    truncate keep it (the object changes under intact metadata, as an
+    in-place change of a file does), replace_raw drops it."""
+
+    # Storage errors fail within about a second instead of the 60 s default budget.
+    FAST_FAIL = {"s3_retry_budget": 1, "s3_request_timeout": 2}
+
+    def __init__(self, tmp, name, s3, key_file=None, https=False, prefix=None, settings=None):
+        self.tmp, self.s3, self.key_file, self.https = tmp, s3, key_file, https
+        self.bucket = s3.vars["S3ENV_BUCKET"]
+        self.prefix = prefix or "%s-%d-%s" % (name, os.getpid(), os.urandom(4).hex())
+        self.url = "s3://%s/%s" % (self.bucket, self.prefix)
+        self.conf = os.path.join(tmp, name + ".conf")
+        self.extra = dict(settings or {})
+        self.s3d = s3.direct()
+        self.write_conf(self.conf, key_file, **self.extra)
+
+    def settings(self):
+        s = {"repo": self.url, "s3_endpoint": self.s3.endpoint(self.https)}
+        if self.https:
+            s["s3_ca_file"] = self.s3.vars["S3ENV_CA_FILE"]
+        return s
+
+    write_conf = Repo.write_conf
+
+    def variant(self, name, **settings):
+        return S3Repo(self.tmp, name, self.s3, self.key_file, self.https, self.prefix, dict(self.extra, **settings))
+
+    def env(self):
+        return self.s3.aws_env()
+
+    def _k(self, key):
+        return self.prefix + "/" + key
+
+    def exists(self, key):
+        return self.s3d.request("HEAD", self._k(key), ok=(200, 404))[0] == 200
+
+    def size(self, key):
+        return int(self.s3d.request("HEAD", self._k(key))[1]["content-length"])
+
+    def read(self, key):
+        return self.s3d.request("GET", self._k(key))[2]
+
+    def read_with_meta(self, key):
+        _, h, data = self.s3d.request("GET", self._k(key))
+        return data, {k: v for k, v in h.items() if k.startswith("x-amz-meta-")}
+
+    def meta(self, key):
+        """walship's metadata of the object (x-amz-meta-*), names without the prefix."""
+        h = self.s3d.request("HEAD", self._k(key))[1]
+        return {k[11:]: v for k, v in h.items() if k.startswith("x-amz-meta-")}
+
+    def _put(self, key, data, meta):
+        self.s3d.request("PUT", self._k(key), body=data, headers=meta)
+
+    def flip_byte(self, key, offset):
+        """Flips one bit of the stored object; its metadata survives."""
+        data, meta = self.read_with_meta(key)
+        b = bytearray(data)
+        b[offset] ^= 0x01
+        self._put(key, bytes(b), meta)
+
+    def invert_range(self, key, offset, length):
+        """Inverts length bytes, keeping the metadata; again to repair."""
+        data, meta = self.read_with_meta(key)
+        b = bytearray(data)
+        b[offset:offset + length] = bytes(x ^ 0xFF for x in b[offset:offset + length])
+        self._put(key, bytes(b), meta)
+
+    def truncate(self, key, size):
+        data, meta = self.read_with_meta(key)
+        self._put(key, data[:size], meta)
+
+    def replace_raw(self, key, data):
+        """Replaces the object's bytes (without walship's metadata)."""
+        self._put(key, data, {})
+
+    def remove(self, key):
+        self.s3d.request("DELETE", self._k(key), ok=(200, 204, 404))
+
+    def make_unreadable(self, key):
+        """S3 has no per-object permission s3rver enforces: the storage becomes
+        unreachable for reads instead (the proxy answers every GET and HEAD
+        with 503 SlowDown) until make_readable.  Use a FAST_FAIL variant."""
+        self.s3.proxy_config(self.https, fault_rate=1.0, faults=["503"], only=["GetObject", "HeadObject"])
+
+    def make_readable(self, key):
+        self.s3.proxy_reset(self.https)
+
+    def keys(self, prefix=""):
+        n = len(self.prefix) + 1
+        return sorted(k[n:] for k in self.s3d.list(self._k(prefix)))
+
+
 def wal_key(name):
     """The object key walship uses for a WAL file name (doc/format.md)."""
     if name.endswith(".history"):
@@ -134,9 +442,12 @@ def wal_key(name):
 class Cluster:
     """One PostgreSQL data directory and its server."""
 
-    def __init__(self, tmp, name, port):
+    def __init__(self, tmp, name, port, env=None):
         self.tmp = tmp
         self.name = name
+        # Extra environment of the server, so of its archive_command and
+        # restore_command (e.g. AWS_* credentials for an s3:// repository).
+        self.env = dict(env or {})
         self.datadir = os.path.join(tmp, name)
         self.sockdir = os.path.join(tmp, "sock")
         self.log = os.path.join(tmp, name + ".log")
@@ -163,7 +474,7 @@ class Cluster:
         self.log_offset = len(self.log_text())
         argv = [PGBIN + "/pg_ctl", "-D", self.datadir, "-l", self.log, "-t", "60"]
         argv += ["-w"] if wait else ["-W"]
-        return run(argv + ["start"], timeout=90, check=check)
+        return run(argv + ["start"], env=self.env, timeout=90, check=check)
 
     def stop(self, mode="fast"):
         if self.running():

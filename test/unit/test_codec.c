@@ -393,6 +393,9 @@ START_TEST(key_material_rules)
     ck_assert_int_eq(ws_key_from_bytes("zq9x!", 5, &k, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_KEY);
     ck_assert_ptr_null(strstr(err.msg, "zq9x")); /* material never echoed */
+    /* 32 raw bytes that happen to end in '\n': the message says why they are short */
+    ck_assert_int_eq(ws_key_from_bytes("0123456789abcdef0123456789abcde\n", 32, &k, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "31 bytes without the 1 trailing \\n/\\r byte(s)"));
     /* trailing newlines are not material: with and without give one id */
     ck_assert_int_eq(ws_key_from_bytes("0123456789abcdef0123456789abcdef\n", 33, &k, &err), 0);
     memcpy(id1, ws_key_id(k), sizeof id1);

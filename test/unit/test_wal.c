@@ -236,6 +236,12 @@ START_TEST(test_header_good)
     /* Other flags beside the long header are fine. */
     h.info = WS_XLP_LONG_HEADER | 0x0001 | 0x0004;
     ck_assert_int_eq(check_hdr(&h, "000000020000000000000005", 16 * MiB), 0);
+    /* XLP_FIRST_IS_OVERWRITE_CONTRECORD (0x0008): set on the first page after
+     * a crash lost the end of a record; such a segment must still archive. */
+    h.info = WS_XLP_LONG_HEADER | 0x0008;
+    ck_assert_int_eq(check_hdr(&h, "000000020000000000000005", 16 * MiB), 0);
+    h.info = WS_XLP_LONG_HEADER | 0x0010;
+    ck_assert_int_eq(check_hdr(&h, "000000020000000000000005", 16 * MiB), -1);
     /* 64 MiB and 1 GiB segments. */
     h = good_header();
     h.seg_size = 64 * MiB;

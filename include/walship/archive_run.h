@@ -1,0 +1,37 @@
+/*
+ * archive_run.h - one walship-push call: PostgreSQL's file, and the files
+ * waiting behind it archived ahead in parallel (doc/archive.md, "Parallel
+ * archiving").
+ *
+ * 1. If <dir of path>/walship-archive/<name>.ack vouches for the file
+ *    (archive_ack.h), it is removed and the call succeeds at once.
+ * 2. Otherwise the file is archived (archive_push.h) while up to
+ *    archive_lookahead further `.ready` files (archive_queue.h) are
+ *    archived ahead by archive_workers threads, each acknowledged only
+ *    once its own object is durable.  The call returns when every job it
+ *    started has finished; its result is the requested file's alone.
+ * 3. Stale acks are removed and the backlog is reported
+ *    (archive_backlog.h).
+ *
+ * Outside a pg_wal directory (no archive_status next to the file) only
+ * the file itself is archived, as before look-ahead existed.
+ */
+#ifndef WALSHIP_ARCHIVE_RUN_H
+#define WALSHIP_ARCHIVE_RUN_H
+
+#include "walship/archive_push.h"
+#include "walship/config.h"
+#include "walship/error.h"
+
+#define WS_LOOKAHEAD_START_LIMIT 60.0 /* seconds after the call's start: no look-ahead job starts later */
+
+/* Process-wide set-up the storage drivers need before threads exist
+ * (libcurl, libxml2).  Call once from main(). */
+int ws_archive_threads_init(ws_err *err);
+
+/* Archives path (PostgreSQL's %p).  after_stored (may be NULL) is called
+ * for every object before it is acknowledged (archive_push.h). */
+int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg,
+                   ws_err *err);
+
+#endif

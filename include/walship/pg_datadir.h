@@ -1,0 +1,51 @@
+/*
+ * pg_datadir.h - what walship-fetch can learn from the PostgreSQL data
+ * directory it runs in (PostgreSQL runs restore_command there): the recovery
+ * mode, the cluster's system identifier, and which PostgreSQL process it
+ * runs for.
+ */
+#ifndef WALSHIP_PG_DATADIR_H
+#define WALSHIP_PG_DATADIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "walship/error.h"
+
+typedef enum {
+    WS_RECOVERY_NONE,    /* no signal file */
+    WS_RECOVERY_ARCHIVE, /* recovery.signal */
+    WS_RECOVERY_STANDBY  /* standby.signal (wins over recovery.signal, as in PostgreSQL) */
+} ws_recovery_mode;
+
+ws_recovery_mode ws_datadir_recovery_mode(const char *datadir);
+
+/* The system identifier from global/pg_control (its first field, host byte
+ * order, in every release walship supports).  0 is rejected. */
+int ws_datadir_sysid(const char *datadir, uint64_t *sysid, ws_err *err);
+
+/* A process, told apart from a later one with the same pid by its start
+ * time (field 22 of /proc/PID/stat). */
+typedef struct ws_proc_id {
+    pid_t pid;
+    unsigned long long start;
+} ws_proc_id;
+
+/* Reads pid's parent and start time from /proc; -1 when it does not exist. */
+int ws_proc_read(pid_t pid, pid_t *ppid, unsigned long long *start, ws_err *err);
+
+/* True while the process runs (not a zombie, same start time). */
+bool ws_proc_alive(const ws_proc_id *p);
+
+/*
+ * The PostgreSQL process this walship-fetch runs for: the ancestor of the
+ * calling process whose parent is the postmaster named in datadir's
+ * postmaster.pid.  For restore_command that is the startup process (the
+ * shell PostgreSQL runs the command with sits in between), which exits when
+ * recovery ends or the server stops.  1 found, 0 not run by that server
+ * (no postmaster.pid, a stale one, or a call by hand), -1 error.
+ */
+int ws_datadir_startup_process(const char *datadir, ws_proc_id *out, ws_err *err);
+
+#endif

@@ -1,0 +1,292 @@
+/* archive_push.c - archiving one WAL file (see archive_push.h). */
+#include "walship/archive_push.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "walship/archive_ack.h"
+#include "walship/archive_lock.h"
+#include "walship/archive_queue.h"
+#include "walship/log.h"
+#include "walship/repo_keys.h"
+
+void ws_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->cfg = cfg;
+    ctx->ack_dir = ack_dir;
+    ctx->status_dir = status_dir;
+    pthread_mutex_init(&ctx->id_mu, NULL);
+}
+
+void ws_push_ctx_destroy(ws_push_ctx *ctx)
+{
+    pthread_mutex_destroy(&ctx->id_mu);
+}
+
+/* SHA-256 and size of fd's content from offset 0. */
+static int local_digest(int fd, const char *path, ws_digest *d, ws_err *err)
+{
+    ws_sink *sha = ws_filter_sha256_new(NULL, err);
+    int rc = -1;
+
+    if (!sha)
+        return -1;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        ws_err_sys(err, errno, "%s: could not seek", path);
+    else if (ws_pump_fd(fd, path, sha, err) == 0 && ws_filter_sha256_result(sha, d->sha256, &d->size))
+        rc = 0;
+    ws_sink_free(sha);
+    return rc;
+}
+
+static bool same_digest(const ws_digest *a, const ws_digest *b)
+{
+    return a->size == b->size && memcmp(a->sha256, b->sha256, WS_SHA256_LEN) == 0;
+}
+
+/* The segment's cluster against the repository's: one request for the
+ * first job of a call, none for the others. */
+static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf, const char *path, ws_err *err)
+{
+    ws_repo_identity mine = {.sysid = wf->hdr.sysid, .pg_version = wf->hdr.pg_version, .seg_size = wf->hdr.seg_size};
+    ws_repo_identity known;
+    bool have, created;
+
+    if (!wf->has_header)
+        return 0; /* history and backup files carry no system identifier */
+    pthread_mutex_lock(&ctx->id_mu);
+    have = ctx->id_known;
+    known = ctx->id;
+    pthread_mutex_unlock(&ctx->id_mu);
+    if (have)
+        return ws_repo_identity_compare(&known, &mine, path, err);
+    if (ws_repo_identity_ensure(repo, &mine, path, &created, err) < 0)
+        return -1;
+    if (created)
+        ws_log(WS_LOG_NOTICE,
+               "new repository %s: recorded system identifier %" PRIu64 ", PostgreSQL %u, %" PRIu32 " byte segments",
+               repo->st->url, mine.sysid, mine.pg_version, mine.seg_size);
+    pthread_mutex_lock(&ctx->id_mu);
+    ctx->id_known = true;
+    ctx->id = mine; /* ensure() succeeded: the recorded identity equals mine */
+    pthread_mutex_unlock(&ctx->id_mu);
+    return 0;
+}
+
+/*
+ * Under the locks: decide what to do about an existing object, store when
+ * needed, and read back what is stored.  *d is the plaintext digest of
+ * what the key now holds.
+ */
+static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
+                        ws_digest *d, bool *stored_now, ws_err *err)
+{
+    ws_digest stored, mine, put;
+    char hs[65], hm[65];
+    int found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
+
+    *stored_now = false;
+    if (found < 0 && err->code != WS_ERR_CORRUPT)
+        return -1;
+    if (found < 0) {
+        ws_log(WS_LOG_WARNING, "replacing damaged stored object: %s", err->msg);
+        ws_err_clear(err);
+    } else if (found > 0) {
+        if (local_digest(fd, job->path, &mine, err) < 0)
+            return -1;
+        if (same_digest(&stored, &mine)) {
+            *d = mine;
+            return 0;
+        }
+        ws_sha256_hex(stored.sha256, hs);
+        ws_sha256_hex(mine.sha256, hm);
+        return ws_err_set(err, WS_ERR_CONFLICT,
+                          "%s is already archived with different content: stored %s has sha256 %s (%" PRIu64
+                          " bytes), %s has sha256 %s (%" PRIu64 " bytes); not overwritten",
+                          wf->base, key, hs, stored.size, job->path, hm, mine.size);
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return ws_err_sys(err, errno, "%s: could not seek", job->path);
+    if (ws_repo_put_fd_pipelined(repo, key, fd, job->path, wf->size, job->pipeline, &put, err) < 0)
+        return -1;
+    /* The file must not have changed while it was read. */
+    if (put.size != wf->size)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: %" PRIu64 " bytes read, but the file had %" PRIu64
+                          " bytes: it changed while being archived", job->path, put.size, wf->size);
+    /* Check after write: what is stored now must be what we wrote (another
+     * writer without a shared lock could have replaced it). */
+    found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
+    if (found < 0)
+        return ws_err_prefix(err, "check after storing %s", wf->base);
+    if (found == 0)
+        return ws_err_set(err, WS_ERR_STORAGE, "%s: stored object %s is missing right after it was written",
+                          wf->base, key);
+    if (!same_digest(&stored, &put)) {
+        ws_sha256_hex(stored.sha256, hs);
+        ws_sha256_hex(put.sha256, hm);
+        return ws_err_set(err, WS_ERR_CONFLICT,
+                          "%s: a concurrent push stored different content under %s (sha256 %s, ours %s)", wf->base,
+                          key, hs, hm);
+    }
+    *d = put;
+    *stored_now = true;
+    return 0;
+}
+
+/*
+ * Under the locks, before storing: an ack written meanwhile (by a
+ * look-ahead worker of another call) that vouches for this very file
+ * means the work is done.  Anything else found is removed: an ack is
+ * never trusted unless it matches.  1 vouched, 0 not.
+ */
+static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_file_id *now, ws_digest *d)
+{
+    ws_ack a;
+    ws_err e;
+    const char *why;
+    int found;
+
+    ws_err_clear(&e);
+    found = ws_ack_read(ctx->ack_dir, name, &a, &e);
+    if (found == 0)
+        return 0;
+    if (found > 0 && ws_ack_vouches(&a, name, ctx->cfg->repo, now, &why)) {
+        *d = a.digest;
+        return 1;
+    }
+    if (found > 0)
+        ws_log(WS_LOG_NOTICE, "not trusting the ack of %s in %s: %s", name, ctx->ack_dir, why);
+    else
+        ws_log(WS_LOG_WARNING, "ignoring an ack file: %s", e.msg);
+    ws_err_clear(&e);
+    if (ws_ack_remove(ctx->ack_dir, name, &e) < 0)
+        ws_log(WS_LOG_WARNING, "%s", e.msg);
+    return 0;
+}
+
+static int file_id_of(int fd, const char *path, ws_file_id *out, ws_err *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return ws_err_sys(err, errno, "could not stat \"%s\"", path);
+    ws_file_id_from_stat(&st, out);
+    return 0;
+}
+
+int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_push_result *res,
+                    ws_digest *digest, ws_err *err)
+{
+    double timeout = job->ahead ? 0 : WS_PUSH_LOCK_TIMEOUT;
+    ws_archive_lock *llock = NULL;
+    ws_repo_lock *rlock = NULL;
+    ws_file_id before, after;
+    char key[WS_KEY_MAX];
+    bool stored_now;
+    ws_wal_file wf;
+    ws_digest d;
+    int fd, got, rc = -1;
+
+    if (job->ahead && !ctx->ack_dir)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: look-ahead needs an ack directory", job->path);
+    /* Check the input before touching the repository; its identity is
+     * taken before its content is read, and compared after. */
+    fd = ws_wal_file_open(job->path, &wf, err);
+    if (fd < 0)
+        return -1;
+    if (file_id_of(fd, job->path, &before, err) < 0 || ws_repo_wal_key(wf.base, key, sizeof key, err) < 0 ||
+        check_identity(repo, ctx, &wf, job->path, err) < 0)
+        goto out;
+
+    /* Locks: this pg_wal's (every storage kind), then the repository's
+     * (file://).  A look-ahead job never waits: whoever holds the name is
+     * archiving it. */
+    if (ctx->ack_dir) {
+        got = ws_archive_lock_name(ctx->ack_dir, wf.base, timeout, &llock, err);
+        if (got < 0)
+            goto out;
+        if (got == 0) {
+            if (job->ahead) {
+                *res = WS_PUSH_BUSY;
+                rc = 0;
+            } else
+                ws_err_set(err, WS_ERR_TRANSIENT, "%s: another walship-push has held its lock in %s for %.0f s",
+                           wf.base, ctx->ack_dir, timeout);
+            goto out;
+        }
+    }
+    if (ws_repo_lock_name(repo, wf.base, timeout, &rlock, err) < 0) {
+        if (job->ahead && err->code == WS_ERR_TRANSIENT) {
+            ws_err_clear(err);
+            *res = WS_PUSH_BUSY;
+            rc = 0;
+        }
+        goto out;
+    }
+    if (ctx->ack_dir) {
+        if (recheck_ack(ctx, wf.base, &before, digest)) {
+            ws_err e;
+
+            /* PostgreSQL's own call consumes it: its exit status is the
+             * acknowledgement from now on. */
+            ws_err_clear(&e);
+            if (!job->ahead && ws_ack_remove(ctx->ack_dir, wf.base, &e) < 0)
+                ws_log(WS_LOG_WARNING, "%s", e.msg);
+            *res = WS_PUSH_ACKED;
+            rc = 0;
+            goto out;
+        }
+        if (job->ahead && !ws_ready_exists(ctx->status_dir, wf.base)) {
+            *res = WS_PUSH_NOT_READY;
+            rc = 0;
+            goto out;
+        }
+    }
+
+    if (store_locked(repo, key, fd, job, &wf, &d, &stored_now, err) < 0)
+        goto out;
+    /* The object is durable and verified, and nothing acknowledges it yet:
+     * work that must precede the acknowledgement goes here (the WAL index
+     * entry, through ctx->after_stored). */
+    if (ctx->after_stored) {
+        ws_push_stored s = {.wf = &wf, .path = job->path, .key = key, .digest = d, .stored_now = stored_now};
+
+        if (ctx->after_stored(repo, &s, ctx->after_stored_arg, err) < 0)
+            goto out;
+    }
+    if (job->ahead) {
+        ws_ack a;
+
+        /* The ack vouches for the file as it was read: unchanged since. */
+        if (file_id_of(fd, job->path, &after, err) < 0)
+            goto out;
+        if (!ws_file_id_equal(&before, &after) || d.size != before.size) {
+            ws_err_set(err, WS_ERR_INVALID, "%s changed while it was archived ahead; not acknowledged", job->path);
+            goto out;
+        }
+        memset(&a, 0, sizeof a);
+        snprintf(a.name, sizeof a.name, "%s", wf.base);
+        if (snprintf(a.repo, sizeof a.repo, "%s", ctx->cfg->repo) >= (int) sizeof a.repo) {
+            ws_err_set(err, WS_ERR_INVALID, "the repository URL is too long for an ack (%d bytes at most)",
+                       WS_ACK_REPO_MAX - 1);
+            goto out;
+        }
+        a.digest = d;
+        a.file = before;
+        if (ws_ack_write(ctx->ack_dir, &a, err) < 0)
+            goto out;
+    }
+    *res = stored_now ? WS_PUSH_STORED : WS_PUSH_IDENTICAL;
+    *digest = d;
+    rc = 0;
+out:
+    ws_repo_unlock(rlock);
+    ws_archive_unlock(llock);
+    close(fd);
+    return rc;
+}

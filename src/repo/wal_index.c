@@ -1,0 +1,916 @@
+/* wal_index.c - per-segment index entries (see wal_index.h). */
+#include "walship/wal_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "walship/repo_keys.h"
+
+void ws_wal_index_init(ws_wal_index *ix)
+{
+    memset(ix, 0, sizeof *ix);
+}
+
+void ws_wal_index_free(ws_wal_index *ix)
+{
+    if (!ix)
+        return;
+    free(ix->restore_points);
+    ix->restore_points = NULL;
+    ix->n_restore_points = 0;
+}
+
+static bool xid_normal(uint32_t x)
+{
+    return x >= 3;
+}
+
+bool ws_xid_precedes(uint32_t a, uint32_t b)
+{
+    if (!xid_normal(a) || !xid_normal(b))
+        return a < b;
+    return (int32_t) (a - b) < 0;
+}
+
+int ws_lsn_parse(const char *text, uint64_t *out)
+{
+    uint64_t part[2] = {0, 0};
+    const char *p = text;
+
+    for (int i = 0; i < 2; i++) {
+        int digits = 0;
+
+        for (; *p && *p != '/'; p++, digits++) {
+            int v;
+
+            if (*p >= '0' && *p <= '9')
+                v = *p - '0';
+            else if (*p >= 'A' && *p <= 'F')
+                v = *p - 'A' + 10;
+            else if (*p >= 'a' && *p <= 'f')
+                v = *p - 'a' + 10;
+            else
+                return -1;
+            part[i] = part[i] << 4 | (uint64_t) v;
+        }
+        if (digits < 1 || digits > 8)
+            return -1;
+        if (i == 0) {
+            if (*p != '/')
+                return -1;
+            p++;
+        }
+    }
+    if (*p)
+        return -1;
+    *out = part[0] << 32 | part[1];
+    return 0;
+}
+
+/* --- aggregation ------------------------------------------------------------ */
+
+static void range_add(ws_wal_xact_range *r, uint32_t xid, int64_t time, bool with_time, bool prepared)
+{
+    if (r->count++ == 0) {
+        r->xid_min = r->xid_max = xid;
+        r->time_min = r->time_max = time;
+    } else {
+        if (ws_xid_precedes(xid, r->xid_min))
+            r->xid_min = xid;
+        if (ws_xid_precedes(r->xid_max, xid))
+            r->xid_max = xid;
+        if (time < r->time_min)
+            r->time_min = time;
+        if (time > r->time_max)
+            r->time_max = time;
+    }
+    if (!with_time)
+        r->time_min = r->time_max = 0;
+    if (prepared)
+        r->prepared++;
+}
+
+typedef struct rp_list {
+    ws_wal_restore_point *v;
+    size_t n, cap;
+} rp_list;
+
+static int rp_add(rp_list *l, const ws_wal_record *rec, ws_err *err)
+{
+    ws_wal_restore_point *p;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        ws_wal_restore_point *v = realloc(l->v, cap * sizeof *v);
+
+        if (!v)
+            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    p = &l->v[l->n++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->name, rec->name, sizeof p->name);
+    p->time = rec->time;
+    p->lsn = rec->lsn;
+    p->end_lsn = rec->end_lsn;
+    return 0;
+}
+
+struct ws_wal_indexer {
+    ws_wal_reader *r;
+    ws_wal_index cur;   /* the segment being read */
+    rp_list rps;
+    bool have_done;
+    ws_wal_index done;  /* the segment ended last */
+};
+
+static int on_record(void *arg, const ws_wal_record *rec, ws_err *err)
+{
+    ws_wal_indexer *x = arg;
+
+    switch (rec->kind) {
+    case WS_WAL_REC_COMMIT:
+    case WS_WAL_REC_COMMIT_PREPARED:
+        range_add(&x->cur.commits, rec->target_xid, rec->time, true, rec->kind == WS_WAL_REC_COMMIT_PREPARED);
+        break;
+    case WS_WAL_REC_ABORT:
+    case WS_WAL_REC_ABORT_PREPARED:
+        range_add(&x->cur.aborts, rec->target_xid, rec->time, true, rec->kind == WS_WAL_REC_ABORT_PREPARED);
+        break;
+    case WS_WAL_REC_PREPARE:
+        range_add(&x->cur.prepares, rec->target_xid, 0, false, false);
+        break;
+    case WS_WAL_REC_RESTORE_POINT:
+        return rp_add(&x->rps, rec, err);
+    case WS_WAL_REC_SWITCH:
+    case WS_WAL_REC_OTHER:
+    default:
+        break;
+    }
+    return 0;
+}
+
+ws_wal_indexer *ws_wal_indexer_new(ws_err *err)
+{
+    ws_wal_indexer *x = calloc(1, sizeof *x);
+    ws_wal_reader_opts o = {.on_record = on_record};
+
+    if (!x) {
+        ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    o.arg = x;
+    x->r = ws_wal_reader_new(&o, err);
+    if (!x->r) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+void ws_wal_indexer_free(ws_wal_indexer *x)
+{
+    if (!x)
+        return;
+    ws_wal_reader_free(x->r);
+    free(x->rps.v);
+    ws_wal_index_free(&x->done);
+    free(x);
+}
+
+int ws_wal_indexer_begin(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, ws_err *err)
+{
+    if (ws_wal_reader_begin(x->r, seg, seg_size, err) < 0)
+        return -1;
+    ws_wal_index_init(&x->cur);
+    ws_wal_name_format(seg, x->cur.segment);
+    x->cur.tli = seg->tli;
+    x->cur.seg_size = seg_size;
+    x->rps.n = 0;
+    return 0;
+}
+
+int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset,
+                            ws_err *err)
+{
+    if (ws_wal_reader_begin_at(x->r, seg, seg_size, offset, err) < 0)
+        return -1;
+    ws_wal_index_init(&x->cur);
+    ws_wal_name_format(seg, x->cur.segment);
+    x->cur.tli = seg->tli;
+    x->cur.seg_size = seg_size;
+    x->rps.n = 0;
+    return 0;
+}
+
+bool ws_wal_indexer_skipping(const ws_wal_indexer *x)
+{
+    return ws_wal_reader_skipping(x->r);
+}
+
+int ws_wal_indexer_write(ws_wal_indexer *x, const uint8_t *buf, size_t len, ws_err *err)
+{
+    return ws_wal_reader_write(x->r, buf, len, err);
+}
+
+int ws_wal_indexer_end(ws_wal_indexer *x, ws_err *err)
+{
+    ws_wal_seg_result res;
+    ws_wal_index *ix = &x->cur;
+
+    if (ws_wal_reader_end(x->r, &res, err) < 0)
+        return -1;
+    ix->pg_version = res.pg_version;
+    ix->sysid = res.sysid;
+    ix->records = res.records;
+    ix->first_lsn = res.first_lsn;
+    ix->end_lsn = res.end_lsn;
+    ix->continued_unread = res.continued_unread;
+    ix->stop = res.stop;
+    ix->stop_lsn = res.stop_lsn;
+    snprintf(ix->stop_detail, sizeof ix->stop_detail, "%s", res.detail);
+    ws_wal_index_free(&x->done);
+    x->done = *ix;
+    x->done.restore_points = NULL;
+    x->done.n_restore_points = 0;
+    if (x->rps.n > 0) {
+        x->done.restore_points = malloc(x->rps.n * sizeof *x->done.restore_points);
+        if (!x->done.restore_points)
+            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        memcpy(x->done.restore_points, x->rps.v, x->rps.n * sizeof *x->rps.v);
+        x->done.n_restore_points = x->rps.n;
+    }
+    x->have_done = true;
+    return 0;
+}
+
+int ws_wal_indexer_take(ws_wal_indexer *x, ws_wal_index *out, ws_err *err)
+{
+    if (!x->have_done)
+        return ws_err_set(err, WS_ERR_INVALID, "WAL indexer: no segment was ended");
+    *out = x->done;
+    ws_wal_index_init(&x->done);
+    x->have_done = false;
+    return 0;
+}
+
+void ws_wal_indexer_reset(ws_wal_indexer *x)
+{
+    ws_wal_reader_reset(x->r);
+}
+
+typedef struct indexer_sink {
+    ws_sink base;
+    ws_wal_indexer *x;
+} indexer_sink;
+
+static int is_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
+{
+    indexer_sink *f = (indexer_sink *) s;
+
+    if (ws_wal_indexer_write(f->x, buf, len, err) < 0)
+        return -1;
+    return s->next ? ws_sink_write(s->next, buf, len, err) : 0;
+}
+
+static int is_finish(ws_sink *s, ws_err *err)
+{
+    indexer_sink *f = (indexer_sink *) s;
+
+    if (ws_wal_indexer_end(f->x, err) < 0)
+        return -1;
+    return ws_sink_finish_next(s, err);
+}
+
+static void is_destroy(ws_sink *s)
+{
+    free(s);
+}
+
+static const ws_sink_ops indexer_ops = {"WAL indexer", is_write, is_finish, is_destroy};
+
+ws_sink *ws_wal_indexer_sink_new(ws_wal_indexer *x, ws_sink *next, ws_err *err)
+{
+    indexer_sink *f = calloc(1, sizeof *f);
+
+    if (!f) {
+        ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    f->base.ops = &indexer_ops;
+    f->base.next = next;
+    f->x = x;
+    return &f->base;
+}
+
+/* --- local files ------------------------------------------------------------ */
+
+#define FILE_BLOCK (1u << 20)
+#define PREV_TAIL (128u << 10) /* of the previous segment read first */
+
+/* Feeds the file at fd from offset off to its end as the segment begun last. */
+static int feed_fd(ws_wal_indexer *x, int fd, const char *path, off_t off, uint8_t *buf, ws_err *err)
+{
+    for (;;) {
+        ssize_t n = pread(fd, buf, FILE_BLOCK, off);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return ws_err_sys(err, errno, "%s: could not read", path);
+        }
+        if (n == 0)
+            return 0;
+        if (ws_wal_indexer_write(x, buf, (size_t) n, err) < 0)
+            return ws_err_prefix(err, "%s", path);
+        off += n;
+    }
+}
+
+/* Reads the previous segment from offset off, to carry its last record;
+ * -1 (reader reset) on any problem. */
+static int prime(ws_wal_indexer *x, int fd, const char *path, const ws_wal_file *pwf, uint32_t off, uint8_t *buf)
+{
+    ws_err e2;
+
+    if (ws_wal_indexer_begin_at(x, &pwf->name, pwf->hdr.seg_size, off, &e2) < 0)
+        return -1;
+    if (feed_fd(x, fd, path, off, buf, &e2) < 0 || ws_wal_indexer_end(x, &e2) < 0) {
+        ws_wal_indexer_reset(x);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the end of the previous segment to carry the record that continues
+ * into this one: its last PREV_TAIL bytes, or all of it when that record
+ * began earlier.  Any problem just leaves the reader fresh (the entry then
+ * says continued_unread). */
+static void read_prev(ws_wal_indexer *x, const char *prev_path, const ws_wal_file *wf, uint8_t *buf)
+{
+    ws_wal_file pwf;
+    ws_wal_name next;
+    ws_err e2;
+    uint32_t off;
+    int fd;
+
+    fd = ws_wal_file_open(prev_path, &pwf, &e2);
+    if (fd < 0)
+        return;
+    if (pwf.name.kind == WS_WAL_SEGMENT && pwf.has_header && pwf.hdr.seg_size == wf->hdr.seg_size &&
+        pwf.hdr.sysid == wf->hdr.sysid && pwf.name.tli <= wf->name.tli &&
+        ws_wal_next_segment(&pwf.name, pwf.hdr.seg_size, &next, &e2) == 0 && next.log == wf->name.log &&
+        next.seg == wf->name.seg) {
+        off = pwf.hdr.seg_size > PREV_TAIL ? pwf.hdr.seg_size - PREV_TAIL : 0;
+        if (prime(x, fd, prev_path, &pwf, off, buf) == 0 && off > 0 && ws_wal_indexer_skipping(x))
+            prime(x, fd, prev_path, &pwf, 0, buf);
+    }
+    close(fd);
+}
+
+int ws_wal_index_file(int fd, const char *path, const ws_wal_file *wf, const char *prev_path, ws_wal_index *out,
+                      ws_err *err)
+{
+    ws_wal_indexer *x;
+    uint8_t *buf;
+    int rc = -1;
+
+    if (!wf->has_header || (wf->name.kind != WS_WAL_SEGMENT && wf->name.kind != WS_WAL_PARTIAL))
+        return ws_err_set(err, WS_ERR_INVALID, "%s: only WAL segments are indexed", path);
+    x = ws_wal_indexer_new(err);
+    if (!x)
+        return -1;
+    buf = malloc(FILE_BLOCK);
+    if (!buf) {
+        ws_wal_indexer_free(x);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    }
+    if (prev_path)
+        read_prev(x, prev_path, wf, buf);
+    if (ws_wal_indexer_begin(x, &wf->name, wf->hdr.seg_size, err) < 0 || feed_fd(x, fd, path, 0, buf, err) < 0 ||
+        ws_wal_indexer_end(x, err) < 0 || ws_wal_indexer_take(x, out, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(buf);
+    ws_wal_indexer_free(x);
+    return rc;
+}
+
+int ws_wal_index_prev_path(const char *path, const ws_wal_file *wf, char *out, size_t outlen, ws_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    ws_wal_name prev;
+    uint64_t segno;
+    char name[WS_WAL_NAME_MAX];
+    int n;
+
+    if (!wf->has_header || ws_wal_segno(&wf->name, wf->hdr.seg_size, &segno, err) < 0)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: not a WAL segment", path);
+    if (segno == 0)
+        return 1;
+    ws_wal_from_segno(wf->name.tli, segno - 1, wf->hdr.seg_size, &prev);
+    ws_wal_name_format(&prev, name);
+    n = snprintf(out, outlen, "%.*s%s", slash ? (int) (slash - path + 1) : 0, path, name);
+    if (n < 0 || (size_t) n >= outlen)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: path too long", path);
+    return 0;
+}
+
+/* --- JSON ------------------------------------------------------------------- */
+
+static json_t *lsn_json(uint64_t lsn)
+{
+    char text[18];
+
+    ws_lsn_format(lsn, text);
+    return json_string(text);
+}
+
+static json_t *time_text_json(int64_t ts)
+{
+    char text[WS_WAL_TIME_TEXT_MAX];
+
+    ws_wal_time_format(ts, text);
+    return json_string(text);
+}
+
+/* json_object_set_new that remembers a failure. */
+static void put(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (!v || json_object_set_new(o, key, v) < 0)
+        *ok = false;
+}
+
+static json_t *range_json(const ws_wal_xact_range *r, bool with_time, bool with_prepared)
+{
+    json_t *o = json_object();
+    bool ok = o != NULL;
+
+    if (!o)
+        return NULL;
+    put(o, "count", json_integer((json_int_t) r->count), &ok);
+    if (with_prepared)
+        put(o, "prepared", json_integer((json_int_t) r->prepared), &ok);
+    if (r->count > 0) {
+        if (with_time) {
+            put(o, "time_min", json_integer(r->time_min), &ok);
+            put(o, "time_max", json_integer(r->time_max), &ok);
+            put(o, "time_min_text", time_text_json(r->time_min), &ok);
+            put(o, "time_max_text", time_text_json(r->time_max), &ok);
+        }
+        put(o, "xid_min", json_integer(r->xid_min), &ok);
+        put(o, "xid_max", json_integer(r->xid_max), &ok);
+    }
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *rp_json(const ws_wal_restore_point *p)
+{
+    json_t *o = json_object();
+    json_t *name;
+    bool ok = o != NULL;
+    size_t len = strnlen(p->name, WS_WAL_RP_NAME_MAX);
+
+    if (!o)
+        return NULL;
+    /* Names are bytes in the server encoding: kept as text when they are
+     * UTF-8, else as hex. */
+    name = json_stringn(p->name, len);
+    if (name) {
+        put(o, "name", name, &ok);
+    } else {
+        char hex[2 * WS_WAL_RP_NAME_MAX + 1];
+
+        for (size_t i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", (unsigned char) p->name[i]);
+        hex[2 * len] = '\0';
+        put(o, "name_hex", json_string(hex), &ok);
+    }
+    put(o, "time", json_integer(p->time), &ok);
+    put(o, "time_text", time_text_json(p->time), &ok);
+    put(o, "lsn", lsn_json(p->lsn), &ok);
+    put(o, "end_lsn", lsn_json(p->end_lsn), &ok);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *ws_wal_index_to_json(const ws_wal_index *ix, bool pretty, ws_err *err)
+{
+    json_t *o = json_object(), *stop = json_object(), *rps = json_array();
+    bool ok = o && stop && rps;
+    char *text = NULL;
+
+    if (ok) {
+        char sysid[24];
+
+        put(o, "walship_wal_index", json_integer(WS_WAL_INDEX_VERSION), &ok);
+        put(o, "segment", json_string(ix->segment), &ok);
+        put(o, "timeline", json_integer(ix->tli), &ok);
+        put(o, "segment_size", json_integer(ix->seg_size), &ok);
+        if (ix->pg_version)
+            put(o, "pg_version", json_integer(ix->pg_version), &ok);
+        if (ix->sysid) {
+            snprintf(sysid, sizeof sysid, "%" PRIu64, ix->sysid);
+            put(o, "system_identifier", json_string(sysid), &ok);
+        }
+        put(o, "records", json_integer((json_int_t) ix->records), &ok);
+        if (ix->records > 0) {
+            put(o, "first_lsn", lsn_json(ix->first_lsn), &ok);
+            put(o, "end_lsn", lsn_json(ix->end_lsn), &ok);
+        }
+        put(o, "continued_unread", json_boolean(ix->continued_unread), &ok);
+        put(stop, "reason", json_string(ws_wal_stop_name(ix->stop)), &ok);
+        put(stop, "lsn", lsn_json(ix->stop_lsn), &ok);
+        put(stop, "detail", json_string(ix->stop_detail), &ok);
+        put(o, "stop", stop, &ok);
+        stop = NULL;
+        put(o, "commits", range_json(&ix->commits, true, true), &ok);
+        put(o, "aborts", range_json(&ix->aborts, true, true), &ok);
+        put(o, "prepares", range_json(&ix->prepares, false, false), &ok);
+        for (size_t i = 0; ok && i < ix->n_restore_points; i++) {
+            json_t *p = rp_json(&ix->restore_points[i]);
+
+            if (!p || json_array_append_new(rps, p) < 0)
+                ok = false;
+        }
+        put(o, "restore_points", rps, &ok);
+        rps = NULL;
+    }
+    if (ok)
+        text = json_dumps(o, JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+    json_decref(o);
+    json_decref(stop);
+    json_decref(rps);
+    if (!text)
+        ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    return text;
+}
+
+/* Reading: every field is checked; names what is wrong. */
+typedef struct json_in {
+    const char *what;
+    ws_err *err;
+    bool failed;
+} json_in;
+
+__attribute__((format(printf, 2, 3))) static void bad(json_in *in, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (in->failed)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ws_err_set(in->err, WS_ERR_CORRUPT, "%s: %s", in->what, msg);
+    in->failed = true;
+}
+
+static json_t *field(json_in *in, json_t *o, const char *key, bool required)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v && required)
+        bad(in, "missing field \"%s\"", key);
+    return v;
+}
+
+static int64_t get_int(json_in *in, json_t *o, const char *key, int64_t min, int64_t max)
+{
+    json_t *v = field(in, o, key, true);
+    json_int_t n;
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v)) {
+        bad(in, "field \"%s\" is not an integer", key);
+        return 0;
+    }
+    n = json_integer_value(v);
+    if (n < min || n > max) {
+        bad(in, "field \"%s\" is out of range (%" JSON_INTEGER_FORMAT ")", key, n);
+        return 0;
+    }
+    return n;
+}
+
+static const char *get_str(json_in *in, json_t *o, const char *key, bool required)
+{
+    json_t *v = field(in, o, key, required);
+
+    if (!v)
+        return NULL;
+    if (!json_is_string(v)) {
+        bad(in, "field \"%s\" is not a string", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static uint64_t get_lsn(json_in *in, json_t *o, const char *key)
+{
+    const char *s = get_str(in, o, key, true);
+    uint64_t lsn = 0;
+
+    if (s && ws_lsn_parse(s, &lsn) < 0)
+        bad(in, "field \"%s\" is not an LSN (\"%s\")", key, s);
+    return lsn;
+}
+
+static void get_range(json_in *in, json_t *o, const char *key, bool with_time, bool with_prepared,
+                      ws_wal_xact_range *r)
+{
+    json_t *v = field(in, o, key, true);
+
+    if (!v)
+        return;
+    if (!json_is_object(v)) {
+        bad(in, "field \"%s\" is not an object", key);
+        return;
+    }
+    r->count = (uint64_t) get_int(in, v, "count", 0, INT64_MAX);
+    if (with_prepared) {
+        r->prepared = (uint64_t) get_int(in, v, "prepared", 0, INT64_MAX);
+        if (r->prepared > r->count)
+            bad(in, "%s: more prepared than in all", key);
+    }
+    if (r->count == 0)
+        return;
+    if (with_time) {
+        r->time_min = get_int(in, v, "time_min", INT64_MIN, INT64_MAX);
+        r->time_max = get_int(in, v, "time_max", INT64_MIN, INT64_MAX);
+        if (r->time_min > r->time_max)
+            bad(in, "%s: time_min is after time_max", key);
+    }
+    r->xid_min = (uint32_t) get_int(in, v, "xid_min", 0, UINT32_MAX);
+    r->xid_max = (uint32_t) get_int(in, v, "xid_max", 0, UINT32_MAX);
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void get_rp(json_in *in, json_t *v, size_t i, ws_wal_restore_point *p)
+{
+    const char *name, *hex;
+
+    memset(p, 0, sizeof *p);
+    if (!json_is_object(v)) {
+        bad(in, "restore point %zu is not an object", i);
+        return;
+    }
+    name = get_str(in, v, "name", false);
+    hex = get_str(in, v, "name_hex", false);
+    if (name && !hex && strlen(name) <= WS_WAL_RP_NAME_MAX) {
+        memcpy(p->name, name, strlen(name) + 1);
+    } else if (hex && !name && strlen(hex) % 2 == 0 && strlen(hex) <= 2 * WS_WAL_RP_NAME_MAX) {
+        for (size_t k = 0; hex[2 * k]; k++) {
+            int hi = hex_nibble(hex[2 * k]), lo = hex_nibble(hex[2 * k + 1]);
+
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                bad(in, "restore point %zu: bad name_hex", i);
+                return;
+            }
+            p->name[k] = (char) (hi << 4 | lo);
+        }
+    } else {
+        bad(in, "restore point %zu: needs one name (\"name\" or \"name_hex\") of at most %d bytes", i,
+            WS_WAL_RP_NAME_MAX);
+        return;
+    }
+    p->time = get_int(in, v, "time", INT64_MIN, INT64_MAX);
+    p->lsn = get_lsn(in, v, "lsn");
+    p->end_lsn = get_lsn(in, v, "end_lsn");
+    if (!in->failed && p->end_lsn <= p->lsn)
+        bad(in, "restore point %zu ends before it starts", i);
+}
+
+int ws_wal_index_from_json(const char *buf, size_t len, const char *what, ws_wal_index *out, ws_err *err)
+{
+    json_error_t je;
+    json_t *o, *v;
+    json_in in = {.what = what, .err = err};
+    const char *s;
+    ws_wal_name name;
+    ws_err e2;
+
+    memset(&name, 0, sizeof name);
+    ws_wal_index_init(out);
+    o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!o)
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: not valid JSON (line %d: %s)", what, je.line, je.text);
+    if (!json_is_object(o)) {
+        bad(&in, "not a JSON object");
+        goto out;
+    }
+    v = json_object_get(o, "walship_wal_index");
+    if (!v || !json_is_integer(v)) {
+        bad(&in, "not a WAL index entry (no \"walship_wal_index\" version)");
+        goto out;
+    }
+    if (json_integer_value(v) != WS_WAL_INDEX_VERSION) {
+        ws_err_set(err, WS_ERR_FORMAT,
+                   "%s: unsupported WAL index version %" JSON_INTEGER_FORMAT " (this walship reads %d)", what,
+                   json_integer_value(v), WS_WAL_INDEX_VERSION);
+        in.failed = true;
+        goto out;
+    }
+    s = get_str(&in, o, "segment", true);
+    if (s && (ws_wal_name_parse(s, &name, &e2) < 0 ||
+              (name.kind != WS_WAL_SEGMENT && name.kind != WS_WAL_PARTIAL))) {
+        bad(&in, "\"%s\" is not a segment name", s);
+        goto out;
+    }
+    if (s)
+        snprintf(out->segment, sizeof out->segment, "%s", s);
+    out->tli = (uint32_t) get_int(&in, o, "timeline", 1, UINT32_MAX);
+    out->seg_size = (uint32_t) get_int(&in, o, "segment_size", WS_WAL_SEG_SIZE_MIN, WS_WAL_SEG_SIZE_MAX);
+    if (in.failed)
+        goto out;
+    if (out->tli != name.tli || !ws_wal_seg_size_valid(out->seg_size)) {
+        bad(&in, "timeline or segment size does not fit segment %s", out->segment);
+        goto out;
+    }
+    if (json_object_get(o, "pg_version"))
+        out->pg_version = (unsigned) get_int(&in, o, "pg_version", 1, 1000);
+    if ((s = get_str(&in, o, "system_identifier", false)) != NULL) {
+        char *end;
+
+        errno = 0;
+        out->sysid = strtoull(s, &end, 10);
+        if (errno || *end || !*s || s[0] == '-' || out->sysid == 0)
+            bad(&in, "bad system_identifier \"%s\"", s);
+    }
+    out->records = (uint64_t) get_int(&in, o, "records", 0, INT64_MAX);
+    if (out->records > 0) {
+        out->first_lsn = get_lsn(&in, o, "first_lsn");
+        out->end_lsn = get_lsn(&in, o, "end_lsn");
+        if (!in.failed && out->end_lsn <= out->first_lsn)
+            bad(&in, "end_lsn is not after first_lsn");
+    }
+    v = field(&in, o, "continued_unread", true);
+    if (v && !json_is_boolean(v))
+        bad(&in, "field \"continued_unread\" is not a boolean");
+    out->continued_unread = v && json_is_true(v);
+    v = field(&in, o, "stop", true);
+    if (v && !json_is_object(v))
+        bad(&in, "field \"stop\" is not an object");
+    if (in.failed)
+        goto out;
+    s = get_str(&in, v, "reason", true);
+    if (s && ws_wal_stop_parse(s, &out->stop) < 0)
+        bad(&in, "unknown stop reason \"%s\"", s);
+    out->stop_lsn = get_lsn(&in, v, "lsn");
+    if ((s = get_str(&in, v, "detail", false)) != NULL)
+        snprintf(out->stop_detail, sizeof out->stop_detail, "%s", s);
+    get_range(&in, o, "commits", true, true, &out->commits);
+    get_range(&in, o, "aborts", true, true, &out->aborts);
+    get_range(&in, o, "prepares", false, false, &out->prepares);
+    v = field(&in, o, "restore_points", true);
+    if (v && !json_is_array(v))
+        bad(&in, "field \"restore_points\" is not an array");
+    if (in.failed)
+        goto out;
+    if (json_array_size(v) > 0) {
+        out->restore_points = calloc(json_array_size(v), sizeof *out->restore_points);
+        if (!out->restore_points) {
+            ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+            in.failed = true;
+            goto out;
+        }
+        out->n_restore_points = json_array_size(v);
+        for (size_t i = 0; i < out->n_restore_points && !in.failed; i++)
+            get_rp(&in, json_array_get(v, i), i, &out->restore_points[i]);
+    }
+out:
+    json_decref(o);
+    if (in.failed) {
+        ws_wal_index_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- repository ----------------------------------------------------------------- */
+
+int ws_wal_index_put(ws_repo *repo, const ws_wal_index *ix, ws_err *err)
+{
+    char key[WS_KEY_MAX];
+    char *json;
+    int rc;
+
+    if (ws_repo_index_key(ix->segment, key, sizeof key, err) < 0)
+        return -1;
+    json = ws_wal_index_to_json(ix, false, err);
+    if (!json)
+        return -1;
+    rc = ws_repo_put_mem(repo, key, json, strlen(json), NULL, err);
+    free(json);
+    return rc < 0 ? ws_err_prefix(err, "store the WAL index entry of %s", ix->segment) : 0;
+}
+
+/* A memory sink that refuses more than WS_WAL_INDEX_JSON_MAX bytes. */
+typedef struct cap_sink {
+    ws_sink base;
+    const char *key;
+    char *buf;
+    size_t len, cap;
+} cap_sink;
+
+static int cap_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
+{
+    cap_sink *c = (cap_sink *) s;
+
+    if (len > WS_WAL_INDEX_JSON_MAX - c->len)
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: larger than %u bytes: not a WAL index entry", c->key,
+                          WS_WAL_INDEX_JSON_MAX);
+    if (c->len + len > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        char *b;
+
+        while (cap < c->len + len)
+            cap *= 2;
+        b = realloc(c->buf, cap);
+        if (!b)
+            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        c->buf = b;
+        c->cap = cap;
+    }
+    if (len)
+        memcpy(c->buf + c->len, buf, len);
+    c->len += len;
+    return 0;
+}
+
+static int cap_finish(ws_sink *s, ws_err *err)
+{
+    (void) s;
+    (void) err;
+    return 0;
+}
+
+static void cap_destroy(ws_sink *s)
+{
+    cap_sink *c = (cap_sink *) s;
+
+    free(c->buf);
+    free(c);
+}
+
+static const ws_sink_ops cap_ops = {"index entry", cap_write, cap_finish, cap_destroy};
+
+int ws_wal_index_get(ws_repo *repo, const char *segment, ws_wal_index *out, ws_err *err)
+{
+    char key[WS_KEY_MAX];
+    cap_sink *c;
+    int rc = -1;
+
+    ws_wal_index_init(out);
+    if (ws_repo_index_key(segment, key, sizeof key, err) < 0)
+        return -1;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    c->base.ops = &cap_ops;
+    c->key = key;
+    if (ws_repo_get_sink(repo, key, &c->base, NULL, err) < 0) {
+        if (err && err->code == WS_ERR_NOTFOUND)
+            ws_err_set(err, WS_ERR_NOTFOUND, "%s has no WAL index entry (%s not found)", segment, key);
+        goto out;
+    }
+    if (ws_wal_index_from_json(c->buf ? c->buf : "", c->len, key, out, err) < 0)
+        goto out;
+    if (strcmp(out->segment, segment) != 0) {
+        ws_err_set(err, WS_ERR_CORRUPT, "%s: holds the entry of %s, not of %s", key, out->segment, segment);
+        ws_wal_index_free(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    cap_destroy(&c->base);
+    return rc;
+}

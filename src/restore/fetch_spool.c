@@ -1,0 +1,1092 @@
+/* fetch_spool.c - the prefetch spool directory (see fetch_spool.h). */
+#include "walship/fetch_spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "walship/file_out.h"
+#include "walship/key.h"
+
+#define STATE_FILE "state"
+#define WANT_FILE "want"
+#define LOCK_FILE "lock"
+#define PREFETCHER_FILE "prefetcher"
+#define STATE_MAGIC "walship-spool-state 1"
+#define WANT_MAGIC "walship-spool-want 1"
+#define PART_INFIX ".part-"
+#define SMALL_FILE_MAX 8192
+#define LOCK_TIMEOUT 30.0 /* seconds; holders keep the lock for milliseconds */
+
+struct ws_spool {
+    char *path;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* --- text forms ------------------------------------------------------- */
+
+typedef struct kv_line {
+    char key[32];
+    const char *val;
+    size_t vlen;
+} kv_line;
+
+/* Splits buf into the magic line and "key value" lines (at most max). */
+static int split_lines(const char *buf, size_t len, const char *magic, const char *what, kv_line *out, size_t max,
+                       size_t *n, ws_err *err)
+{
+    size_t pos = 0, count = 0;
+    bool first = true;
+
+    while (pos < len) {
+        const char *line = buf + pos, *nl = memchr(line, '\n', len - pos), *sp;
+        size_t ll;
+
+        if (!nl)
+            return ws_err_set(err, WS_ERR_FORMAT, "%s: last line not terminated", what);
+        ll = (size_t) (nl - line);
+        pos += ll + 1;
+        if (first) {
+            if (ll != strlen(magic) || memcmp(line, magic, ll) != 0)
+                return ws_err_set(err, WS_ERR_FORMAT, "%s: not a walship spool file (first line)", what);
+            first = false;
+            continue;
+        }
+        sp = memchr(line, ' ', ll);
+        if (!sp || sp == line || (size_t) (sp - line) >= sizeof out->key || count == max)
+            return ws_err_set(err, WS_ERR_FORMAT, "%s: unexpected line %zu", what, count + 2);
+        memcpy(out[count].key, line, (size_t) (sp - line));
+        out[count].key[sp - line] = '\0';
+        out[count].val = sp + 1;
+        out[count].vlen = ll - (size_t) (sp - line) - 1;
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(out[i].key, out[count].key) == 0)
+                return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" given twice", what, out[count].key);
+        count++;
+    }
+    if (first)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: empty", what);
+    *n = count;
+    return 0;
+}
+
+static const kv_line *find_kv(const kv_line *l, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(l[i].key, key) == 0)
+            return &l[i];
+    return NULL;
+}
+
+/* An unsigned decimal (or hex) number filling the whole value. */
+static int kv_u64(const kv_line *l, size_t n, const char *key, int base, uint64_t max, const char *what,
+                  uint64_t *out, ws_err *err)
+{
+    const kv_line *kv = find_kv(l, n, key);
+    char tmp[32], *end;
+    unsigned long long v;
+
+    if (!kv)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" missing", what, key);
+    if (kv->vlen == 0 || kv->vlen >= sizeof tmp)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
+    memcpy(tmp, kv->val, kv->vlen);
+    tmp[kv->vlen] = '\0';
+    for (size_t i = 0; i < kv->vlen; i++)
+        if (!(base == 16 ? (tmp[i] >= '0' && tmp[i] <= '9') || (tmp[i] >= 'a' && tmp[i] <= 'f')
+                         : (tmp[i] >= '0' && tmp[i] <= '9')))
+            return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
+    errno = 0;
+    v = strtoull(tmp, &end, base);
+    if (errno || *end || v > max)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
+    *out = v;
+    return 0;
+}
+
+/* A text value; "-" stands for the empty value. */
+static int kv_text(const kv_line *l, size_t n, const char *key, const char *what, char *out, size_t outlen,
+                   ws_err *err)
+{
+    const kv_line *kv = find_kv(l, n, key);
+
+    if (!kv)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" missing", what, key);
+    if (kv->vlen == 0 || kv->vlen >= outlen || memchr(kv->val, '\0', kv->vlen))
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
+    if (kv->vlen == 1 && kv->val[0] == '-') {
+        out[0] = '\0';
+        return 0;
+    }
+    memcpy(out, kv->val, kv->vlen);
+    out[kv->vlen] = '\0';
+    return 0;
+}
+
+static bool text_ok(const char *s)
+{
+    return !strchr(s, '\n') && strcmp(s, "-") != 0;
+}
+
+int ws_spool_state_format(const ws_spool_state *s, char *buf, size_t len, ws_err *err)
+{
+    const ws_spool_identity *id = &s->id;
+    int n;
+
+    if (!text_ok(id->repo) || !text_ok(id->endpoint) || !text_ok(id->key_id) || id->repo[0] == '\0')
+        return ws_err_set(err, WS_ERR_INVALID, "spool state: unusable repository settings");
+    n = snprintf(buf, len, "%s\ngeneration %016" PRIx64 "\nsysid %" PRIu64 "\nkey %s\nendpoint %s\nrepo %s\n",
+                 STATE_MAGIC, s->generation, id->sysid, id->key_id[0] ? id->key_id : "-",
+                 id->endpoint[0] ? id->endpoint : "-", id->repo);
+    if (n < 0 || (size_t) n >= len)
+        return ws_err_set(err, WS_ERR_INVALID, "spool state: too long");
+    return n;
+}
+
+int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err)
+{
+    kv_line l[8];
+    size_t n;
+
+    memset(out, 0, sizeof *out);
+    if (split_lines(buf, len, STATE_MAGIC, what, l, 8, &n, err) < 0)
+        return -1;
+    if (n != 5)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: expected 5 settings, found %zu", what, n);
+    if (kv_u64(l, n, "generation", 16, UINT64_MAX, what, &out->generation, err) < 0 ||
+        kv_u64(l, n, "sysid", 10, UINT64_MAX, what, &out->id.sysid, err) < 0 ||
+        kv_text(l, n, "key", what, out->id.key_id, sizeof out->id.key_id, err) < 0 ||
+        kv_text(l, n, "endpoint", what, out->id.endpoint, sizeof out->id.endpoint, err) < 0 ||
+        kv_text(l, n, "repo", what, out->id.repo, sizeof out->id.repo, err) < 0)
+        return -1;
+    if (out->id.repo[0] == '\0')
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad repo", what);
+    return 0;
+}
+
+int ws_spool_want_format(const ws_spool_want *w, char *buf, size_t len, ws_err *err)
+{
+    char cap[32];
+    int n;
+
+    if (w->cap == WS_SPOOL_NO_CAP)
+        snprintf(cap, sizeof cap, "-");
+    else
+        snprintf(cap, sizeof cap, "%" PRIu64, w->cap);
+    n = snprintf(buf, len, "%s\ntli %" PRIu32 "\npos %" PRIu64 "\nseg_size %" PRIu32 "\ncap %s\ndepth %u\n",
+                 WANT_MAGIC, w->tli, w->pos, w->seg_size, cap, w->depth);
+    if (n < 0 || (size_t) n >= len)
+        return ws_err_set(err, WS_ERR_INVALID, "spool want: too long");
+    return n;
+}
+
+int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err)
+{
+    kv_line l[8];
+    uint64_t tli, seg_size, depth;
+    const kv_line *cap;
+    size_t n;
+
+    memset(out, 0, sizeof *out);
+    if (split_lines(buf, len, WANT_MAGIC, what, l, 8, &n, err) < 0)
+        return -1;
+    if (n != 5)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: expected 5 settings, found %zu", what, n);
+    if (kv_u64(l, n, "tli", 10, UINT32_MAX, what, &tli, err) < 0 ||
+        kv_u64(l, n, "pos", 10, UINT64_MAX - 1, what, &out->pos, err) < 0 ||
+        kv_u64(l, n, "seg_size", 10, WS_WAL_SEG_SIZE_MAX, what, &seg_size, err) < 0 ||
+        kv_u64(l, n, "depth", 10, 1024, what, &depth, err) < 0)
+        return -1;
+    if (tli == 0)
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad tli", what);
+    if (!ws_wal_seg_size_valid(seg_size))
+        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad seg_size", what);
+    cap = find_kv(l, n, "cap");
+    if (cap && cap->vlen == 1 && cap->val[0] == '-')
+        out->cap = WS_SPOOL_NO_CAP;
+    else if (kv_u64(l, n, "cap", 10, UINT64_MAX - 1, what, &out->cap, err) < 0)
+        return -1;
+    out->tli = (uint32_t) tli;
+    out->seg_size = (uint32_t) seg_size;
+    out->depth = (unsigned) depth;
+    return 0;
+}
+
+bool ws_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b)
+{
+    return a->sysid == b->sysid && strcmp(a->repo, b->repo) == 0 && strcmp(a->endpoint, b->endpoint) == 0 &&
+           strcmp(a->key_id, b->key_id) == 0;
+}
+
+bool ws_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b)
+{
+    return a->tli == b->tli && a->pos == b->pos && a->seg_size == b->seg_size && a->cap == b->cap &&
+           a->depth == b->depth;
+}
+
+bool ws_spool_wants_segno(const ws_spool_want *w, uint32_t tli, uint64_t segno)
+{
+    return tli == w->tli && segno > w->pos && segno - w->pos <= w->depth && segno < w->cap;
+}
+
+bool ws_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
+{
+    uint64_t segno;
+    ws_err err;
+
+    if (seg->kind != WS_WAL_SEGMENT || ws_wal_segno(seg, w->seg_size, &segno, &err) < 0)
+        return false;
+    return ws_spool_wants_segno(w, seg->tli, segno);
+}
+
+ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid)
+{
+    static const char *const control[] = {LOCK_FILE,       STATE_FILE,       WANT_FILE,
+                                          PREFETCHER_FILE, STATE_FILE ".tmp", WANT_FILE ".tmp"};
+    char head[WS_WAL_SEG_NAME_LEN + 1];
+    ws_wal_name w;
+    ws_err err;
+    size_t len = strlen(entry);
+
+    for (size_t i = 0; i < sizeof control / sizeof control[0]; i++)
+        if (strcmp(entry, control[i]) == 0)
+            return WS_SPOOL_ENT_CONTROL;
+    if (len < WS_WAL_SEG_NAME_LEN)
+        return WS_SPOOL_ENT_OTHER;
+    memcpy(head, entry, WS_WAL_SEG_NAME_LEN);
+    head[WS_WAL_SEG_NAME_LEN] = '\0';
+    if (!ws_wal_is_segment_name(head) || ws_wal_name_parse(head, &w, &err) < 0)
+        return WS_SPOOL_ENT_OTHER;
+    if (len == WS_WAL_SEG_NAME_LEN) {
+        if (seg)
+            *seg = w;
+        return WS_SPOOL_ENT_SEGMENT;
+    }
+    if (strncmp(entry + WS_WAL_SEG_NAME_LEN, PART_INFIX, strlen(PART_INFIX)) == 0) {
+        const char *d = entry + WS_WAL_SEG_NAME_LEN + strlen(PART_INFIX);
+        size_t nd = strlen(d);
+        long v = 0;
+
+        if (nd == 0 || nd > 9 || d[0] == '0' || strspn(d, "0123456789") != nd)
+            return WS_SPOOL_ENT_OTHER;
+        v = strtol(d, NULL, 10);
+        if (seg)
+            *seg = w;
+        if (pid)
+            *pid = (pid_t) v;
+        return WS_SPOOL_ENT_PART;
+    }
+    return WS_SPOOL_ENT_OTHER;
+}
+
+/* --- the directory ---------------------------------------------------- */
+
+int ws_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err)
+{
+    char *dup = strdup(dest), *dir;
+    char cwd[PATH_MAX];
+    int n;
+
+    if (!dup)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    dir = dirname(dup);
+    if (dir[0] == '/') {
+        n = snprintf(out, len, "%s/%s", dir, WS_SPOOL_DIR_NAME);
+    } else {
+        if (!getcwd(cwd, sizeof cwd)) {
+            free(dup);
+            return ws_err_sys(err, errno, "could not get the working directory");
+        }
+        if (strcmp(dir, ".") == 0)
+            n = snprintf(out, len, "%s/%s", cwd, WS_SPOOL_DIR_NAME);
+        else
+            n = snprintf(out, len, "%s/%s/%s", cwd, dir, WS_SPOOL_DIR_NAME);
+    }
+    free(dup);
+    if (n < 0 || (size_t) n >= len)
+        return ws_err_set(err, WS_ERR_INVALID, "spool directory path too long for \"%s\"", dest);
+    return 0;
+}
+
+static int check_dir(const char *dir, ws_err *err)
+{
+    struct stat st;
+
+    if (lstat(dir, &st) < 0)
+        return ws_err_sys(err, errno, "prefetch spool \"%s\"", dir);
+    if (!S_ISDIR(st.st_mode))
+        return ws_err_set(err, WS_ERR_INVALID, "prefetch spool \"%s\" is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return ws_err_set(err, WS_ERR_INVALID, "prefetch spool \"%s\" belongs to another user (uid %u)", dir,
+                          (unsigned) st.st_uid);
+    if (st.st_mode & 077)
+        return ws_err_set(err, WS_ERR_INVALID, "prefetch spool \"%s\" is accessible to other users (mode %04o)", dir,
+                          (unsigned) (st.st_mode & 07777));
+    return 0;
+}
+
+int ws_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err)
+{
+    ws_spool *sp;
+
+    *out = NULL;
+    if (access(dir, F_OK) < 0 && errno == ENOENT) {
+        if (!create)
+            return 0;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return ws_err_sys(err, errno, "could not create prefetch spool \"%s\"", dir);
+    }
+    if (check_dir(dir, err) < 0)
+        return -1;
+    sp = calloc(1, sizeof *sp);
+    if (!sp || !(sp->path = strdup(dir))) {
+        free(sp);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    }
+    *out = sp;
+    return 1;
+}
+
+void ws_spool_close(ws_spool *sp)
+{
+    if (!sp)
+        return;
+    free(sp->path);
+    free(sp);
+}
+
+const char *ws_spool_path(const ws_spool *sp)
+{
+    return sp->path;
+}
+
+static int path_in(const ws_spool *sp, const char *name, char *out, size_t len, ws_err *err)
+{
+    int n = snprintf(out, len, "%s/%s", sp->path, name);
+
+    if (n < 0 || (size_t) n >= len)
+        return ws_err_set(err, WS_ERR_INVALID, "path too long in \"%s\"", sp->path);
+    return 0;
+}
+
+/*
+ * Takes the spool lock (flock on `lock`).  The whole spool may be removed
+ * by its holder (ws_spool_remove), so the lock only counts when the file
+ * locked is still the one at that path.  1 locked (*fd), 0 the spool is gone
+ * and create is false, -1 error.
+ */
+static int spool_lock(ws_spool *sp, bool create, int *fd_out, ws_err *err)
+{
+    char path[PATH_MAX];
+
+    if (path_in(sp, LOCK_FILE, path, sizeof path, err) < 0)
+        return -1;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        struct stat a, b;
+        double deadline = now_s() + LOCK_TIMEOUT;
+        int fd;
+
+        if (create && mkdir(sp->path, 0700) < 0 && errno != EEXIST)
+            return ws_err_sys(err, errno, "could not create prefetch spool \"%s\"", sp->path);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            if (errno == ENOENT && !create)
+                return 0;
+            if (errno == ENOENT)
+                continue;
+            return ws_err_sys(err, errno, "could not open \"%s\"", path);
+        }
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) {
+                int e = errno;
+
+                close(fd);
+                return ws_err_sys(err, e, "could not lock \"%s\"", path);
+            }
+            if (now_s() > deadline) {
+                close(fd);
+                return ws_err_set(err, WS_ERR_TRANSIENT, "\"%s\" stayed locked for %.0f s", path, LOCK_TIMEOUT);
+            }
+            sleep_ms(2);
+        }
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            *fd_out = fd;
+            return 1;
+        }
+        close(fd); /* removed while we waited: start over */
+    }
+    return ws_err_set(err, WS_ERR_TRANSIENT, "could not lock prefetch spool \"%s\"", sp->path);
+}
+
+static void spool_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* 1 read, 0 absent, -1 error; buf is NUL-terminated. */
+static int read_small(ws_spool *sp, const char *name, char *buf, size_t cap, size_t *len, ws_err *err)
+{
+    char path[PATH_MAX];
+    ssize_t n;
+    size_t got = 0;
+    int fd;
+
+    if (path_in(sp, name, path, sizeof path, err) < 0)
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return ws_err_sys(err, errno, "could not open \"%s\"", path);
+    }
+    while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) != 0) {
+        if (n < 0) {
+            int e = errno;
+
+            if (e == EINTR)
+                continue;
+            close(fd);
+            return ws_err_sys(err, e, "could not read \"%s\"", path);
+        }
+        got += (size_t) n;
+    }
+    close(fd);
+    if (got == cap - 1)
+        return ws_err_set(err, WS_ERR_FORMAT, "\"%s\" is too large", path);
+    buf[got] = '\0';
+    *len = got;
+    return 1;
+}
+
+/* Replaces name atomically (the caller holds the spool lock).  The spool
+ * is a cache: nothing here needs to survive a crash, so no fsync. */
+static int write_small(ws_spool *sp, const char *name, const char *buf, size_t len, ws_err *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    size_t done = 0;
+    int fd;
+
+    if (path_in(sp, name, path, sizeof path, err) < 0)
+        return -1;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return ws_err_sys(err, errno, "could not create \"%s\"", tmp);
+    while (done < len) {
+        ssize_t n = write(fd, buf + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+
+            close(fd);
+            unlink(tmp);
+            return ws_err_sys(err, e, "could not write \"%s\"", tmp);
+        }
+        done += (size_t) n;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+
+        unlink(tmp);
+        return ws_err_sys(err, e, "could not replace \"%s\"", path);
+    }
+    return 0;
+}
+
+int ws_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err)
+{
+    char buf[SMALL_FILE_MAX], what[PATH_MAX + 16];
+    size_t len;
+    int rc = read_small(sp, STATE_FILE, buf, sizeof buf, &len, err);
+
+    if (rc <= 0)
+        return rc;
+    snprintf(what, sizeof what, "%s/%s", sp->path, STATE_FILE);
+    return ws_spool_state_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+}
+
+int ws_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err)
+{
+    char buf[SMALL_FILE_MAX], what[PATH_MAX + 16];
+    size_t len;
+    int rc = read_small(sp, WANT_FILE, buf, sizeof buf, &len, err);
+
+    if (rc <= 0)
+        return rc;
+    snprintf(what, sizeof what, "%s/%s", sp->path, WANT_FILE);
+    return ws_spool_want_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+}
+
+/* Removes entries chosen by keep() (false = remove).  Errors other than
+ * "already gone" are reported; the caller decides whether they matter. */
+typedef bool (*keep_fn)(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg);
+
+static int remove_entries(ws_spool *sp, keep_fn keep, void *arg, ws_err *err)
+{
+    DIR *d = opendir(sp->path);
+    struct dirent *de;
+    int rc = 0;
+
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return ws_err_sys(err, errno, "could not open directory \"%s\"", sp->path);
+    }
+    while ((de = readdir(d)) != NULL) {
+        ws_wal_name seg;
+        ws_spool_entry_kind kind;
+        char path[PATH_MAX];
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        kind = ws_spool_classify(de->d_name, &seg, NULL);
+        if (keep(de->d_name, kind, &seg, arg))
+            continue;
+        if (path_in(sp, de->d_name, path, sizeof path, err) < 0 || (unlink(path) < 0 && errno != ENOENT)) {
+            if (rc == 0 && errno != ENOENT)
+                ws_err_sys(err, errno, "could not remove \"%s\"", path);
+            rc = -1;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static bool keep_lock_only(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
+{
+    return strcmp(entry, LOCK_FILE) == 0 || strcmp(entry, PREFETCHER_FILE) == 0;
+}
+
+static uint64_t new_generation(void)
+{
+    uint64_t g = 0;
+    ws_err e;
+
+    if (ws_random_bytes((uint8_t *) &g, sizeof g, &e) < 0)
+        g = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
+    return g;
+}
+
+/* With the spool lock held: makes the state match id, emptying the spool
+ * when it does not (or is missing or unreadable). */
+static int adopt_locked(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
+{
+    ws_spool_state st, cur;
+    char buf[SMALL_FILE_MAX];
+    int n;
+
+    if (ws_spool_read_state(sp, &cur, err) == 1 && ws_spool_identity_equal(&cur.id, id))
+        return 0;
+    /* Another repository, key or cluster, or no (readable) state: nothing
+     * in here may be served.  The `prefetcher` lock file stays (a running
+     * prefetcher sees the new generation and leaves). */
+    if (remove_entries(sp, keep_lock_only, NULL, err) < 0)
+        return -1;
+    st.id = *id;
+    st.generation = new_generation();
+    if ((n = ws_spool_state_format(&st, buf, sizeof buf, err)) < 0)
+        return -1;
+    return write_small(sp, STATE_FILE, buf, (size_t) n, err);
+}
+
+int ws_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
+{
+    int fd = -1, rc;
+
+    if (spool_lock(sp, true, &fd, err) < 0)
+        return -1;
+    rc = adopt_locked(sp, id, err);
+    spool_unlock(fd);
+    return rc;
+}
+
+/* --- walship-fetch ---------------------------------------------------- */
+
+/* Waits while a writer holds NAME.part-*; true when there was one (the
+ * caller looks for the final name again). */
+static bool wait_for_writer(ws_spool *sp, const char *name, double wait_max)
+{
+    char part[PATH_MAX] = "";
+    DIR *d = opendir(sp->path);
+    struct dirent *de;
+    double deadline;
+    int fd;
+
+    if (!d)
+        return false;
+    while ((de = readdir(d)) != NULL) {
+        ws_wal_name seg;
+        char segname[WS_WAL_NAME_MAX];
+
+        if (ws_spool_classify(de->d_name, &seg, NULL) != WS_SPOOL_ENT_PART)
+            continue;
+        ws_wal_name_format(&seg, segname);
+        if (strcmp(segname, name) == 0 && snprintf(part, sizeof part, "%s/%s", sp->path, de->d_name) > 0)
+            break;
+        part[0] = '\0';
+    }
+    closedir(d);
+    if (!part[0])
+        return false;
+    fd = open(part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT; /* just renamed (or dropped) */
+    deadline = now_s() + wait_max;
+    while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || now_s() > deadline) {
+            close(fd);
+            return false;
+        }
+        sleep_ms(5);
+    }
+    close(fd);
+    return true;
+}
+
+int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
+                  ws_wal_header *hdr, ws_err *err)
+{
+    char name[WS_WAL_NAME_MAX], path[PATH_MAX];
+    uint8_t head[WS_WAL_LONG_HEADER_LEN];
+    struct stat st, dst;
+    char *dup;
+    int fd, rc;
+
+    ws_err_clear(err);
+    if (seg->kind != WS_WAL_SEGMENT)
+        return 0;
+    ws_wal_name_format(seg, name);
+    if (path_in(sp, name, path, sizeof path, err) < 0)
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT && wait_for_writer(sp, name, wait_max))
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            ws_err_sys(err, errno, "could not open spooled \"%s\"", path);
+        return 0;
+    }
+    if (fstat(fd, &st) < 0) {
+        ws_err_sys(err, errno, "could not stat spooled \"%s\"", path);
+        goto refuse;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        ws_err_set(err, WS_ERR_INVALID, "spooled \"%s\" is not a regular file of this user", path);
+        goto refuse;
+    }
+    if (pread(fd, head, sizeof head, 0) != (ssize_t) sizeof head) {
+        ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" is too short", path);
+        goto refuse;
+    }
+    if (ws_wal_check_segment(head, sizeof head, (uint64_t) st.st_size, seg, path, hdr, err) < 0)
+        goto refuse;
+    if (hdr->sysid != sysid) {
+        ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" has system identifier %" PRIu64 ", the cluster %" PRIu64,
+                   path, hdr->sysid, sysid);
+        goto refuse;
+    }
+    if (rename(path, dest) < 0) {
+        if (errno != ENOENT)
+            ws_err_sys(err, errno, "could not rename \"%s\" to \"%s\"", path, dest);
+        close(fd);
+        return 0;
+    }
+    /* What was renamed must be the file checked (the spool is only ever
+     * changed under its lock, so this is a belt to those braces). */
+    if (stat(dest, &dst) < 0 || dst.st_dev != st.st_dev || dst.st_ino != st.st_ino) {
+        unlink(dest);
+        ws_err_set(err, WS_ERR_INVALID, "spooled \"%s\" changed while it was served", path);
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    dup = strdup(dest);
+    if (!dup)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    rc = ws_fsync_dir(dirname(dup), err);
+    free(dup);
+    return rc < 0 ? -1 : 1;
+refuse:
+    unlink(path);
+    close(fd);
+    return 0;
+}
+
+static bool keep_not_segments(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
+{
+    return kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART;
+}
+
+static int write_want(ws_spool *sp, const ws_spool_want *w, ws_err *err)
+{
+    char buf[SMALL_FILE_MAX];
+    int n = ws_spool_want_format(w, buf, sizeof buf, err);
+
+    return n < 0 ? -1 : write_small(sp, WANT_FILE, buf, (size_t) n, err);
+}
+
+int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
+                     unsigned depth, ws_err *err)
+{
+    ws_spool_want old, w = {0};
+    uint64_t segno;
+    int fd = -1, have;
+
+    if (ws_wal_segno(seg, seg_size, &segno, err) < 0)
+        return -1;
+    if (spool_lock(sp, true, &fd, err) < 0)
+        return -1;
+    /* The spool may have been removed (an idle prefetcher) or taken over
+     * since this call looked at it. */
+    if (adopt_locked(sp, id, err) < 0) {
+        spool_unlock(fd);
+        return -1;
+    }
+    have = ws_spool_read_want(sp, &old, err);
+    w.tli = seg->tli;
+    w.pos = segno;
+    w.seg_size = seg_size;
+    w.depth = depth;
+    w.cap = WS_SPOOL_NO_CAP;
+    if (have == 1 && old.tli == w.tli && old.seg_size == seg_size) {
+        if (old.cap > segno)
+            w.cap = old.cap;
+    } else if (remove_entries(sp, keep_not_segments, NULL, err) < 0) {
+        /* A new timeline (or no usable position): nothing spooled is wanted. */
+        spool_unlock(fd);
+        return -1;
+    }
+    if (write_want(sp, &w, err) < 0) {
+        spool_unlock(fd);
+        return -1;
+    }
+    spool_unlock(fd);
+    return 0;
+}
+
+typedef struct cap_arg {
+    uint32_t tli;
+    uint64_t cap;
+    uint32_t seg_size;
+} cap_arg;
+
+static bool keep_below_cap(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
+{
+    const cap_arg *c = arg;
+    uint64_t segno;
+    ws_err e;
+
+    if (kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART)
+        return true;
+    if (seg->tli != c->tli || ws_wal_segno(seg, c->seg_size, &segno, &e) < 0)
+        return false;
+    return segno < c->cap;
+}
+
+/* Caps the window of timeline tli at the segment holding lsn (seg NULL) or
+ * at segment seg; the segment size comes from the want file. */
+static int limit(ws_spool *sp, uint32_t tli, const ws_wal_name *seg, uint64_t lsn, ws_err *err)
+{
+    ws_spool_want w;
+    uint64_t cap;
+    cap_arg c;
+    int fd = -1, rc;
+
+    rc = spool_lock(sp, false, &fd, err);
+    if (rc <= 0)
+        return rc;
+    rc = ws_spool_read_want(sp, &w, err);
+    if (rc <= 0 || w.tli != tli) {
+        spool_unlock(fd);
+        return rc < 0 ? -1 : 0;
+    }
+    if (seg) {
+        if (ws_wal_segno(seg, w.seg_size, &cap, err) < 0) {
+            spool_unlock(fd);
+            return -1;
+        }
+    } else {
+        cap = lsn / w.seg_size;
+    }
+    if (cap <= w.pos) {
+        spool_unlock(fd);
+        return 0;
+    }
+    if (cap < w.cap) {
+        w.cap = cap;
+        if (write_want(sp, &w, err) < 0) {
+            spool_unlock(fd);
+            return -1;
+        }
+    }
+    c.tli = tli;
+    c.cap = w.cap;
+    c.seg_size = w.seg_size;
+    rc = remove_entries(sp, keep_below_cap, &c, err);
+    spool_unlock(fd);
+    return rc;
+}
+
+int ws_spool_limit_at_segment(ws_spool *sp, const ws_wal_name *seg, ws_err *err)
+{
+    if (seg->kind != WS_WAL_SEGMENT)
+        return 0;
+    return limit(sp, seg->tli, seg, 0, err);
+}
+
+int ws_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err)
+{
+    return limit(sp, tli, NULL, lsn, err);
+}
+
+/* Opens `prefetcher` and tries to lock it; 1 locked (*fd), 0 held by
+ * another process, -1 error. */
+static int try_prefetcher_lock(ws_spool *sp, int op, int *fd_out, ws_err *err)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    if (path_in(sp, PREFETCHER_FILE, path, sizeof path, err) < 0)
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return ws_err_sys(err, errno, "could not open \"%s\"", path);
+    while (flock(fd, op | LOCK_NB) < 0) {
+        if (errno == EINTR)
+            continue;
+        close(fd);
+        if (errno == EWOULDBLOCK)
+            return 0;
+        return ws_err_sys(err, errno, "could not lock \"%s\"", path);
+    }
+    *fd_out = fd;
+    return 1;
+}
+
+bool ws_spool_prefetcher_running(ws_spool *sp)
+{
+    ws_err err;
+    int fd, rc = try_prefetcher_lock(sp, LOCK_SH, &fd, &err);
+
+    if (rc == 1)
+        close(fd);
+    return rc == 0;
+}
+
+/* --- the prefetcher ----------------------------------------------------- */
+
+int ws_spool_claim_prefetcher(ws_spool *sp, int *fd_out, ws_err *err)
+{
+    char path[PATH_MAX], pid[32];
+    struct stat a, b;
+    int fd, rc, n;
+
+    rc = try_prefetcher_lock(sp, LOCK_EX, &fd, err);
+    if (rc <= 0)
+        return rc;
+    if (path_in(sp, PREFETCHER_FILE, path, sizeof path, err) < 0 || fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
+        a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+        close(fd); /* the spool went away meanwhile */
+        return 0;
+    }
+    n = snprintf(pid, sizeof pid, "%d\n", (int) getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t) n, 0) != n) {
+        int e = errno;
+
+        close(fd);
+        return ws_err_sys(err, e, "could not write \"%s\"", path);
+    }
+    *fd_out = fd;
+    return 1;
+}
+
+int ws_spool_part_create(ws_spool *sp, const char *name, int *fd_out, char **path_out, ws_err *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], entry[WS_WAL_NAME_MAX + 32];
+    int fd;
+
+    /* Made under a hidden name and locked before it gets its visible name:
+     * a visible NAME.part-PID is locked for as long as its writer lives, so
+     * a reader waits for it and a sweep never takes it for abandoned. */
+    snprintf(entry, sizeof entry, "%s" PART_INFIX "%d", name, (int) getpid());
+    if (path_in(sp, entry, path, sizeof path, err) < 0)
+        return -1;
+    snprintf(entry, sizeof entry, ".%s" PART_INFIX "%d", name, (int) getpid());
+    if (path_in(sp, entry, tmp, sizeof tmp, err) < 0)
+        return -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return ws_err_sys(err, errno, "could not create \"%s\"", tmp);
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+
+            close(fd);
+            unlink(tmp);
+            return ws_err_sys(err, e, "could not lock \"%s\"", tmp);
+        }
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+
+        close(fd);
+        unlink(tmp);
+        return ws_err_sys(err, e, "could not rename \"%s\" to \"%s\"", tmp, path);
+    }
+    *path_out = strdup(path);
+    if (!*path_out) {
+        close(fd);
+        unlink(path);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int ws_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg, uint64_t gen, ws_err *err)
+{
+    char name[WS_WAL_NAME_MAX], path[PATH_MAX];
+    ws_spool_state st;
+    ws_spool_want w;
+    int fd = -1, rc;
+
+    ws_wal_name_format(seg, name);
+    if (path_in(sp, name, path, sizeof path, err) < 0) {
+        unlink(part_path);
+        return -1;
+    }
+    rc = spool_lock(sp, false, &fd, err);
+    if (rc <= 0) {
+        unlink(part_path);
+        return rc;
+    }
+    if (ws_spool_read_state(sp, &st, err) != 1 || st.generation != gen || ws_spool_read_want(sp, &w, err) != 1 ||
+        !ws_spool_wants(&w, seg)) {
+        unlink(part_path);
+        spool_unlock(fd);
+        return 0;
+    }
+    if (rename(part_path, path) < 0) {
+        int e = errno;
+
+        unlink(part_path);
+        spool_unlock(fd);
+        if (e == ENOENT) /* removed by a clear meanwhile */
+            return 0;
+        return ws_err_sys(err, e, "could not rename \"%s\" to \"%s\"", part_path, path);
+    }
+    spool_unlock(fd);
+    return 1;
+}
+
+/* True when no process holds the part file's lock (its writer is gone). */
+static bool part_abandoned(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    bool free_ = false;
+
+    if (fd < 0)
+        return false;
+    free_ = flock(fd, LOCK_SH | LOCK_NB) == 0;
+    close(fd);
+    return free_;
+}
+
+int ws_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err)
+{
+    DIR *d = opendir(sp->path);
+    struct dirent *de;
+    int rc = 0;
+
+    if (present && want)
+        memset(present, 0, (want->depth + 1) * sizeof *present);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return ws_err_sys(err, errno, "could not open directory \"%s\"", sp->path);
+    }
+    while ((de = readdir(d)) != NULL) {
+        ws_wal_name seg;
+        ws_spool_entry_kind kind = ws_spool_classify(de->d_name, &seg, NULL);
+        char path[PATH_MAX];
+        bool wanted;
+
+        if (kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART)
+            continue;
+        if (path_in(sp, de->d_name, path, sizeof path, err) < 0) {
+            rc = -1;
+            continue;
+        }
+        wanted = want && ws_spool_wants(want, &seg);
+        if (kind == WS_SPOOL_ENT_SEGMENT && wanted) {
+            uint64_t segno;
+
+            if (present && ws_wal_segno(&seg, want->seg_size, &segno, err) == 0)
+                present[segno - want->pos] = true;
+            continue;
+        }
+        if (kind == WS_SPOOL_ENT_PART && wanted && !remove_live && !part_abandoned(path))
+            continue;
+        if (unlink(path) < 0 && errno != ENOENT && rc == 0) {
+            ws_err_sys(err, errno, "could not remove \"%s\"", path);
+            rc = -1;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static bool keep_nothing(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
+{
+    return strcmp(entry, LOCK_FILE) == 0; /* removed last, while still held */
+}
+
+int ws_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err)
+{
+    char lock[PATH_MAX];
+    ws_spool_want w;
+    int fd = -1, rc;
+
+    rc = spool_lock(sp, false, &fd, err);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 1;
+    if (want_seen && (ws_spool_read_want(sp, &w, err) != 1 || !ws_spool_want_equal(&w, want_seen))) {
+        spool_unlock(fd);
+        return 0;
+    }
+    rc = remove_entries(sp, keep_nothing, NULL, err);
+    if (path_in(sp, LOCK_FILE, lock, sizeof lock, err) < 0 || unlink(lock) < 0)
+        rc = -1;
+    if (rc == 0 && rmdir(sp->path) < 0 && errno != ENOENT)
+        rc = ws_err_sys(err, errno, "could not remove directory \"%s\"", sp->path);
+    spool_unlock(fd);
+    return rc < 0 ? -1 : 1;
+}
