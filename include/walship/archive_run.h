@@ -5,12 +5,14 @@
  *
  * 1. If <dir of path>/walship-archive/<name>.ack vouches for the file
  *    (archive_ack.h), it is removed and the call succeeds at once.
- * 2. Otherwise the file is archived (archive_push.h) while up to
- *    archive_lookahead further `.ready` files (archive_queue.h) are
- *    archived ahead by archive_workers threads, each acknowledged only
- *    once its own object is durable.  The call returns when every job it
- *    started has finished; its result is the requested file's alone.
- * 3. Stale acks are removed and the backlog is reported
+ * 2. When other `.ready` files (archive_queue.h) wait and no look-ahead
+ *    process runs, one is started (double fork): it archives batches of up
+ *    to archive_lookahead of them, archive_workers at a time, each
+ *    acknowledged only once its own object is durable, until none is left
+ *    (bounded in time).  This happens after step 1 too.
+ * 3. Otherwise the file is archived by the call itself; its result is the
+ *    call's.  The call never waits for the look-ahead process.
+ * 4. Stale acks are removed and the backlog is reported
  *    (archive_backlog.h).
  *
  * Outside a pg_wal directory (no archive_status next to the file) only

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +171,7 @@ typedef struct {
     unsigned running;
     bool stop;          /* start no further look-ahead job */
     double start_limit; /* nor after this (monotonic seconds) */
+    size_t first_ahead; /* jobs before it are PostgreSQL's own call */
     const ws_config *cfg;
     ws_push_ctx *ctx;
 } pool;
@@ -220,7 +223,7 @@ static void *worker(void *arg)
         int rc;
 
         pthread_mutex_lock(&p->mu);
-        if (p->next >= p->njobs || (p->next > 0 && (p->stop || now_s() > p->start_limit))) {
+        if (p->next >= p->njobs || (p->next >= p->first_ahead && (p->stop || now_s() > p->start_limit))) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
@@ -239,10 +242,10 @@ static void *worker(void *arg)
         pthread_mutex_lock(&p->mu);
         p->running--;
         j->state = rc == 0 ? JOB_OK : JOB_FAILED;
-        if (rc < 0 && (i == 0 || !repo || repository_error(j->err.code)))
+        if (rc < 0 && (i < p->first_ahead || !repo || repository_error(j->err.code)))
             p->stop = true;
         pthread_mutex_unlock(&p->mu);
-        if (i > 0)
+        if (i >= p->first_ahead)
             log_ahead(j);
     }
     ws_repo_close(repo);
@@ -383,7 +386,7 @@ static void log_summary(const places *p, const pool *pl, double secs)
 {
     unsigned ahead = 0, identical = 0, others = 0, failed = 0, not_started = 0;
 
-    for (size_t i = 1; i < pl->njobs; i++) {
+    for (size_t i = pl->first_ahead; i < pl->njobs; i++) {
         const job *j = &pl->jobs[i];
 
         if (j->state == JOB_NOT_STARTED)
@@ -403,12 +406,150 @@ static void log_summary(const places *p, const pool *pl, double secs)
            p->name, ahead, identical, others, failed, not_started, secs);
 }
 
+/* --- the background look-ahead process ------------------------------------ */
+
+#define LOOKAHEAD_LOCK "lookahead.lock"
+#define LOOKAHEAD_ROUNDS 10000 /* bound on batches one background process takes */
+
+/* Picks up to archive_lookahead .ready files after `skip` that no ack
+ * covers, as look-ahead jobs appended to pl->jobs (capacity max). */
+static void pick_ahead(const ws_config *cfg, const places *p, const ws_ready_list *ready, const char *skip, pool *pl,
+                       size_t max)
+{
+    pick_arg pa = {.cfg = cfg, .p = p};
+    size_t *picked, npicked;
+
+    if (max == 0 || ready->n == 0 || !(picked = calloc(max, sizeof *picked)))
+        return;
+    npicked = ws_ready_pick(ready, skip, max, already_acked, &pa, picked);
+    for (size_t k = 0; k < npicked; k++) {
+        job *j = &pl->jobs[pl->njobs];
+
+        if (snprintf(j->path, sizeof j->path, "%s/%s", p->wal_dir, ready->v[picked[k]].name) >= (int) sizeof j->path)
+            continue;
+        j->pj.path = j->path;
+        j->pj.ahead = true;
+        pl->njobs++;
+    }
+    free(picked);
+}
+
+/*
+ * The body of the background process: batch after batch of look-ahead
+ * jobs while .ready files wait that no ack covers, each batch on
+ * archive_workers threads, until none is left, a batch achieves nothing,
+ * or WS_LOOKAHEAD_START_LIMIT has passed.  `skip` is PostgreSQL's own file
+ * of the call that started it, archived by that call.
+ */
+static void lookahead_loop(const ws_config *cfg, const places *p, const char *skip, ws_push_after_stored_fn fn,
+                           void *arg)
+{
+    double t0 = now_s();
+    ws_push_ctx ctx;
+
+    ws_push_ctx_init(&ctx, cfg, p->ack_dir, p->status_dir);
+    ctx.after_stored = fn;
+    ctx.after_stored_arg = arg;
+    for (unsigned round = 0; round < LOOKAHEAD_ROUNDS && now_s() - t0 < WS_LOOKAHEAD_START_LIMIT; round++) {
+        ws_ready_list ready = {0};
+        unsigned progress = 0;
+        bool stopped;
+        pool pl;
+        ws_err e;
+
+        ws_err_clear(&e);
+        if (ws_ready_scan(p->status_dir, &ready, &e) < 0) {
+            ws_log(WS_LOG_WARNING, "%s", e.msg);
+            break;
+        }
+        memset(&pl, 0, sizeof pl);
+        pl.jobs = calloc(cfg->archive_lookahead, sizeof *pl.jobs);
+        if (pl.jobs)
+            pick_ahead(cfg, p, &ready, skip, &pl, cfg->archive_lookahead);
+        ws_ready_list_free(&ready);
+        if (pl.njobs == 0) {
+            free(pl.jobs);
+            break;
+        }
+        pthread_mutex_init(&pl.mu, NULL);
+        pl.cfg = cfg;
+        pl.ctx = &ctx;
+        pl.start_limit = t0 + WS_LOOKAHEAD_START_LIMIT;
+        run_pool(&pl, cfg->archive_workers);
+        for (size_t i = 0; i < pl.njobs; i++)
+            if (pl.jobs[i].state == JOB_OK && (pl.jobs[i].res == WS_PUSH_STORED || pl.jobs[i].res == WS_PUSH_IDENTICAL))
+                progress++;
+        log_summary(p, &pl, now_s() - t0);
+        stopped = pl.stop;
+        pthread_mutex_destroy(&pl.mu);
+        free(pl.jobs);
+        if (stopped || progress == 0)
+            break;
+    }
+    ws_push_ctx_destroy(&ctx);
+}
+
+/*
+ * Starts the look-ahead in a process of its own when .ready files wait
+ * that no ack covers and no such process runs already (its lock file
+ * says), so uploads go on while PostgreSQL's archiver makes its next,
+ * quick calls on acks: the call itself returns once its own file is
+ * archived.  Double fork, so nobody waits for it; it holds the lock
+ * while it works.  Must be called before this process starts a thread.
+ */
+static void start_lookahead(const ws_config *cfg, const places *p, const ws_ready_list *ready, const char *skip,
+                            ws_push_after_stored_fn fn, void *arg)
+{
+    char lock_path[PATH_LEN];
+    pid_t child;
+    int fd;
+
+    if (cfg->archive_lookahead == 0 || ready->n == 0 || (ready->n == 1 && strcmp(ready->v[0].name, skip) == 0))
+        return;
+    if (snprintf(lock_path, sizeof lock_path, "%s/%s", p->ack_dir, LOOKAHEAD_LOCK) >= (int) sizeof lock_path)
+        return;
+    fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) { /* one runs already */
+        close(fd);
+        return;
+    }
+    fflush(NULL);
+    child = fork();
+    if (child < 0) {
+        close(fd);
+        return;
+    }
+    if (child > 0) {
+        /* The lock (shared with the child's copy of fd) stays with the child. */
+        close(fd);
+        waitpid(child, NULL, 0);
+        return;
+    }
+    /* First child: leave the session, fork the worker and exit at once. */
+    setsid();
+    if (fork() != 0)
+        _exit(0);
+    {
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+    }
+    lookahead_loop(cfg, p, skip, fn, arg);
+    close(fd);
+    _exit(0);
+}
+
 int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg,
                    ws_err *err)
 {
     double t0 = now_s();
     ws_ready_list ready = {0};
-    size_t *picked = NULL, npicked = 0;
     ws_push_ctx ctx;
     places p;
     pool pl;
@@ -432,41 +573,27 @@ int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_
         remove_ack(&p, p.name);
         ws_sha256_hex(ack.digest.sha256, hex);
         ws_log(WS_LOG_INFO, "%s was archived ahead (sha256 %s, %" PRIu64 " bytes)", p.name, hex, ack.digest.size);
+        /* Keep the background look-ahead going while WAL keeps coming. */
+        start_lookahead(cfg, &p, &ready, p.name, after_stored, arg);
         report_backlog(cfg, &p, &ready);
         ws_ready_list_free(&ready);
         return 0;
     }
 
-    if (p.acks && cfg->archive_lookahead > 0 && ready.n > 0) {
-        pick_arg pa = {.cfg = cfg, .p = &p};
-
-        picked = calloc(cfg->archive_lookahead, sizeof *picked);
-        if (!picked) {
-            ws_ready_list_free(&ready);
-            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-        }
-        npicked = ws_ready_pick(&ready, p.name, cfg->archive_lookahead, already_acked, &pa, picked);
-    }
+    /* The files waiting behind this one go to a background process. */
+    if (p.acks)
+        start_lookahead(cfg, &p, &ready, p.name, after_stored, arg);
 
     memset(&pl, 0, sizeof pl);
-    pl.jobs = calloc(1 + npicked, sizeof *pl.jobs);
+    pl.jobs = calloc(1, sizeof *pl.jobs);
     if (!pl.jobs) {
-        free(picked);
         ws_ready_list_free(&ready);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     snprintf(pl.jobs[0].path, sizeof pl.jobs[0].path, "%s", path);
+    pl.jobs[0].pj.path = pl.jobs[0].path;
     pl.njobs = 1;
-    for (size_t k = 0; k < npicked; k++) {
-        job *j = &pl.jobs[pl.njobs];
-
-        if (snprintf(j->path, sizeof j->path, "%s/%s", p.wal_dir, ready.v[picked[k]].name) >= (int) sizeof j->path)
-            continue;
-        j->pj.ahead = true;
-        pl.njobs++;
-    }
-    for (size_t i = 0; i < pl.njobs; i++)
-        pl.jobs[i].pj.path = pl.jobs[i].path;
+    pl.first_ahead = 1;
     pthread_mutex_init(&pl.mu, NULL);
     pl.cfg = cfg;
     pl.ctx = &ctx;
@@ -475,15 +602,13 @@ int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_
     ctx.after_stored = after_stored;
     ctx.after_stored_arg = arg;
 
-    run_pool(&pl, cfg->archive_workers);
+    run_pool(&pl, 1);
 
     if (pl.jobs[0].state == JOB_OK) {
         log_main(&p, &pl.jobs[0]);
         rc = 0;
     } else
         *err = pl.jobs[0].err;
-    if (pl.njobs > 1)
-        log_summary(&p, &pl, now_s() - t0);
     if (p.acks) {
         clean_ack_dir(cfg, &p);
         report_backlog(cfg, &p, &ready);
@@ -491,7 +616,6 @@ int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_
     ws_push_ctx_destroy(&ctx);
     pthread_mutex_destroy(&pl.mu);
     free(pl.jobs);
-    free(picked);
     ws_ready_list_free(&ready);
     return rc;
 }

@@ -27,7 +27,20 @@ typedef struct {
     size_t block;
     uint8_t *cur;       /* producer's block being filled */
     size_t cur_fill;
+    /* Blocks the worker is done with, for the producer to fill again:
+     * a fresh block per write would fault in new pages every time. */
+    uint8_t **spare;
+    unsigned nspare;
 } thr_filter;
+
+/* Under t->mu: keeps b for reuse, or frees it when enough are kept. */
+static void recycle(thr_filter *t, uint8_t *b)
+{
+    if (t->nspare < t->depth + 1)
+        t->spare[t->nspare++] = b;
+    else
+        free(b);
+}
 
 static void *worker(void *arg)
 {
@@ -72,7 +85,9 @@ static void *worker(void *arg)
 
             ws_err_clear(&e);
             rc = ws_sink_write(t->base.next, b.data, b.len, &e);
-            free(b.data);
+            pthread_mutex_lock(&t->mu);
+            recycle(t, b.data);
+            pthread_mutex_unlock(&t->mu);
             if (rc < 0) {
                 pthread_mutex_lock(&t->mu);
                 t->failed = true;
@@ -113,6 +128,12 @@ static int thr_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
     while (len > 0) {
         size_t n;
 
+        if (!t->cur) {
+            pthread_mutex_lock(&t->mu);
+            if (t->nspare > 0)
+                t->cur = t->spare[--t->nspare];
+            pthread_mutex_unlock(&t->mu);
+        }
         if (!t->cur) {
             t->cur = malloc(t->block);
             if (!t->cur)
@@ -168,6 +189,9 @@ static void thr_destroy(ws_sink *s)
     }
     for (unsigned i = 0; i < t->count; i++)
         free(t->q[(t->head + i) % t->depth].data);
+    for (unsigned i = 0; i < t->nspare; i++)
+        free(t->spare[i]);
+    free(t->spare);
     free(t->q);
     free(t->cur);
     pthread_mutex_destroy(&t->mu);
@@ -190,9 +214,10 @@ ws_sink *ws_filter_thread_new(ws_sink *next, size_t block, unsigned depth, ws_er
     t->block = block ? block : WS_IO_BLOCK;
     t->depth = depth ? depth : 4;
     t->q = calloc(t->depth, sizeof *t->q);
+    t->spare = calloc(t->depth + 1, sizeof *t->spare);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
-    if (!t->q) {
+    if (!t->q || !t->spare) {
         thr_destroy(&t->base);
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         return NULL;
