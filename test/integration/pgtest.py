@@ -95,6 +95,23 @@ def write_conf(path, settings):
     give(path)
 
 
+class Results:
+    """TAP-like check lines ("ok - ..." / "FAIL - ...") and their counts."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL - %s%s" % (name, (": " + str(detail)[:3000]) if detail else ""), flush=True)
+        return cond
+
+
 class Repo:
     """A file:// repository with its walship config file.
 

@@ -52,27 +52,12 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from pgtest import Cluster, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Results, TestError, give, run, wal_key  # noqa: E402
 
 TIME_LIMIT = 900  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
 ACK_FIELDS = ["walship-ack", "name", "repo", "size", "sha256", "file-dev", "file-ino", "file-size",
               "file-mtime-ns", "file-ctime-ns", "check"]
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + str(detail)[:3000]) if detail else ""), flush=True)
-        return cond
 
 
 def sha256_file(path):

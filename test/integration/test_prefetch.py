@@ -47,26 +47,11 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Results, TestError, give, run, wal_key  # noqa: E402
 
 TIME_LIMIT = {"file": 420, "s3": 300}
 MiB = 1 << 20
 SPOOL = os.path.join("pg_wal", "walship-spool")
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + str(detail)[-3000:]) if detail else ""), flush=True)
-        return cond
 
 
 def write_conf(path, settings):

@@ -50,7 +50,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Repo, S3Repo, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Repo, Results, S3Repo, TestError, give, run, wal_key  # noqa: E402
 
 TIME_LIMIT = 420  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
@@ -58,21 +58,6 @@ MiB = 1 << 20
 FAULT_KINDS = ["500", "503", "timeout400", "reset", "stall", "delay"]
 FAULT_SEED = 169  # its first 15 draws hold every kind once (Python's random, as the proxy uses)
 FAULT_RATE = 0.2
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return cond
 
 
 class Env:

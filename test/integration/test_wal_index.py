@@ -35,25 +35,10 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from pgtest import Repo, give, run, wal_key, write_key_file  # noqa: E402
+from pgtest import Repo, Results, give, run, wal_key, write_key_file  # noqa: E402
 
 TIME_LIMIT = 400
 SEG = 1 << 20
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return cond
 
 
 def seg_start(name):
