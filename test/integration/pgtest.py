@@ -14,6 +14,7 @@ S3 needs python3-botocore (only imported when used).
 
 import http.client
 import json
+import hashlib
 import os
 import pwd
 import shutil
@@ -590,3 +591,22 @@ class Cluster:
         shutil.copytree(src_dir, self.datadir, symlinks=True)
         give(self.datadir)
         os.chmod(self.datadir, 0o700)
+
+
+def sha256_file(path):
+    """Hex SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def wait_promoted(c, timeout=180):
+    """Waits until cluster c has left recovery (bounded), else TestError with its log's tail."""
+    got = c.wait_query("select pg_is_in_recovery()", "f", timeout)
+    if got != "f":
+        raise TestError("%s did not finish recovery in %ds; log tail:\n%s" % (c.name, timeout, c.log_tail(30)))

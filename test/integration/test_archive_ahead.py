@@ -52,23 +52,12 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Results, TestError, give, run, sha256_file, wal_key  # noqa: E402
 
 TIME_LIMIT = 900  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
 ACK_FIELDS = ["walship-ack", "name", "repo", "size", "sha256", "file-dev", "file-ino", "file-size",
               "file-mtime-ns", "file-ctime-ns", "check"]
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 # --- ack files as doc/format.md describes them ------------------------------------

@@ -47,7 +47,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Results, TestError, give, run, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = {"file": 420, "s3": 300}
 MiB = 1 << 20
@@ -141,12 +141,6 @@ def make_recovery(env, name, bbdir, restore_command, standby=False, **settings):
     open(sig, "w").close()
     give(sig)
     return c
-
-
-def wait_promoted(c, timeout=180):
-    got = c.wait_query("select pg_is_in_recovery()", "f", timeout)
-    if got != "f":
-        raise TestError("%s did not finish recovery in %ds; log tail:\n%s" % (c.name, timeout, c.log_tail(30)))
 
 
 def finish_archiving(c):

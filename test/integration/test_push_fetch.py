@@ -36,7 +36,6 @@ Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
 """
 
 import argparse
-import hashlib
 import os
 import pwd
 import re
@@ -50,7 +49,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Repo, Results, S3Repo, TestError, give, run, wal_key  # noqa: E402
+from pgtest import Cluster, Repo, Results, S3Repo, TestError, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = 420  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
@@ -129,17 +128,6 @@ class Env:
                    check=False)
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
 def traffic(c, seconds, marker_from):
     """pgbench in the background, segment switches and marker rows meanwhile."""
     bg = c.pgbench_bg("-n", "-c", "2", "-T", str(seconds))
@@ -184,12 +172,6 @@ def make_recovery(env, name, bbdir, repo, standby=False, archive_to=None, **sett
     open(sig, "w").close()
     give(sig)
     return c
-
-
-def wait_promoted(c, timeout=120):
-    got = c.wait_query("select pg_is_in_recovery()", "f", timeout)
-    if got != "f":
-        raise TestError("%s did not finish recovery in %ds; log tail:\n%s" % (c.name, timeout, c.log_tail()))
 
 
 # --- scenario 1 ---------------------------------------------------------------
