@@ -610,3 +610,24 @@ def wait_promoted(c, timeout=180):
     got = c.wait_query("select pg_is_in_recovery()", "f", timeout)
     if got != "f":
         raise TestError("%s did not finish recovery in %ds; log tail:\n%s" % (c.name, timeout, c.log_tail(30)))
+
+
+def backup_start_segment(bbdir):
+    """The WAL segment a base backup starts in, from its backup_label."""
+    with open(os.path.join(bbdir, "backup_label")) as f:
+        for line in f:
+            if line.startswith("START WAL LOCATION:"):
+                return line.split("(file ")[1].split(")")[0]
+    raise TestError("no START WAL LOCATION in backup_label")
+
+
+def missing_prerequisite():
+    """Why PostgreSQL tests cannot run here (a message), or None."""
+    if not os.path.exists(PGBIN + "/postgres"):
+        return "PostgreSQL 15 not found in %s" % PGBIN
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root without a postgres user"
+    return None

@@ -38,7 +38,6 @@ import argparse
 import hashlib
 import json
 import os
-import pwd
 import random
 import shutil
 import signal
@@ -690,15 +689,10 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = ap.parse_args()
 
-    if not os.path.exists(pgtest.PGBIN + "/postgres"):
-        print("PostgreSQL 15 not found in %s: skipped" % pgtest.PGBIN)
+    why = pgtest.missing_prerequisite()
+    if why:
+        print("%s: skipped" % why)
         return 77
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            print("running as root without a postgres user: skipped")
-            return 77
 
     env = Env(args)
     print("# repo kind %s, temp dir %s" % (env.kind, env.tmp), flush=True)

@@ -47,7 +47,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, give, run, wait_promoted, wal_key  # noqa: E402
+from pgtest import Cluster, Results, TestError, backup_start_segment, give, run, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = {"file": 420, "s3": 300}
 MiB = 1 << 20
@@ -155,14 +155,6 @@ def backup(env, c, name):
     run([pgtest.PGBIN + "/pg_basebackup", "-D", bb, "-X", "none", "-c", "fast", "-h", c.sockdir, "-p",
          str(c.port), "-U", "postgres", "--no-sync"], timeout=300)
     return bb
-
-
-def backup_start_segment(bbdir):
-    with open(os.path.join(bbdir, "backup_label")) as f:
-        for line in f:
-            if line.startswith("START WAL LOCATION:"):
-                return line.split("(file ")[1].split(")")[0]
-    raise TestError("no START WAL LOCATION in backup_label")
 
 
 def seg_add(name, n, segs_per_log=256):
@@ -652,15 +644,10 @@ def main():
     ap.add_argument("--only", default="TSCK", help="file: the scenarios to run after T (default SCK)")
     args = ap.parse_args()
 
-    if not os.path.exists(pgtest.PGBIN + "/postgres"):
-        print("PostgreSQL 15 not found in %s: skipped" % pgtest.PGBIN)
+    why = pgtest.missing_prerequisite()
+    if why:
+        print("%s: skipped" % why)
         return 77
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            print("running as root without a postgres user: skipped")
-            return 77
     if args.repo_kind == "s3" and not shutil.which("node"):
         print("node not found: skipped")
         return 77

@@ -37,7 +37,6 @@ Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
 
 import argparse
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -49,7 +48,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Repo, Results, S3Repo, TestError, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
+from pgtest import Cluster, Repo, Results, S3Repo, TestError, backup_start_segment, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = 420  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
@@ -149,14 +148,6 @@ def finish_archiving(c):
     name = c.switch_wal()
     c.wait_archived(name)
     return name
-
-
-def backup_start_segment(bbdir):
-    with open(os.path.join(bbdir, "backup_label")) as f:
-        for line in f:
-            if line.startswith("START WAL LOCATION:"):
-                return line.split("(file ")[1].split(")")[0]
-    raise TestError("no START WAL LOCATION in backup_label")
 
 
 def make_recovery(env, name, bbdir, repo, standby=False, archive_to=None, **settings):
@@ -727,15 +718,10 @@ def main():
     if not args.s3_transport:
         args.s3_transport = "https" if args.encryption == "encrypted" else "http"
 
-    if not os.path.exists(pgtest.PGBIN + "/postgres"):
-        print("PostgreSQL 15 not found in %s: skipped" % pgtest.PGBIN)
+    why = pgtest.missing_prerequisite()
+    if why:
+        print("%s: skipped" % why)
         return 77
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            print("running as root without a postgres user: skipped")
-            return 77
 
     env = Env(args)
     print("# repo kind %s%s, %s, temp dir %s" % (args.repo_kind, " over " + args.s3_transport
