@@ -70,9 +70,9 @@ typedef struct {
 } op_def;
 
 typedef struct {
-    ws_key *key;                      /* for the codec */
+    ws_key *key;                        /* for the codec */
     uint8_t gcm_key[WS_AESGCM_KEY_LEN]; /* for the bare AES-GCM filter */
-    uint8_t aad[WS_HEADER_LEN];       /* stands in for the object header */
+    uint8_t aad[WS_HEADER_LEN];         /* stands in for the object header */
 } bench_keys;
 
 static double now_s(void)
@@ -242,16 +242,16 @@ static int run_one(const op_def *op, const bench_keys *k, const blob *in, ws_sin
         entry = f = ws_filter_lz4_decompress_new(out, "segment", err);
         break;
     case OP_GCM_ENCRYPT:
-        entry = f = ws_filter_aesgcm_encrypt_new(out, k->gcm_key, WS_CHUNK_DEFAULT, k->aad, sizeof k->aad, NULL,
-                                                 NULL, err);
+        entry = f =
+            ws_filter_aesgcm_encrypt_new(out, k->gcm_key, WS_CHUNK_DEFAULT, k->aad, sizeof k->aad, NULL, NULL, err);
         break;
     case OP_GCM_DECRYPT:
-        entry = f = ws_filter_aesgcm_decrypt_new(out, k->gcm_key, WS_CHUNK_DEFAULT, k->aad, sizeof k->aad, NULL,
-                                                 NULL, "segment", err);
+        entry = f = ws_filter_aesgcm_decrypt_new(out, k->gcm_key, WS_CHUNK_DEFAULT, k->aad, sizeof k->aad, NULL, NULL,
+                                                 "segment", err);
         break;
     case OP_ENCODE: {
-        ws_codec_opts o = {.compress = WS_COMPRESS_LZ4, .key = op->encrypt ? k->key : NULL,
-                           .chunk_size = 0, .pipeline = op->pipeline};
+        ws_codec_opts o = {
+            .compress = WS_COMPRESS_LZ4, .key = op->encrypt ? k->key : NULL, .chunk_size = 0, .pipeline = op->pipeline};
 
         enc = ws_encoder_new(&o, out, err);
         entry = enc ? ws_encoder_sink(enc) : NULL;
@@ -367,8 +367,8 @@ static int measure(const op_def *op, const bench_keys *k, const blob *in, size_t
  * through encoder (lz4 + AES-GCM, pipelined) straight into decoder into a
  * counting sink.  The decoder verifies size and SHA-256 at finish.
  */
-static int stream_test(const file_list *fl, const bench_keys *k, uint64_t total, long *rss_before,
-                       long *rss_peak, double *secs, ws_err *err)
+static int stream_test(const file_list *fl, const bench_keys *k, uint64_t total, long *rss_before, long *rss_peak,
+                       double *secs, ws_err *err)
 {
     ws_codec_opts o = {.compress = WS_COMPRESS_LZ4, .key = k->key, .chunk_size = 0, .pipeline = true};
     ws_sink *null = ws_sink_null_new();
@@ -493,24 +493,20 @@ static size_t count_known(const char *list)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: codec_bench [--reps N] [--rss-gib G] [--only ID,...] [--tsv] DIR\n"
-            "Times walship's codec filters and chains on the files in DIR (held in memory).\n"
-            "  --reps N     passes per measurement, the median is reported (default 5)\n"
-            "  --rss-gib G  size of the bounded-memory streaming test, 0 to skip (default 1)\n"
-            "  --only IDS   only these measurements (comma-separated ids, see --tsv output)\n"
-            "  --tsv        machine-readable output for bench/run-codec-bench\n");
+    fprintf(f, "Usage: codec_bench [--reps N] [--rss-gib G] [--only ID,...] [--tsv] DIR\n"
+               "Times walship's codec filters and chains on the files in DIR (held in memory).\n"
+               "  --reps N     passes per measurement, the median is reported (default 5)\n"
+               "  --rss-gib G  size of the bounded-memory streaming test, 0 to skip (default 1)\n"
+               "  --only IDS   only these measurements (comma-separated ids, see --tsv output)\n"
+               "  --tsv        machine-readable output for bench/run-codec-bench\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"reps", required_argument, NULL, 'r'},
-        {"rss-gib", required_argument, NULL, 'g'},
-        {"tsv", no_argument, NULL, 't'},
-        {"only", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"reps", required_argument, NULL, 'r'}, {"rss-gib", required_argument, NULL, 'g'},
+        {"tsv", no_argument, NULL, 't'},        {"only", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     int reps = 5, rss_gib = 1, c;
     bool tsv = false, run[sizeof OPS / sizeof OPS[0]];
@@ -568,7 +564,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
         run[i] = !only || selected(only, OPS[i].id);
     if (only && count_known(only) != count_items(only)) {
-        ws_log(WS_LOG_ERROR, "--only: unknown or repeated measurement in \"%s\" (ids: sha256, lz4_compress, ...; see --tsv)", only);
+        ws_log(WS_LOG_ERROR,
+               "--only: unknown or repeated measurement in \"%s\" (ids: sha256, lz4_compress, ...; see --tsv)", only);
         return 2;
     }
 
@@ -578,8 +575,7 @@ int main(int argc, char **argv)
         goto done;
 
     /* First, while the process is still small: the bounded-memory test. */
-    if (rss_gib > 0 &&
-        stream_test(&fl, &k, (uint64_t) rss_gib << 30, &rss_before, &rss_peak, &stream_secs, &err) < 0)
+    if (rss_gib > 0 && stream_test(&fl, &k, (uint64_t) rss_gib << 30, &rss_before, &rss_peak, &stream_secs, &err) < 0)
         goto done;
 
     plain = calloc(fl.n, sizeof *plain);
@@ -631,8 +627,7 @@ int main(int argc, char **argv)
         if (measure(op, &k, in, fl.n, plain_bytes, expect, reps, &res[i], &err) < 0)
             goto done;
         if (!tsv)
-            fprintf(stderr, "codec_bench: %-40s %9.1f MB/s %9.1f MB/CPU-s\n", op->label, res[i].mbps,
-                    res[i].mbcpu);
+            fprintf(stderr, "codec_bench: %-40s %9.1f MB/s %9.1f MB/CPU-s\n", op->label, res[i].mbps, res[i].mbcpu);
     }
 
     if (tsv) {

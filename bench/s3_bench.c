@@ -32,9 +32,9 @@
 
 extern char **environ;
 
-#define BIG_SIZE ((size_t) 16 * 1024 * 1024)
+#define BIG_SIZE   ((size_t) 16 * 1024 * 1024)
 #define SMALL_SIZE ((size_t) 1024)
-#define MAX_N 10000
+#define MAX_N      10000
 
 static double now_s(void)
 {
@@ -60,8 +60,7 @@ static double percentile(const double *sorted, size_t n, double p)
     return sorted[rank - 1];
 }
 
-static void report(const char *label, const char *op, const char *size, double *lat, size_t n,
-                   size_t bytes_each)
+static void report(const char *label, const char *op, const char *size, double *lat, size_t n, size_t bytes_each)
 {
     double total = 0;
     for (size_t i = 0; i < n; i++)
@@ -99,8 +98,8 @@ static int get_one(ws_storage *st, const char *key, size_t expect, ws_err *err)
 }
 
 /* PUTs then GETs n objects of len bytes named stem-000, stem-001, ... */
-static int run_kind(ws_storage *st, const char *label, const char *size_name, const char *stem,
-                    size_t len, size_t n, ws_err *err)
+static int run_kind(ws_storage *st, const char *label, const char *size_name, const char *stem, size_t len, size_t n,
+                    ws_err *err)
 {
     uint8_t *buf = malloc(len);
     double *lat = calloc(n, sizeof *lat);
@@ -164,8 +163,7 @@ int main(int argc, char **argv)
     ws_log_init("s3_bench", WS_LOG_NOTICE);
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if ((c == 'b' && parse_n(optarg, &nbig) < 0) || (c == 's' && parse_n(optarg, &nsmall) < 0) ||
-            c == '?') {
+        if ((c == 'b' && parse_n(optarg, &nbig) < 0) || (c == 's' && parse_n(optarg, &nsmall) < 0) || c == '?') {
             fprintf(stderr, "usage: s3_bench [--big N] [--small N] [--label TEXT] (N in 1..%d)\n", MAX_N);
             return 2;
         }

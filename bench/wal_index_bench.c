@@ -120,8 +120,8 @@ int main(int argc, char **argv)
                 ws_wal_index_free(&ix);
             }
         qsort(ms, k, sizeof *ms, cmp_dbl);
-        printf("%-24s %zu segments: median %.2f ms, max %.2f ms per segment, %.0f MiB/s; %" PRIu64
-               " records, %" PRIu64 " commits, %" PRIu64 " first records unread\n",
+        printf("%-24s %zu segments: median %.2f ms, max %.2f ms per segment, %.0f MiB/s; %" PRIu64 " records, %" PRIu64
+               " commits, %" PRIu64 " first records unread\n",
                with_prev ? "with previous segment" : "without previous segment", k, ms[k / 2], ms[k - 1],
                (double) bytes / (1 << 20) / (total / 1e3), records, commits, unread);
         free(ms);

@@ -25,11 +25,11 @@
 #include "walship/error.h"
 #include "walship/wal_name.h"
 
-#define WS_ACK_DIR "walship-archive"   /* inside pg_wal, next to archive_status */
-#define WS_ACK_VERSION 1
-#define WS_ACK_SUFFIX ".ack"
-#define WS_ACK_REPO_MAX 2048           /* bytes of repository URL */
-#define WS_ACK_TEXT_MAX 4096           /* an ack file is never larger */
+#define WS_ACK_DIR      "walship-archive" /* inside pg_wal, next to archive_status */
+#define WS_ACK_VERSION  1
+#define WS_ACK_SUFFIX   ".ack"
+#define WS_ACK_REPO_MAX 2048 /* bytes of repository URL */
+#define WS_ACK_TEXT_MAX 4096 /* an ack file is never larger */
 
 /* A local file's identity: what changes when it is replaced or written. */
 typedef struct ws_file_id {
@@ -44,10 +44,10 @@ void ws_file_id_from_stat(const struct stat *st, ws_file_id *out);
 bool ws_file_id_equal(const ws_file_id *a, const ws_file_id *b);
 
 typedef struct ws_ack {
-    char name[WS_WAL_NAME_MAX];  /* the WAL file name */
-    char repo[WS_ACK_REPO_MAX];  /* the `repo` setting it was stored with */
-    ws_digest digest;            /* plaintext size and SHA-256 */
-    ws_file_id file;             /* the local file when it was read */
+    char name[WS_WAL_NAME_MAX]; /* the WAL file name */
+    char repo[WS_ACK_REPO_MAX]; /* the `repo` setting it was stored with */
+    ws_digest digest;           /* plaintext size and SHA-256 */
+    ws_file_id file;            /* the local file when it was read */
 } ws_ack;
 
 /* The text form (malloc'd, NUL-terminated); NULL when a field cannot be

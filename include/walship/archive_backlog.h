@@ -16,7 +16,7 @@
 
 #include "walship/error.h"
 
-#define WS_BACKLOG_FILE "backlog"
+#define WS_BACKLOG_FILE     "backlog"
 #define WS_BACKLOG_INTERVAL 60 /* seconds between two reports at least */
 
 typedef struct ws_backlog_state {

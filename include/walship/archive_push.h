@@ -45,8 +45,8 @@ typedef int (*ws_push_after_stored_fn)(ws_repo *repo, const ws_push_stored *s, v
 
 typedef struct ws_push_ctx {
     const ws_config *cfg;
-    const char *ack_dir;    /* <pg_wal>/walship-archive; NULL outside a pg_wal (no local lock, no acks) */
-    const char *status_dir; /* <pg_wal>/archive_status (with ack_dir) */
+    const char *ack_dir;                  /* <pg_wal>/walship-archive; NULL outside a pg_wal (no local lock, no acks) */
+    const char *status_dir;               /* <pg_wal>/archive_status (with ack_dir) */
     ws_push_after_stored_fn after_stored; /* NULL: nothing to do */
     void *after_stored_arg;
 
@@ -77,7 +77,7 @@ typedef struct ws_push_job {
 
 /* Archives job->path.  *res says what happened on success.  For
  * PostgreSQL's own call an ack found under the lock is consumed. */
-int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_push_result *res,
-                    ws_digest *digest, ws_err *err);
+int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_push_result *res, ws_digest *digest,
+                    ws_err *err);
 
 #endif

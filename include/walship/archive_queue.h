@@ -23,10 +23,10 @@ typedef struct ws_ready {
 } ws_ready;
 
 typedef struct ws_ready_list {
-    ws_ready *v;      /* WAL file names walship accepts, in archiving order */
+    ws_ready *v; /* WAL file names walship accepts, in archiving order */
     size_t n;
-    size_t total;     /* every .ready file, including names walship refuses */
-    int64_t oldest;   /* the smallest .ready mtime of all (0 when total is 0) */
+    size_t total;   /* every .ready file, including names walship refuses */
+    int64_t oldest; /* the smallest .ready mtime of all (0 when total is 0) */
     char oldest_name[256];
 } ws_ready_list;
 
@@ -45,7 +45,7 @@ bool ws_ready_exists(const char *status_dir, const char *name);
  * every entry for which done(entry, arg) is true (e.g. already archived
  * ahead).  Their indexes go to out[]; returns how many.
  */
-size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max,
-                     bool (*done)(const ws_ready *r, void *arg), void *arg, size_t *out);
+size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max, bool (*done)(const ws_ready *r, void *arg),
+                     void *arg, size_t *out);
 
 #endif

@@ -8,7 +8,7 @@
 #include "walship/config.h"
 
 /* Exit codes shared by the executables (walship-fetch documents its own). */
-#define WS_EXIT_OK 0
+#define WS_EXIT_OK    0
 #define WS_EXIT_ERROR 1
 #define WS_EXIT_USAGE 2
 

@@ -28,13 +28,13 @@
 #include "walship/sink.h"
 
 #define WS_FORMAT_VERSION 1
-#define WS_HEADER_LEN 72
-#define WS_TRAILER_LEN 56
-#define WS_CHUNK_DEFAULT (256u * 1024u)
-#define WS_CHUNK_MIN 4096u
-#define WS_CHUNK_MAX (16u * 1024u * 1024u)
+#define WS_HEADER_LEN     72
+#define WS_TRAILER_LEN    56
+#define WS_CHUNK_DEFAULT  (256u * 1024u)
+#define WS_CHUNK_MIN      4096u
+#define WS_CHUNK_MAX      (16u * 1024u * 1024u)
 
-#define WS_SKIPPABLE_HEADER_MAGIC 0x184D2A57u
+#define WS_SKIPPABLE_HEADER_MAGIC  0x184D2A57u
 #define WS_SKIPPABLE_TRAILER_MAGIC 0x184D2A5Fu
 
 typedef struct ws_digest {

@@ -22,13 +22,7 @@
 
 typedef enum { WS_URI_PATH, WS_URI_HOST } ws_uri_style;
 typedef enum { WS_COMPRESS_NONE = 0, WS_COMPRESS_LZ4 = 1 } ws_compress;
-typedef enum {
-    WS_LOG_ERROR = 0,
-    WS_LOG_WARNING,
-    WS_LOG_NOTICE,
-    WS_LOG_INFO,
-    WS_LOG_DEBUG
-} ws_log_level;
+typedef enum { WS_LOG_ERROR = 0, WS_LOG_WARNING, WS_LOG_NOTICE, WS_LOG_INFO, WS_LOG_DEBUG } ws_log_level;
 
 /* Index of each key, in the order of ws_config_keys[]. */
 typedef enum ws_cfg_key {
@@ -44,23 +38,23 @@ typedef enum ws_cfg_key {
     WS_CFG_ENCRYPTION_KEY_FILE,
     WS_CFG_PG_CONNINFO,
     WS_CFG_LOG_LEVEL,
-    WS_CFG_ARCHIVE_WORKERS,    /* walship-push: parallel uploads per call */
-    WS_CFG_ARCHIVE_LOOKAHEAD,  /* walship-push: .ready files taken ahead */
-    WS_CFG_PREFETCH,           /* walship-fetch: segments fetched ahead */
+    WS_CFG_ARCHIVE_WORKERS,   /* walship-push: parallel uploads per call */
+    WS_CFG_ARCHIVE_LOOKAHEAD, /* walship-push: .ready files taken ahead */
+    WS_CFG_PREFETCH,          /* walship-fetch: segments fetched ahead */
     WS_CFG_NKEYS
 } ws_cfg_key;
 
 typedef struct ws_config {
-    char *repo;                 /* NULL when not set */
-    char *s3_endpoint;          /* NULL = AWS default for the region */
-    char *s3_region;            /* default "us-east-1" */
-    ws_uri_style s3_uri_style;  /* default path */
-    bool s3_verify_tls;         /* default true */
+    char *repo;                /* NULL when not set */
+    char *s3_endpoint;         /* NULL = AWS default for the region */
+    char *s3_region;           /* default "us-east-1" */
+    ws_uri_style s3_uri_style; /* default path */
+    bool s3_verify_tls;        /* default true */
     char *s3_ca_file;
-    double s3_retry_budget;     /* default 60 */
-    double s3_request_timeout;  /* default 30 */
-    ws_compress compress;       /* default lz4 */
-    char *encryption_key_file;  /* NULL = no encryption */
+    double s3_retry_budget;    /* default 60 */
+    double s3_request_timeout; /* default 30 */
+    ws_compress compress;      /* default lz4 */
+    char *encryption_key_file; /* NULL = no encryption */
     char *pg_conninfo;
     ws_log_level log_level;     /* default notice */
     unsigned archive_workers;   /* default 2, 1..64 */
@@ -72,7 +66,7 @@ typedef struct ws_config {
     char *aws_secret_access_key;
     char *aws_session_token;
 
-    char *config_file;          /* the file read, or NULL */
+    char *config_file; /* the file read, or NULL */
     /* Where each key's value came from, e.g. "default",
      * "/etc/walship/walship.conf:12", "environment variable WALSHIP_REPO". */
     char *source[WS_CFG_NKEYS];
@@ -106,8 +100,8 @@ const char *ws_log_level_name(ws_log_level l);
  * As ws_config_load(), with the default file's path given (tests use a path
  * of their own; ws_config_load() passes WS_DEFAULT_CONFIG_FILE).
  */
-int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path,
-                        char *const *envp, ws_err *err);
+int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path, char *const *envp,
+                        ws_err *err);
 
 /* Fills cfg with the built-in defaults (every source is "default"). */
 int ws_config_defaults(ws_config *cfg, ws_err *err);
@@ -117,7 +111,6 @@ int ws_config_defaults(ws_config *cfg, ws_err *err);
  * naming `name` in sources and errors.  On error cfg may be partly updated
  * but stays valid: the caller still owns it and frees it.
  */
-int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len,
-                           ws_err *err);
+int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len, ws_err *err);
 
 #endif

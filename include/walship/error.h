@@ -12,9 +12,9 @@
 
 typedef enum ws_errcode {
     WS_OK = 0,
-    WS_ERR_INVALID,   /* bad argument or input (user error) */
-    WS_ERR_CONFIG,    /* configuration: unknown key, bad value, missing */
-    WS_ERR_IO,        /* local system call failed */
+    WS_ERR_INVALID, /* bad argument or input (user error) */
+    WS_ERR_CONFIG,  /* configuration: unknown key, bad value, missing */
+    WS_ERR_IO,      /* local system call failed */
     WS_ERR_NOMEM,
     WS_ERR_NOTFOUND,  /* object or file definitely absent */
     WS_ERR_CORRUPT,   /* integrity: checksum, tag, truncation, decode */
@@ -34,16 +34,13 @@ typedef struct ws_err {
 } ws_err;
 
 /* Set the error (replacing any previous one); always returns -1. */
-int ws_err_set(ws_err *err, ws_errcode code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ws_err_set(ws_err *err, ws_errcode code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Set the error with ": strerror(errnum)" appended; returns -1. */
-int ws_err_sys(ws_err *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ws_err_sys(ws_err *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepend "context: " to the message, keeping the code; returns -1. */
-int ws_err_prefix(ws_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int ws_err_prefix(ws_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void ws_err_clear(ws_err *err);
 

@@ -29,8 +29,8 @@
 #include "walship/wal_name.h"
 #include "walship/wal_segment.h"
 
-#define WS_SPOOL_DIR_NAME "walship-spool"
-#define WS_SPOOL_NO_CAP UINT64_MAX
+#define WS_SPOOL_DIR_NAME  "walship-spool"
+#define WS_SPOOL_NO_CAP    UINT64_MAX
 #define WS_SPOOL_FIELD_MAX 1024
 
 /* --- pure parts: the state and want files, entry names ---------------- */

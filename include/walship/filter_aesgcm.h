@@ -15,20 +15,19 @@
 
 #include "walship/sink.h"
 
-#define WS_AESGCM_KEY_LEN 32
-#define WS_AESGCM_TAG_LEN 16
+#define WS_AESGCM_KEY_LEN   32
+#define WS_AESGCM_TAG_LEN   16
 #define WS_AESGCM_NONCE_LEN 12
 
 /* Called at finish to fetch the final chunk's extra AAD (at most 256 bytes). */
 typedef int (*ws_aad_fn)(void *arg, uint8_t *buf, size_t *len, ws_err *err);
 
-ws_sink *ws_filter_aesgcm_encrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN],
-                                      uint32_t chunk_size, const uint8_t *aad, size_t aad_len,
-                                      ws_aad_fn final_aad, void *final_aad_arg, ws_err *err);
+ws_sink *ws_filter_aesgcm_encrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN], uint32_t chunk_size,
+                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg,
+                                      ws_err *err);
 
-ws_sink *ws_filter_aesgcm_decrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN],
-                                      uint32_t chunk_size, const uint8_t *aad, size_t aad_len,
-                                      ws_aad_fn final_aad, void *final_aad_arg,
+ws_sink *ws_filter_aesgcm_decrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN], uint32_t chunk_size,
+                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg,
                                       const char *name, ws_err *err);
 
 /* Build the 12-byte nonce of a chunk (exposed for tests and the format doc). */

@@ -2,8 +2,8 @@
 #ifndef WALSHIP_FILTER_SHA256_H
 #define WALSHIP_FILTER_SHA256_H
 
-#include <stdbool.h>
 #include "walship/sink.h"
+#include <stdbool.h>
 
 #define WS_SHA256_LEN 32
 

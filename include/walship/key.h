@@ -16,10 +16,10 @@
 
 #include "walship/error.h"
 
-#define WS_KEY_ID_LEN 16
+#define WS_KEY_ID_LEN  16
 #define WS_KEY_MIN_LEN 32
 #define WS_KEY_MAX_LEN 4096
-#define WS_SALT_LEN 32
+#define WS_SALT_LEN    32
 
 typedef struct ws_key ws_key;
 

@@ -25,7 +25,7 @@
 #include "walship/pg_datadir.h"
 
 #define WS_PREFETCH_IN_FLIGHT 2
-#define WS_PREFETCH_IDLE 60.0 /* seconds without a new position */
+#define WS_PREFETCH_IDLE      60.0 /* seconds without a new position */
 
 /*
  * Makes sure a prefetcher runs for sp: when none holds its lock, starts one

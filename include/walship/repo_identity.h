@@ -47,7 +47,6 @@ int ws_repo_identity_load(ws_repo *repo, ws_repo_identity *out, ws_err *err);
  * first pushes cannot record different clusters unnoticed).  *created tells
  * whether this call recorded it.
  */
-int ws_repo_identity_ensure(ws_repo *repo, const ws_repo_identity *mine, const char *what, bool *created,
-                            ws_err *err);
+int ws_repo_identity_ensure(ws_repo *repo, const ws_repo_identity *mine, const char *what, bool *created, ws_err *err);
 
 #endif

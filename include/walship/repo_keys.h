@@ -14,7 +14,7 @@
 #include "walship/wal_name.h"
 
 #define WS_OBJ_SUFFIX ".ws"
-#define WS_KEY_MAX 256
+#define WS_KEY_MAX    256
 
 /* wal/<TTTTTTTTXXXXXXXX>/<file name>.ws for segments, .partial and .backup
  * files; wal/history/<TTTTTTTT>.history.ws for history files. */

@@ -12,13 +12,13 @@
 
 #include "walship/codec.h"
 #include "walship/config.h"
-#include "walship/key.h"
 #include "walship/file_out.h"
+#include "walship/key.h"
 #include "walship/storage.h"
 
 typedef struct ws_repo {
     ws_storage *st;
-    ws_key *key;          /* NULL: objects are written unencrypted */
+    ws_key *key; /* NULL: objects are written unencrypted */
     ws_compress compress;
 } ws_repo;
 
@@ -28,8 +28,8 @@ void ws_repo_close(ws_repo *repo);
 
 /* Encodes everything read from fd into a new object under key; returns once
  * the object is durable.  digest (may be NULL) receives the plaintext's. */
-int ws_repo_put_fd(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint,
-                   ws_digest *digest, ws_err *err);
+int ws_repo_put_fd(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
+                   ws_err *err);
 
 /* As ws_repo_put_fd, choosing whether the encoder hashes on this thread and
  * compresses/encrypts on a second one (codec.h): worth it only when a core

@@ -24,10 +24,10 @@ typedef struct ws_s3_conn_opts {
     const char *endpoint; /* "http[s]://host[:port]" or NULL for AWS */
     const char *region;
     const char *bucket;
-    bool host_style;      /* virtual-hosted: bucket.host */
+    bool host_style; /* virtual-hosted: bucket.host */
     bool verify_tls;
-    const char *ca_file;  /* NULL = system CAs */
-    double retry_budget;  /* seconds of retrying per request */
+    const char *ca_file;    /* NULL = system CAs */
+    double retry_budget;    /* seconds of retrying per request */
     double request_timeout; /* seconds without progress */
     const char *access_key;
     const char *secret_key;
@@ -62,8 +62,8 @@ typedef struct ws_s3_resp {
     int64_t content_length; /* -1 unknown */
     int64_t last_modified;  /* epoch seconds, 0 unknown */
     char etag[128];
-    ws_meta meta;           /* x-amz-meta-* */
-    uint64_t delivered;     /* bytes passed to req->sink */
+    ws_meta meta;       /* x-amz-meta-* */
+    uint64_t delivered; /* bytes passed to req->sink */
     unsigned attempts;
 } ws_s3_resp;
 

@@ -47,7 +47,7 @@ typedef struct ws_s3_header {
 } ws_s3_header;
 
 #define WS_S3_SHA256_HEX_LEN 64
-#define WS_S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define WS_S3_EMPTY_SHA256   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* out receives 64 hex digits and a NUL. */
 void ws_s3_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1]);
@@ -75,7 +75,7 @@ typedef struct ws_s3_sign_input {
     const char *payload_sha256; /* hex */
     const char *amz_date;       /* "YYYYMMDDTHHMMSSZ" */
     const char *region;
-    const char *service;        /* "s3" */
+    const char *service; /* "s3" */
     const char *access_key;
     const char *secret_key;
 } ws_s3_sign_input;

@@ -20,7 +20,7 @@
 /* Larger documents are refused (a 1000-key page is a few hundred KiB). */
 #define WS_S3_XML_MAX (8u * 1024 * 1024)
 
-#define WS_S3_CODE_MAX 64
+#define WS_S3_CODE_MAX    64
 #define WS_S3_MESSAGE_MAX 256
 
 typedef struct ws_s3_list_item {

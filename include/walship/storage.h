@@ -26,8 +26,8 @@
 #include "walship/error.h"
 #include "walship/sink.h"
 
-#define WS_META_MAX 8
-#define WS_META_NAME_MAX 32
+#define WS_META_MAX       8
+#define WS_META_NAME_MAX  32
 #define WS_META_VALUE_MAX 128
 
 typedef struct ws_meta_entry {
@@ -51,14 +51,14 @@ bool ws_meta_value_valid(const char *value);
 int ws_meta_check(const ws_meta *m, ws_err *err);
 
 typedef struct ws_obj_info {
-    uint64_t size;   /* stored bytes */
-    int64_t mtime;   /* seconds since the epoch, 0 if unknown */
+    uint64_t size; /* stored bytes */
+    int64_t mtime; /* seconds since the epoch, 0 if unknown */
     ws_meta meta;
 } ws_obj_info;
 
 typedef struct ws_list_entry {
-    const char *key;  /* full key (or common prefix ending in the delimiter) */
-    uint64_t size;    /* 0 for a common prefix */
+    const char *key; /* full key (or common prefix ending in the delimiter) */
+    uint64_t size;   /* 0 for a common prefix */
     bool is_prefix;
 } ws_list_entry;
 
@@ -103,7 +103,10 @@ struct ws_put {
     const ws_put_ops *ops;
 };
 
-static inline ws_sink *ws_put_sink(ws_put *p) { return &p->sink; }
+static inline ws_sink *ws_put_sink(ws_put *p)
+{
+    return &p->sink;
+}
 
 /* Finishes the sink if not yet finished, then makes the object durable. */
 static inline int ws_put_commit(ws_put *p, const ws_meta *meta, ws_err *err)

@@ -17,11 +17,11 @@
 #include "walship/error.h"
 #include "walship/storage.h"
 
-#define WS_S3_PART_MIN (5ULL << 20)      /* S3's minimum (all parts but the last) */
-#define WS_S3_PART_DEFAULT (16ULL << 20)
-#define WS_S3_PART_MAX (5ULL << 30)      /* S3's maximum */
-#define WS_S3_MAX_PARTS 10000u
-#define WS_S3_PARTS_PER_STEP 1000u       /* parts between doublings */
+#define WS_S3_PART_MIN       (5ULL << 20) /* S3's minimum (all parts but the last) */
+#define WS_S3_PART_DEFAULT   (16ULL << 20)
+#define WS_S3_PART_MAX       (5ULL << 30) /* S3's maximum */
+#define WS_S3_MAX_PARTS      10000u
+#define WS_S3_PARTS_PER_STEP 1000u /* parts between doublings */
 
 /* Size of the first part for an expected object size (0 = unknown). */
 uint64_t ws_s3_part_base(uint64_t size_hint, uint64_t default_part);

@@ -38,8 +38,7 @@ typedef struct ws_tli_history {
  * every listed timeline and then tli itself (from the last switchpoint to
  * WS_LSN_END); free it with ws_tli_history_free.
  */
-int ws_tli_history_parse(const char *buf, size_t len, uint32_t tli, const char *what, ws_tli_history *out,
-                         ws_err *err);
+int ws_tli_history_parse(const char *buf, size_t len, uint32_t tli, const char *what, ws_tli_history *out, ws_err *err);
 
 void ws_tli_history_free(ws_tli_history *h);
 

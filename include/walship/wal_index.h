@@ -29,36 +29,36 @@
 #include "walship/wal_reader.h"
 #include "walship/wal_segment.h"
 
-#define WS_WAL_INDEX_VERSION 1
+#define WS_WAL_INDEX_VERSION  1
 #define WS_WAL_INDEX_JSON_MAX (64u << 20) /* bytes of JSON accepted on reading */
 
 /* Transactions ended by one kind of record. */
 typedef struct ws_wal_xact_range {
     uint64_t count;
-    uint64_t prepared;  /* how many of them ended a prepared transaction
+    uint64_t prepared; /* how many of them ended a prepared transaction
                          * (COMMIT/ROLLBACK PREPARED) */
-    int64_t time_min;   /* TimestampTz (microseconds since 2000-01-01 UTC); */
-    int64_t time_max;   /* valid when count > 0 (not kept for prepares) */
-    uint32_t xid_min;   /* top-level xids in circular order; valid when */
-    uint32_t xid_max;   /* count > 0 */
+    int64_t time_min;  /* TimestampTz (microseconds since 2000-01-01 UTC); */
+    int64_t time_max;  /* valid when count > 0 (not kept for prepares) */
+    uint32_t xid_min;  /* top-level xids in circular order; valid when */
+    uint32_t xid_max;  /* count > 0 */
 } ws_wal_xact_range;
 
 typedef struct ws_wal_restore_point {
     char name[WS_WAL_RP_NAME_MAX + 1];
-    int64_t time;       /* rp_time */
-    uint64_t lsn;       /* the record's start */
-    uint64_t end_lsn;   /* its end: what pg_create_restore_point() returned */
+    int64_t time;     /* rp_time */
+    uint64_t lsn;     /* the record's start */
+    uint64_t end_lsn; /* its end: what pg_create_restore_point() returned */
 } ws_wal_restore_point;
 
 typedef struct ws_wal_index {
     char segment[WS_WAL_NAME_MAX]; /* segment or .partial name */
     uint32_t tli;
     uint32_t seg_size;
-    unsigned pg_version;  /* 0: unknown (first page not valid) */
-    uint64_t sysid;       /* 0: unknown */
-    uint64_t records;     /* valid records ending in the segment */
-    uint64_t first_lsn;   /* records > 0: start of the first (may be in the previous segment) */
-    uint64_t end_lsn;     /* records > 0: end of the last (MAXALIGNed, as EndRecPtr) */
+    unsigned pg_version; /* 0: unknown (first page not valid) */
+    uint64_t sysid;      /* 0: unknown */
+    uint64_t records;    /* valid records ending in the segment */
+    uint64_t first_lsn;  /* records > 0: start of the first (may be in the previous segment) */
+    uint64_t end_lsn;    /* records > 0: end of the last (MAXALIGNed, as EndRecPtr) */
     bool continued_unread;
     ws_wal_stop stop;
     uint64_t stop_lsn;
@@ -98,8 +98,7 @@ void ws_wal_indexer_free(ws_wal_indexer *x);
 
 int ws_wal_indexer_begin(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, ws_err *err);
 /* Reads only from offset on (ws_wal_reader_begin_at), to carry a record. */
-int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset,
-                            ws_err *err);
+int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset, ws_err *err);
 bool ws_wal_indexer_skipping(const ws_wal_indexer *x);
 int ws_wal_indexer_write(ws_wal_indexer *x, const uint8_t *buf, size_t len, ws_err *err);
 /* Ends the segment; its entry is kept for ws_wal_indexer_take. */

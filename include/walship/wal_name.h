@@ -14,19 +14,14 @@
 
 #include "walship/error.h"
 
-typedef enum {
-    WS_WAL_SEGMENT,
-    WS_WAL_PARTIAL,
-    WS_WAL_BACKUP,
-    WS_WAL_HISTORY
-} ws_wal_kind;
+typedef enum { WS_WAL_SEGMENT, WS_WAL_PARTIAL, WS_WAL_BACKUP, WS_WAL_HISTORY } ws_wal_kind;
 
 typedef struct ws_wal_name {
     ws_wal_kind kind;
     uint32_t tli;
-    uint32_t log;       /* segments only: the middle 8 hex digits */
-    uint32_t seg;       /* segments only: the last 8 hex digits */
-    uint32_t offset;    /* backup only */
+    uint32_t log;    /* segments only: the middle 8 hex digits */
+    uint32_t seg;    /* segments only: the last 8 hex digits */
+    uint32_t offset; /* backup only */
 } ws_wal_name;
 
 #define WS_WAL_SEG_NAME_LEN 24
@@ -44,8 +39,8 @@ bool ws_wal_is_segment_name(const char *name);
  * PostgreSQL's XLogFileName().  Segment sizes are powers of two from 1 MiB
  * to 1 GiB. */
 
-#define WS_WAL_SEG_SIZE_MIN (1u << 20)
-#define WS_WAL_SEG_SIZE_MAX (1u << 30)
+#define WS_WAL_SEG_SIZE_MIN     (1u << 20)
+#define WS_WAL_SEG_SIZE_MAX     (1u << 30)
 #define WS_WAL_SEG_SIZE_DEFAULT (16u << 20)
 
 /* True for a power of two from 1 MiB to 1 GiB. */

@@ -46,28 +46,28 @@
 #include "walship/wal_name.h"
 
 #define WS_WAL_RECORD_CAP_DEFAULT (64u << 20) /* bytes of one decoded record */
-#define WS_WAL_RP_NAME_MAX 64                 /* rp_name, NUL included */
+#define WS_WAL_RP_NAME_MAX        64          /* rp_name, NUL included */
 
 /* What a record is, as far as the index cares. */
 typedef enum ws_wal_rec_kind {
     WS_WAL_REC_OTHER = 0,
-    WS_WAL_REC_COMMIT,           /* RM_XACT_ID XLOG_XACT_COMMIT */
-    WS_WAL_REC_COMMIT_PREPARED,  /* XLOG_XACT_COMMIT_PREPARED */
-    WS_WAL_REC_ABORT,            /* XLOG_XACT_ABORT */
-    WS_WAL_REC_ABORT_PREPARED,   /* XLOG_XACT_ABORT_PREPARED */
-    WS_WAL_REC_PREPARE,          /* XLOG_XACT_PREPARE (not decoded) */
-    WS_WAL_REC_RESTORE_POINT,    /* RM_XLOG_ID XLOG_RESTORE_POINT */
-    WS_WAL_REC_SWITCH,           /* RM_XLOG_ID XLOG_SWITCH */
+    WS_WAL_REC_COMMIT,          /* RM_XACT_ID XLOG_XACT_COMMIT */
+    WS_WAL_REC_COMMIT_PREPARED, /* XLOG_XACT_COMMIT_PREPARED */
+    WS_WAL_REC_ABORT,           /* XLOG_XACT_ABORT */
+    WS_WAL_REC_ABORT_PREPARED,  /* XLOG_XACT_ABORT_PREPARED */
+    WS_WAL_REC_PREPARE,         /* XLOG_XACT_PREPARE (not decoded) */
+    WS_WAL_REC_RESTORE_POINT,   /* RM_XLOG_ID XLOG_RESTORE_POINT */
+    WS_WAL_REC_SWITCH,          /* RM_XLOG_ID XLOG_SWITCH */
 } ws_wal_rec_kind;
 
 typedef struct ws_wal_record {
-    uint64_t lsn;      /* first byte of the record header */
-    uint64_t end_lsn;  /* MAXALIGN of the LSN after its last byte: where the
+    uint64_t lsn;     /* first byte of the record header */
+    uint64_t end_lsn; /* MAXALIGN of the LSN after its last byte: where the
                         * next record starts unless a page header comes first
                         * (PostgreSQL's EndRecPtr, what XLogInsert returns) */
-    uint64_t prev;     /* xl_prev */
+    uint64_t prev;    /* xl_prev */
     uint32_t tot_len;
-    uint32_t xid;      /* xl_xid */
+    uint32_t xid; /* xl_xid */
     uint8_t rmid;
     uint8_t info;
     ws_wal_rec_kind kind;
@@ -75,8 +75,8 @@ typedef struct ws_wal_record {
      * (xl_xid, or the prepared transaction's xid for *_PREPARED); prepare:
      * xl_xid. */
     uint32_t target_xid;
-    uint32_t nsubxacts;    /* commit/abort */
-    int64_t time;          /* commit/abort: xact_time; restore point: rp_time
+    uint32_t nsubxacts;                /* commit/abort */
+    int64_t time;                      /* commit/abort: xact_time; restore point: rp_time
                             * (TimestampTz: microseconds since 2000-01-01 UTC) */
     char name[WS_WAL_RP_NAME_MAX + 1]; /* restore point: rp_name */
 } ws_wal_record;
@@ -111,14 +111,14 @@ typedef struct ws_wal_seg_result {
      * ended at a page boundary). */
     uint64_t stop_lsn;
     char detail[WS_WAL_DETAIL_MAX]; /* for people: what was wrong, and where */
-    bool continued_unread;  /* it starts with the rest of a record whose
+    bool continued_unread;          /* it starts with the rest of a record whose
                              * beginning was not read (not reported) */
-    uint64_t records;       /* valid records that end in this segment */
-    uint64_t first_lsn;     /* start of the first of them (may lie in the
+    uint64_t records;               /* valid records that end in this segment */
+    uint64_t first_lsn;             /* start of the first of them (may lie in the
                              * previous segment); 0 when records == 0 */
-    uint64_t end_lsn;       /* end_lsn of the last of them; 0 when none */
-    uint64_t sysid;         /* from the first page; 0 if it was not valid */
-    unsigned pg_version;    /* from the first page's magic; 0 if unknown */
+    uint64_t end_lsn;               /* end_lsn of the last of them; 0 when none */
+    uint64_t sysid;                 /* from the first page; 0 if it was not valid */
+    unsigned pg_version;            /* from the first page's magic; 0 if unknown */
 } ws_wal_seg_result;
 
 /* Called for every valid record, in WAL order, as soon as it ends.  The
@@ -127,7 +127,7 @@ typedef struct ws_wal_seg_result {
 typedef int (*ws_wal_record_fn)(void *arg, const ws_wal_record *rec, ws_err *err);
 
 typedef struct ws_wal_reader_opts {
-    uint32_t record_cap;     /* 0: WS_WAL_RECORD_CAP_DEFAULT */
+    uint32_t record_cap;        /* 0: WS_WAL_RECORD_CAP_DEFAULT */
     ws_wal_record_fn on_record; /* may be NULL */
     void *arg;
 } ws_wal_reader_opts;
@@ -148,8 +148,7 @@ int ws_wal_reader_begin(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_s
 /* The same, reading only from byte offset (a multiple of 8192) to the end:
  * from scratch, as after a gap.  Enough to carry a record into the next
  * segment when it began at or after offset (see ws_wal_reader_skipping). */
-int ws_wal_reader_begin_at(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset,
-                           ws_err *err);
+int ws_wal_reader_begin_at(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset, ws_err *err);
 
 /* After a segment ended at its end: true when the reader is still inside a
  * record whose beginning it did not see (so the next segment's first record

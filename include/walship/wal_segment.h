@@ -29,9 +29,9 @@
 #include "walship/wal_name.h"
 
 #define WS_WAL_LONG_HEADER_LEN 40
-#define WS_XLP_LONG_HEADER 0x0002
-#define WS_XLP_ALL_FLAGS 0x000F /* FIRST_IS_CONTRECORD, LONG_HEADER, BKP_REMOVABLE, FIRST_IS_OVERWRITE_CONTRECORD */
-#define WS_WAL_BLCKSZ 8192
+#define WS_XLP_LONG_HEADER     0x0002
+#define WS_XLP_ALL_FLAGS       0x000F /* FIRST_IS_CONTRECORD, LONG_HEADER, BKP_REMOVABLE, FIRST_IS_OVERWRITE_CONTRECORD */
+#define WS_WAL_BLCKSZ          8192
 
 typedef struct ws_wal_header {
     uint16_t magic;
@@ -62,8 +62,8 @@ void ws_wal_header_encode(const ws_wal_header *h, uint8_t buf[WS_WAL_LONG_HEADER
  * xlp_pageaddr equal to the name's start LSN, non-zero system identifier.
  * `what` names the file in the message.  Fills out on success.
  */
-int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name,
-                         const char *what, ws_wal_header *out, ws_err *err);
+int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
+                         ws_wal_header *out, ws_err *err);
 
 /* History and backup history files are small text files. */
 #define WS_WAL_TEXT_FILE_MAX (1u << 20)
@@ -79,7 +79,7 @@ typedef struct ws_wal_file {
     ws_wal_name name;
     char base[WS_WAL_NAME_MAX]; /* the file name without directories */
     uint64_t size;
-    bool has_header;            /* segments and .partial files */
+    bool has_header; /* segments and .partial files */
     ws_wal_header hdr;
 } ws_wal_file;
 

@@ -149,7 +149,9 @@ static int parse_hex32(const char *s, size_t len, uint8_t out[WS_SHA256_LEN])
         return -1;
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];
-        unsigned d = ch >= '0' && ch <= '9' ? (unsigned) (ch - '0') : ch >= 'a' && ch <= 'f' ? (unsigned) (ch - 'a' + 10) : 16;
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned) (ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned) (ch - 'a' + 10)
+                                              : 16;
 
         if (d > 15)
             return -1; /* lower case only: the form ws_sha256_hex writes */
@@ -192,8 +194,8 @@ int ws_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_
     if (field(&c, MAGIC, &v, &n, err) < 0)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: not a walship ack file", what);
     if (parse_u64(v, n, &version) < 0 || version != WS_ACK_VERSION)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: unknown ack format version \"%.*s\" (this walship writes %d)",
-                          what, (int) (n > 20 ? 20 : n), v, WS_ACK_VERSION);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: unknown ack format version \"%.*s\" (this walship writes %d)", what,
+                          (int) (n > 20 ? 20 : n), v, WS_ACK_VERSION);
     if (field(&c, "name", &v, &n, err) < 0)
         return -1;
     if (n >= sizeof a.name)
@@ -210,7 +212,8 @@ int ws_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_
         return -1;
     if (parse_hex32(v, n, a.digest.sha256) < 0)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: \"sha256\" is not 64 lower-case hex digits", what);
-    if (num_field(&c, "file-dev", &a.file.dev, NULL, err) < 0 || num_field(&c, "file-ino", &a.file.ino, NULL, err) < 0 ||
+    if (num_field(&c, "file-dev", &a.file.dev, NULL, err) < 0 ||
+        num_field(&c, "file-ino", &a.file.ino, NULL, err) < 0 ||
         num_field(&c, "file-size", &a.file.size, NULL, err) < 0 ||
         num_field(&c, "file-mtime-ns", NULL, &a.file.mtime_ns, err) < 0 ||
         num_field(&c, "file-ctime-ns", NULL, &a.file.ctime_ns, err) < 0)

@@ -116,22 +116,24 @@ static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_jo
         return -1;
     /* The file must not have changed while it was read. */
     if (put.size != wf->size)
-        return ws_err_set(err, WS_ERR_INVALID, "%s: %" PRIu64 " bytes read, but the file had %" PRIu64
-                          " bytes: it changed while being archived", job->path, put.size, wf->size);
+        return ws_err_set(err, WS_ERR_INVALID,
+                          "%s: %" PRIu64 " bytes read, but the file had %" PRIu64
+                          " bytes: it changed while being archived",
+                          job->path, put.size, wf->size);
     /* Check after write: what is stored now must be what we wrote (another
      * writer without a shared lock could have replaced it). */
     found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
     if (found < 0)
         return ws_err_prefix(err, "check after storing %s", wf->base);
     if (found == 0)
-        return ws_err_set(err, WS_ERR_STORAGE, "%s: stored object %s is missing right after it was written",
-                          wf->base, key);
+        return ws_err_set(err, WS_ERR_STORAGE, "%s: stored object %s is missing right after it was written", wf->base,
+                          key);
     if (!same_digest(&stored, &put)) {
         ws_sha256_hex(stored.sha256, hs);
         ws_sha256_hex(put.sha256, hm);
         return ws_err_set(err, WS_ERR_CONFLICT,
-                          "%s: a concurrent push stored different content under %s (sha256 %s, ours %s)", wf->base,
-                          key, hs, hm);
+                          "%s: a concurrent push stored different content under %s (sha256 %s, ours %s)", wf->base, key,
+                          hs, hm);
     }
     *d = put;
     *stored_now = true;
@@ -179,8 +181,8 @@ static int file_id_of(int fd, const char *path, ws_file_id *out, ws_err *err)
     return 0;
 }
 
-int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_push_result *res,
-                    ws_digest *digest, ws_err *err)
+int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_push_result *res, ws_digest *digest,
+                    ws_err *err)
 {
     double timeout = job->ahead ? 0 : WS_PUSH_LOCK_TIMEOUT;
     ws_archive_lock *llock = NULL;

@@ -117,8 +117,8 @@ bool ws_ready_exists(const char *status_dir, const char *name)
     return n > 0 && (size_t) n < sizeof path && lstat(path, &st) == 0;
 }
 
-size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max,
-                     bool (*done)(const ws_ready *r, void *arg), void *arg, size_t *out)
+size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max, bool (*done)(const ws_ready *r, void *arg),
+                     void *arg, size_t *out)
 {
     size_t k = 0;
 

@@ -25,7 +25,7 @@
 #include "walship/log.h"
 #include "walship/repo_keys.h"
 
-#define PATH_LEN 4096
+#define PATH_LEN     4096
 #define TEMP_MAX_AGE 600 /* seconds: an ack's temp file older than this was left by a crash */
 
 int ws_archive_threads_init(ws_err *err)
@@ -178,8 +178,8 @@ typedef struct {
 
 static bool repository_error(ws_errcode c)
 {
-    return c == WS_ERR_TRANSIENT || c == WS_ERR_STORAGE || c == WS_ERR_PERM || c == WS_ERR_NOMEM ||
-           c == WS_ERR_KEY || c == WS_ERR_CONFIG;
+    return c == WS_ERR_TRANSIENT || c == WS_ERR_STORAGE || c == WS_ERR_PERM || c == WS_ERR_NOMEM || c == WS_ERR_KEY ||
+           c == WS_ERR_CONFIG;
 }
 
 static void log_ahead(const job *j)
@@ -369,12 +369,12 @@ static void log_main(const places *p, const job *j)
         break;
     }
     case WS_PUSH_IDENTICAL:
-        ws_log(WS_LOG_NOTICE, "%s is already archived with identical content (sha256 %s, %" PRIu64 " bytes)",
-               p->name, hex, j->digest.size);
+        ws_log(WS_LOG_NOTICE, "%s is already archived with identical content (sha256 %s, %" PRIu64 " bytes)", p->name,
+               hex, j->digest.size);
         break;
     case WS_PUSH_ACKED:
-        ws_log(WS_LOG_INFO, "%s was archived ahead by another walship-push (sha256 %s, %" PRIu64 " bytes)",
-               p->name, hex, j->digest.size);
+        ws_log(WS_LOG_INFO, "%s was archived ahead by another walship-push (sha256 %s, %" PRIu64 " bytes)", p->name,
+               hex, j->digest.size);
         break;
     case WS_PUSH_BUSY:
     case WS_PUSH_NOT_READY:
@@ -408,7 +408,7 @@ static void log_summary(const places *p, const pool *pl, double secs)
 
 /* --- the background look-ahead process ------------------------------------ */
 
-#define LOOKAHEAD_LOCK "lookahead.lock"
+#define LOOKAHEAD_LOCK   "lookahead.lock"
 #define LOOKAHEAD_ROUNDS 10000 /* bound on batches one background process takes */
 
 /* Picks up to archive_lookahead .ready files after `skip` that no ack
@@ -545,8 +545,7 @@ static void start_lookahead(const ws_config *cfg, const places *p, const ws_read
     _exit(0);
 }
 
-int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg,
-                   ws_err *err)
+int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg, ws_err *err)
 {
     double t0 = now_s();
     ws_ready_list ready = {0};

@@ -34,11 +34,11 @@
 extern char **environ;
 
 /* Above 125: PostgreSQL treats these as fatal and stops recovery. */
-#define FETCH_OK 0
-#define FETCH_ABSENT 1
+#define FETCH_OK        0
+#define FETCH_ABSENT    1
 #define FETCH_INTEGRITY 200
-#define FETCH_STORAGE 201
-#define FETCH_LOCAL 202
+#define FETCH_STORAGE   201
+#define FETCH_LOCAL     202
 
 static void usage(FILE *out)
 {

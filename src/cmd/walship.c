@@ -133,7 +133,8 @@ static int cmd_rm(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err)
 static void log_entry(void *arg, const ws_wal_index *ix)
 {
     (void) arg;
-    ws_log(WS_LOG_INFO, "indexed %s: %" PRIu64 " records, %" PRIu64 " commits, %" PRIu64 " aborts, %zu restore points, "
+    ws_log(WS_LOG_INFO,
+           "indexed %s: %" PRIu64 " records, %" PRIu64 " commits, %" PRIu64 " aborts, %zu restore points, "
            "stop %s%s",
            ix->segment, ix->records, ix->commits.count, ix->aborts.count, ix->n_restore_points,
            ws_wal_stop_name(ix->stop), ix->continued_unread ? ", first record not read" : "");
@@ -156,8 +157,10 @@ static int cmd_index_rebuild(ws_repo *repo, int argc, char **argv, ws_err *err)
             errno = 0;
             t = strtoul(v, &end, 10);
             if (errno || !*v || *end || v[0] == '-' || t == 0 || t > UINT32_MAX)
-                return ws_err_set(err, WS_ERR_INVALID, "index-rebuild: --timeline needs a timeline ID (1 or more), "
-                                  "got \"%s\"", v);
+                return ws_err_set(err, WS_ERR_INVALID,
+                                  "index-rebuild: --timeline needs a timeline ID (1 or more), "
+                                  "got \"%s\"",
+                                  v);
             o.tli = (uint32_t) t;
         } else {
             return ws_err_set(err, WS_ERR_INVALID, "index-rebuild: unknown argument \"%s\"", argv[i]);

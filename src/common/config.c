@@ -39,12 +39,12 @@ const char *const ws_config_keys[WS_CFG_NKEYS] = {
 };
 
 static const char *const level_names[] = {
-    [WS_LOG_ERROR] = "error",   [WS_LOG_WARNING] = "warning", [WS_LOG_NOTICE] = "notice",
-    [WS_LOG_INFO] = "info",     [WS_LOG_DEBUG] = "debug",
+    [WS_LOG_ERROR] = "error", [WS_LOG_WARNING] = "warning", [WS_LOG_NOTICE] = "notice",
+    [WS_LOG_INFO] = "info",   [WS_LOG_DEBUG] = "debug",
 };
 
-#define ENV_PREFIX "WALSHIP_"
-#define ENV_CONFIG "WALSHIP_CONFIG"
+#define ENV_PREFIX     "WALSHIP_"
+#define ENV_CONFIG     "WALSHIP_CONFIG"
 #define DEFAULT_REGION "us-east-1"
 /* A config file is a few lines; a bigger one is a mistake (wrong file). */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -56,7 +56,7 @@ static const char *const level_names[] = {
 
 const char *ws_log_level_name(ws_log_level l)
 {
-    if ((unsigned)l >= sizeof level_names / sizeof level_names[0])
+    if ((unsigned) l >= sizeof level_names / sizeof level_names[0])
         return "unknown";
     return level_names[l];
 }
@@ -74,17 +74,17 @@ static void quote(const char *s, size_t n, char out[ECHO_BUF])
 
     out[j++] = '"';
     for (size_t i = 0; i < n && i < ECHO_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = (unsigned char) s[i];
         if (c == '"' || c == '\\') {
             out[j++] = '\\';
-            out[j++] = (char)c;
+            out[j++] = (char) c;
         } else if (c < 0x20 || c >= 0x7f) {
             out[j++] = '\\';
             out[j++] = 'x';
             out[j++] = hex[c >> 4];
             out[j++] = hex[c & 15];
         } else {
-            out[j++] = (char)c;
+            out[j++] = (char) c;
         }
     }
     if (n > ECHO_MAX) {
@@ -98,8 +98,7 @@ static void quote(const char *s, size_t n, char out[ECHO_BUF])
 /* Settings whose value may carry a credential: never echo their value. */
 static bool is_secret_name(const char *name)
 {
-    return strstr(name, "secret") || strstr(name, "token") || strstr(name, "password") ||
-           strstr(name, "conninfo");
+    return strstr(name, "secret") || strstr(name, "token") || strstr(name, "password") || strstr(name, "conninfo");
 }
 
 static void env_name(ws_cfg_key key, char *buf, size_t size)
@@ -110,7 +109,7 @@ static void env_name(ws_cfg_key key, char *buf, size_t size)
     for (const char *p = ENV_PREFIX; *p && j + 1 < size; p++)
         buf[j++] = *p;
     for (const char *p = k; *p && j + 1 < size; p++)
-        buf[j++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        buf[j++] = (*p >= 'a' && *p <= 'z') ? (char) (*p - 'a' + 'A') : *p;
     buf[j] = '\0';
 }
 
@@ -177,7 +176,7 @@ static bool valid_endpoint(const char *v, const char **expected)
         if (n == 0 || n > 5)
             return false;
         for (size_t i = 1; i <= n; i++)
-            port = port * 10 + (unsigned long)(p[i] - '0');
+            port = port * 10 + (unsigned long) (p[i] - '0');
         if (port < 1 || port > 65535)
             return false;
         p += n + 1;
@@ -247,13 +246,13 @@ static bool parse_count(const char *v, unsigned min, unsigned max, unsigned *out
     size_t i = 0;
 
     for (; v[i] >= '0' && v[i] <= '9'; i++) {
-        x = x * 10 + (unsigned long)(v[i] - '0');
+        x = x * 10 + (unsigned long) (v[i] - '0');
         if (x > max)
             return false;
     }
     if (i == 0 || v[i] != '\0' || x < min)
         return false;
-    *out = (unsigned)x;
+    *out = (unsigned) x;
     return true;
 }
 
@@ -350,7 +349,7 @@ static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source
         ok = false;
         for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
             if (strcasecmp(v, level_names[i]) == 0) {
-                cfg->log_level = (ws_log_level)i;
+                cfg->log_level = (ws_log_level) i;
                 ok = true;
             }
         }
@@ -373,13 +372,12 @@ static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source
 
     if (!ok) {
         if (is_secret_name(name)) {
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", name,
-                       source, expected);
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", name, source, expected);
         } else {
             char shown[ECHO_BUF];
             quote(v, strlen(v), shown);
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s",
-                       shown, name, source, expected);
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, name, source,
+                       expected);
         }
         free(source);
         return -1;
@@ -474,54 +472,49 @@ static int find_key(const char *k, size_t n)
 
 static bool is_aws_credential(const char *k, size_t n)
 {
-    static const char *const creds[] = {"aws_access_key_id", "aws_secret_access_key",
-                                        "aws_session_token"};
+    static const char *const creds[] = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"};
     for (size_t i = 0; i < 3; i++)
         if (strlen(creds[i]) == n && strncasecmp(creds[i], k, n) == 0)
             return true;
     return false;
 }
 
-static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const char *b,
-                      const char *e, unsigned line_of[WS_CFG_NKEYS], ws_err *err)
+static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const char *b, const char *e,
+                      unsigned line_of[WS_CFG_NKEYS], ws_err *err)
 {
     char shown[ECHO_BUF];
 
     if (*b == '[') {
         const char *sb = b + 1, *se = e - 1;
         if (e - b < 2 || *se != ']')
-            return ws_err_set(err, WS_ERR_CONFIG,
-                              "syntax error in %s:%u: a section header must be [walship]", name,
+            return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: a section header must be [walship]", name,
                               lineno);
         trim(&sb, &se);
         if (se - sb != 7 || memcmp(sb, "walship", 7) != 0) {
-            quote(sb, (size_t)(se - sb), shown);
-            return ws_err_set(err, WS_ERR_CONFIG,
-                              "unknown section %s in %s:%u: only [walship] is allowed", shown,
-                              name, lineno);
+            quote(sb, (size_t) (se - sb), shown);
+            return ws_err_set(err, WS_ERR_CONFIG, "unknown section %s in %s:%u: only [walship] is allowed", shown, name,
+                              lineno);
         }
         return 0;
     }
 
-    const char *eq = memchr(b, '=', (size_t)(e - b));
+    const char *eq = memchr(b, '=', (size_t) (e - b));
     if (!eq)
-        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: expected key = value",
-                          name, lineno);
+        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: expected key = value", name, lineno);
     const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
     trim(&kb, &ke);
     trim(&vb, &ve);
     if (kb == ke)
-        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: missing key before '='",
-                          name, lineno);
+        return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: missing key before '='", name, lineno);
     if (ve - vb >= 2 && *vb == '"' && ve[-1] == '"') {
         vb++;
         ve--;
     }
 
-    int key = find_key(kb, (size_t)(ke - kb));
+    int key = find_key(kb, (size_t) (ke - kb));
     if (key < 0) {
-        quote(kb, (size_t)(ke - kb), shown);
-        if (is_aws_credential(kb, (size_t)(ke - kb)))
+        quote(kb, (size_t) (ke - kb), shown);
+        if (is_aws_credential(kb, (size_t) (ke - kb)))
             return ws_err_set(err, WS_ERR_CONFIG,
                               "unknown key %s in %s:%u: AWS credentials are read only from the "
                               "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
@@ -530,21 +523,19 @@ static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const c
         return ws_err_set(err, WS_ERR_CONFIG, "unknown key %s in %s:%u", shown, name, lineno);
     }
     if (line_of[key])
-        return ws_err_set(err, WS_ERR_CONFIG,
-                          "duplicate key \"%s\" in %s:%u (already set on line %u)",
+        return ws_err_set(err, WS_ERR_CONFIG, "duplicate key \"%s\" in %s:%u (already set on line %u)",
                           ws_config_keys[key], name, lineno, line_of[key]);
     line_of[key] = lineno;
 
-    char *value = strndup(vb, (size_t)(ve - vb));
+    char *value = strndup(vb, (size_t) (ve - vb));
     if (!value)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading %s:%u", name, lineno);
-    int rc = set_value(cfg, (ws_cfg_key)key, value, make_source("%s:%u", name, lineno), err);
+    int rc = set_value(cfg, (ws_cfg_key) key, value, make_source("%s:%u", name, lineno), err);
     free(value);
     return rc;
 }
 
-int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len,
-                           ws_err *err)
+int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, size_t len, ws_err *err)
 {
     unsigned line_of[WS_CFG_NKEYS] = {0};
     unsigned lineno = 0;
@@ -553,13 +544,12 @@ int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, si
     while (pos < len) {
         const char *start = buf + pos;
         const char *nl = memchr(start, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - start) : len - pos;
+        size_t n = nl ? (size_t) (nl - start) : len - pos;
         pos += n + (nl ? 1 : 0);
         lineno++;
 
         if (memchr(start, '\0', n))
-            return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: NUL byte in line",
-                              name, lineno);
+            return ws_err_set(err, WS_ERR_CONFIG, "syntax error in %s:%u: NUL byte in line", name, lineno);
         const char *b = start, *e = start + n;
         trim(&b, &e);
         if (b == e || *b == '#' || *b == ';')
@@ -574,8 +564,7 @@ int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, si
  * Reads the whole file.  Returns 1 when it does not exist and may be absent
  * (the default file), 0 when read, -1 on error.
  */
-static int read_file(const char *path, const char *why, bool may_be_absent, char **out,
-                     size_t *out_len, ws_err *err)
+static int read_file(const char *path, const char *why, bool may_be_absent, char **out, size_t *out_len, ws_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -613,13 +602,13 @@ static int read_file(const char *path, const char *why, bool may_be_absent, char
         }
         if (r == 0)
             break;
-        len += (size_t)r;
+        len += (size_t) r;
     }
     close(fd);
     if (len > CONFIG_FILE_MAX) {
         free(buf);
-        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is larger than %d bytes",
-                          path, why, CONFIG_FILE_MAX);
+        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is larger than %d bytes", path, why,
+                          CONFIG_FILE_MAX);
     }
     *out = buf;
     *out_len = len;
@@ -660,8 +649,7 @@ static int apply_aws_env(ws_config *cfg, char *const *envp, ws_err *err)
     for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++) {
         const char *v = env_get(envp, fallbacks[i].var);
         if (v && *v &&
-            set_value(cfg, fallbacks[i].key, v,
-                      make_source("environment variable %s", fallbacks[i].var), err) < 0)
+            set_value(cfg, fallbacks[i].key, v, make_source("environment variable %s", fallbacks[i].var), err) < 0)
             return -1;
     }
     if (take_env_string(&cfg->aws_access_key_id, envp, "AWS_ACCESS_KEY_ID", err) < 0 ||
@@ -681,14 +669,14 @@ static int apply_walship_env(ws_config *cfg, char *const *envp, ws_err *err)
         const char *eq = strchr(*e, '=');
         if (!eq || strncmp(*e, ENV_PREFIX, plen) != 0)
             continue;
-        size_t n = (size_t)(eq - *e);
+        size_t n = (size_t) (eq - *e);
         if (n == strlen(ENV_CONFIG) && strncmp(*e, ENV_CONFIG, n) == 0)
             continue;
 
         int key = -1;
         for (int i = 0; i < WS_CFG_NKEYS && key < 0; i++) {
             char want[64];
-            env_name((ws_cfg_key)i, want, sizeof want);
+            env_name((ws_cfg_key) i, want, sizeof want);
             if (strlen(want) == n && strncmp(*e, want, n) == 0)
                 key = i;
         }
@@ -702,8 +690,7 @@ static int apply_walship_env(ws_config *cfg, char *const *envp, ws_err *err)
         if (seen[key]) /* a repeated entry: the first one wins, as with getenv() */
             continue;
         seen[key] = true;
-        if (set_value(cfg, (ws_cfg_key)key, eq + 1,
-                      make_source("environment variable %.*s", (int)n, *e), err) < 0)
+        if (set_value(cfg, (ws_cfg_key) key, eq + 1, make_source("environment variable %.*s", (int) n, *e), err) < 0)
             return -1;
     }
     return 0;
@@ -750,8 +737,8 @@ int ws_config_take_arg(int *argc, char **argv, const char **config_path, ws_err 
     return 0;
 }
 
-int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path,
-                        char *const *envp, ws_err *err)
+int ws_config_load_from(ws_config *cfg, const char *explicit_path, const char *default_path, char *const *envp,
+                        ws_err *err)
 {
     static char *const no_env[] = {NULL};
     const char *path = explicit_path, *why = "named by --config";
@@ -823,12 +810,24 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
     const char *v;
 
     switch (key) {
-    case WS_CFG_REPO: v = cfg->repo; break;
-    case WS_CFG_S3_ENDPOINT: v = cfg->s3_endpoint; break;
-    case WS_CFG_S3_REGION: v = cfg->s3_region; break;
-    case WS_CFG_S3_CA_FILE: v = cfg->s3_ca_file; break;
-    case WS_CFG_ENCRYPTION_KEY_FILE: v = cfg->encryption_key_file; break;
-    case WS_CFG_PG_CONNINFO: v = cfg->pg_conninfo; break;
+    case WS_CFG_REPO:
+        v = cfg->repo;
+        break;
+    case WS_CFG_S3_ENDPOINT:
+        v = cfg->s3_endpoint;
+        break;
+    case WS_CFG_S3_REGION:
+        v = cfg->s3_region;
+        break;
+    case WS_CFG_S3_CA_FILE:
+        v = cfg->s3_ca_file;
+        break;
+    case WS_CFG_ENCRYPTION_KEY_FILE:
+        v = cfg->encryption_key_file;
+        break;
+    case WS_CFG_PG_CONNINFO:
+        v = cfg->pg_conninfo;
+        break;
     case WS_CFG_S3_URI_STYLE:
     case WS_CFG_S3_VERIFY_TLS:
     case WS_CFG_S3_RETRY_BUDGET:
@@ -840,7 +839,7 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
     case WS_CFG_PREFETCH:
         return 0; /* always have a value */
     default:
-        return ws_err_set(err, WS_ERR_INVALID, "no such setting (index %d)", (int)key);
+        return ws_err_set(err, WS_ERR_INVALID, "no such setting (index %d)", (int) key);
     }
     if (v)
         return 0;
@@ -848,8 +847,8 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
     char var[64];
     env_name(key, var, sizeof var);
     if (cfg->config_file)
-        return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s",
-                          ws_config_keys[key], cfg->config_file, var);
-    return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s",
-                      ws_config_keys[key], var);
+        return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s", ws_config_keys[key],
+                          cfg->config_file, var);
+    return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s", ws_config_keys[key],
+                      var);
 }

@@ -77,19 +77,32 @@ void ws_err_clear(ws_err *err)
 const char *ws_errcode_name(ws_errcode code)
 {
     switch (code) {
-    case WS_OK: return "ok";
-    case WS_ERR_INVALID: return "invalid";
-    case WS_ERR_CONFIG: return "config";
-    case WS_ERR_IO: return "io";
-    case WS_ERR_NOMEM: return "nomem";
-    case WS_ERR_NOTFOUND: return "notfound";
-    case WS_ERR_CORRUPT: return "corrupt";
-    case WS_ERR_KEY: return "key";
-    case WS_ERR_FORMAT: return "format";
-    case WS_ERR_STORAGE: return "storage";
-    case WS_ERR_TRANSIENT: return "transient";
-    case WS_ERR_CONFLICT: return "conflict";
-    case WS_ERR_PERM: return "permission";
+    case WS_OK:
+        return "ok";
+    case WS_ERR_INVALID:
+        return "invalid";
+    case WS_ERR_CONFIG:
+        return "config";
+    case WS_ERR_IO:
+        return "io";
+    case WS_ERR_NOMEM:
+        return "nomem";
+    case WS_ERR_NOTFOUND:
+        return "notfound";
+    case WS_ERR_CORRUPT:
+        return "corrupt";
+    case WS_ERR_KEY:
+        return "key";
+    case WS_ERR_FORMAT:
+        return "format";
+    case WS_ERR_STORAGE:
+        return "storage";
+    case WS_ERR_TRANSIENT:
+        return "transient";
+    case WS_ERR_CONFLICT:
+        return "conflict";
+    case WS_ERR_PERM:
+        return "permission";
     }
     return "unknown";
 }

@@ -32,14 +32,11 @@ ws_log_level ws_log_get_level(void)
     return log_level;
 }
 
-static void log_line(ws_log_level level, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+static void log_line(ws_log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void log_line(ws_log_level level, const char *fmt, va_list ap)
 {
-    const char *label =
-        (unsigned)level < sizeof level_labels / sizeof level_labels[0] ? level_labels[level]
-                                                                       : "LOG";
+    const char *label = (unsigned) level < sizeof level_labels / sizeof level_labels[0] ? level_labels[level] : "LOG";
     flockfile(stderr);
     fprintf(stderr, "%s: %s: ", log_progname, label);
     vfprintf(stderr, fmt, ap);

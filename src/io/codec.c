@@ -82,8 +82,9 @@ int ws_header_parse(const uint8_t buf[WS_HEADER_LEN], ws_header *h, const char *
         return ws_err_set(err, WS_ERR_FORMAT, "%s: not a walship object (bad magic in header)", name);
     h->version = buf[16];
     if (h->version != WS_FORMAT_VERSION)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: unsupported object format version %u (this walship reads version %d)",
-                          name, h->version, WS_FORMAT_VERSION);
+        return ws_err_set(err, WS_ERR_FORMAT,
+                          "%s: unsupported object format version %u (this walship reads version %d)", name, h->version,
+                          WS_FORMAT_VERSION);
     if (get_le32(buf + 4) != WS_HEADER_LEN - 8)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: header is corrupt (bad header length)", name);
     if (buf[17] > WS_COMPRESS_LZ4)
@@ -101,8 +102,7 @@ int ws_header_parse(const uint8_t buf[WS_HEADER_LEN], ws_header *h, const char *
                               h->chunk_size);
     } else if (h->chunk_size != 0 || !all_zero(buf + 24, WS_KEY_ID_LEN + WS_SALT_LEN))
         /* Every bit of an unencrypted header is fixed, so any flip is seen. */
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: header is corrupt (encryption fields set on a plain object)",
-                          name);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: header is corrupt (encryption fields set on a plain object)", name);
     return 0;
 }
 
@@ -128,15 +128,15 @@ int ws_trailer_parse(const uint8_t buf[WS_TRAILER_LEN], ws_digest *d, const char
 /* --- encoder ---------------------------------------------------------- */
 
 struct ws_encoder {
-    ws_sink base;      /* entry point: plaintext in */
-    ws_sink tail;      /* writes the trailer before finishing out */
+    ws_sink base; /* entry point: plaintext in */
+    ws_sink tail; /* writes the trailer before finishing out */
     ws_sink *sha, *thr, *lz4, *gcm;
     ws_sink *out;
     uint8_t header[WS_HEADER_LEN];
     ws_digest digest;
 };
 
-#define ENC_FROM_TAIL(s) ((ws_encoder *) ((char *) (s) - offsetof(ws_encoder, tail)))
+#define ENC_FROM_TAIL(s) ((ws_encoder *) ((char *) (s) -offsetof(ws_encoder, tail)))
 
 static int enc_make_trailer(ws_encoder *e, uint8_t trailer[WS_TRAILER_LEN], ws_err *err)
 {
@@ -240,8 +240,8 @@ ws_encoder *ws_encoder_new(const ws_codec_opts *opts, ws_sink *out, ws_err *err)
         if (ws_random_bytes(h.salt, WS_SALT_LEN, err) < 0 || ws_key_derive(opts->key, h.salt, key, err) < 0)
             goto fail;
         ws_header_write(&h, e->header);
-        e->gcm = ws_filter_aesgcm_encrypt_new(&e->tail, key, h.chunk_size, e->header, WS_HEADER_LEN,
-                                              enc_final_aad, e, err);
+        e->gcm =
+            ws_filter_aesgcm_encrypt_new(&e->tail, key, h.chunk_size, e->header, WS_HEADER_LEN, enc_final_aad, e, err);
         OPENSSL_cleanse(key, sizeof key);
         if (!e->gcm)
             goto fail;
@@ -274,12 +274,12 @@ fail:
 /* --- decoder ------------------------------------------------------------ */
 
 struct ws_decoder {
-    ws_sink base;      /* entry point: object bytes in */
-    ws_sink verify;    /* compares the digest with the trailer */
+    ws_sink base;   /* entry point: object bytes in */
+    ws_sink verify; /* compares the digest with the trailer */
     const ws_key *key;
     char *name;
     ws_sink *out;
-    ws_sink *first;    /* payload stage fed by the framing */
+    ws_sink *first; /* payload stage fed by the framing */
     ws_sink *gcm, *lz4, *sha;
     uint8_t header[WS_HEADER_LEN];
     size_t header_fill;
@@ -289,7 +289,7 @@ struct ws_decoder {
     ws_digest trailer;
 };
 
-#define DEC_FROM_VERIFY(s) ((ws_decoder *) ((char *) (s) - offsetof(ws_decoder, verify)))
+#define DEC_FROM_VERIFY(s) ((ws_decoder *) ((char *) (s) -offsetof(ws_decoder, verify)))
 
 static int verify_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
 {
@@ -353,11 +353,13 @@ static int dec_start(ws_decoder *d, ws_err *err)
 
         ws_key_id_hex(h.key_id, want);
         if (!d->key)
-            return ws_err_set(err, WS_ERR_KEY, "%s: object is encrypted (key id %s) but no encryption_key_file is configured",
-                              d->name, want);
+            return ws_err_set(err, WS_ERR_KEY,
+                              "%s: object is encrypted (key id %s) but no encryption_key_file is configured", d->name,
+                              want);
         if (memcmp(ws_key_id(d->key), h.key_id, WS_KEY_ID_LEN) != 0) {
             ws_key_id_hex(ws_key_id(d->key), have);
-            return ws_err_set(err, WS_ERR_KEY, "%s: wrong key: object was encrypted with key id %s, the configured key has id %s",
+            return ws_err_set(err, WS_ERR_KEY,
+                              "%s: wrong key: object was encrypted with key id %s, the configured key has id %s",
                               d->name, want, have);
         }
         if (ws_key_derive(d->key, h.salt, key, err) < 0)
@@ -419,8 +421,8 @@ static int dec_finish(ws_sink *s, ws_err *err)
     ws_decoder *d = (ws_decoder *) s;
 
     if (!d->header_done)
-        return ws_err_set(err, WS_ERR_CORRUPT,
-                          "%s: object is truncated: %zu of %d header bytes", d->name, d->header_fill, WS_HEADER_LEN);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: object is truncated: %zu of %d header bytes", d->name,
+                          d->header_fill, WS_HEADER_LEN);
     if (d->hold_fill < WS_TRAILER_LEN)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: object is truncated: trailer missing", d->name);
     if (ws_trailer_parse(d->hold, &d->trailer, d->name, err) < 0)

@@ -66,8 +66,8 @@ ws_file_out *ws_file_out_open(const char *path, int mode, ws_err *err)
         const char *base = strrchr(path, '/');
 
         base = base ? base + 1 : path;
-        snprintf(f->tmp, n, "%s/.%s.tmp.%d.%02x%02x%02x%02x%02x%02x", dir, base, (int) getpid(), rnd[0], rnd[1],
-                 rnd[2], rnd[3], rnd[4], rnd[5]);
+        snprintf(f->tmp, n, "%s/.%s.tmp.%d.%02x%02x%02x%02x%02x%02x", dir, base, (int) getpid(), rnd[0], rnd[1], rnd[2],
+                 rnd[3], rnd[4], rnd[5]);
     }
     free(dup);
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);

@@ -15,9 +15,9 @@ typedef struct {
     EVP_CIPHER_CTX *ctx;
     bool decrypt;
     uint32_t chunk_size;
-    uint8_t *buf;  /* encrypt: plaintext chunk; decrypt: ciphertext+tag */
+    uint8_t *buf; /* encrypt: plaintext chunk; decrypt: ciphertext+tag */
     size_t fill;
-    uint8_t *out;  /* chunk_size + tag */
+    uint8_t *out; /* chunk_size + tag */
     uint64_t index;
     uint8_t aad[AAD_MAX];
     size_t aad_len;
@@ -122,9 +122,10 @@ static int gcm_decrypt_chunk(gcm_filter *f, bool final, ws_err *err)
         return ws_err_set(err, WS_ERR_IO, "AES-GCM tag setup failed");
     if (EVP_DecryptFinal_ex(f->ctx, f->out + n, &m) != 1) {
         OPENSSL_cleanse(f->out, clen);
-        return ws_err_set(err, WS_ERR_CORRUPT,
-                          "%s: authentication failed in encrypted chunk %llu%s (object corrupted, truncated or reordered)",
-                          f->name, (unsigned long long) f->index, final ? " (final)" : "");
+        return ws_err_set(
+            err, WS_ERR_CORRUPT,
+            "%s: authentication failed in encrypted chunk %llu%s (object corrupted, truncated or reordered)", f->name,
+            (unsigned long long) f->index, final ? " (final)" : "");
     }
     f->index++;
     f->fill = 0;
@@ -158,8 +159,9 @@ static int gcm_dec_finish(ws_sink *s, ws_err *err)
     gcm_filter *f = (gcm_filter *) s;
 
     if (f->fill < WS_AESGCM_TAG_LEN)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: encrypted payload is truncated (final chunk missing after chunk %llu)",
-                          f->name, (unsigned long long) f->index);
+        return ws_err_set(err, WS_ERR_CORRUPT,
+                          "%s: encrypted payload is truncated (final chunk missing after chunk %llu)", f->name,
+                          (unsigned long long) f->index);
     if (gcm_decrypt_chunk(f, true, err) < 0)
         return -1;
     return ws_sink_finish(s->next, err);
@@ -184,8 +186,8 @@ static const ws_sink_ops gcm_enc_ops = {"aes-256-gcm-encrypt", gcm_enc_write, gc
 static const ws_sink_ops gcm_dec_ops = {"aes-256-gcm-decrypt", gcm_dec_write, gcm_dec_finish, gcm_destroy};
 
 static ws_sink *gcm_new(bool decrypt, ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN], uint32_t chunk_size,
-                        const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg,
-                        const char *name, ws_err *err)
+                        const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg, const char *name,
+                        ws_err *err)
 {
     gcm_filter *f;
 
@@ -227,15 +229,15 @@ static ws_sink *gcm_new(bool decrypt, ws_sink *next, const uint8_t key[WS_AESGCM
 }
 
 ws_sink *ws_filter_aesgcm_encrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN], uint32_t chunk_size,
-                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad,
-                                      void *final_aad_arg, ws_err *err)
+                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg,
+                                      ws_err *err)
 {
     return gcm_new(false, next, key, chunk_size, aad, aad_len, final_aad, final_aad_arg, NULL, err);
 }
 
 ws_sink *ws_filter_aesgcm_decrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM_KEY_LEN], uint32_t chunk_size,
-                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad,
-                                      void *final_aad_arg, const char *name, ws_err *err)
+                                      const uint8_t *aad, size_t aad_len, ws_aad_fn final_aad, void *final_aad_arg,
+                                      const char *name, ws_err *err)
 {
     return gcm_new(true, next, key, chunk_size, aad, aad_len, final_aad, final_aad_arg, name, err);
 }

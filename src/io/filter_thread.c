@@ -16,16 +16,16 @@ typedef struct {
     pthread_t thread;
     bool started, joined;
     pthread_mutex_t mu;
-    pthread_cond_t cv;  /* signalled on every queue change */
+    pthread_cond_t cv; /* signalled on every queue change */
     block_t *q;
     unsigned depth, head, count;
-    bool finishing;     /* producer queued its last block */
-    bool stop;          /* destroy before finish: worker must quit */
+    bool finishing; /* producer queued its last block */
+    bool stop;      /* destroy before finish: worker must quit */
     bool failed;
     bool finished_ok;
     ws_err werr;
     size_t block;
-    uint8_t *cur;       /* producer's block being filled */
+    uint8_t *cur; /* producer's block being filled */
     size_t cur_fill;
     /* Blocks the worker is done with, for the producer to fill again:
      * a fresh block per write would fault in new pages every time. */

@@ -91,8 +91,7 @@ static int parse_line(const char *p, const char *end, uint32_t *tli, uint64_t *l
     return 0;
 }
 
-int ws_tli_history_parse(const char *buf, size_t len, uint32_t tli, const char *what, ws_tli_history *out,
-                         ws_err *err)
+int ws_tli_history_parse(const char *buf, size_t len, uint32_t tli, const char *what, ws_tli_history *out, ws_err *err)
 {
     const char *p = buf, *end = buf + len;
     uint64_t prev_end = 0;
@@ -135,8 +134,8 @@ int ws_tli_history_parse(const char *buf, size_t len, uint32_t tli, const char *
         goto fail;
     }
     if (out->e[out->n - 1].tli >= tli) {
-        ws_err_set(err, WS_ERR_INVALID, "%s: timeline %" PRIu32 " listed, but the file is for timeline %" PRIu32,
-                   what, out->e[out->n - 1].tli, tli);
+        ws_err_set(err, WS_ERR_INVALID, "%s: timeline %" PRIu32 " listed, but the file is for timeline %" PRIu32, what,
+                   out->e[out->n - 1].tli, tli);
         goto fail;
     }
     if (add_entry(out, &cap, tli, prev_end, WS_LSN_END, err) < 0)

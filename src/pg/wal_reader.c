@@ -13,57 +13,57 @@
 
 /* --- the on-disk format (access/xlog_internal.h, xlogrecord.h, xact.h) --- */
 
-#define BLCKSZ WS_WAL_BLCKSZ
-#define SHORT_PHD 24 /* MAXALIGN(sizeof(XLogPageHeaderData)) */
-#define LONG_PHD 40  /* MAXALIGN(sizeof(XLogLongPageHeaderData)) */
-#define REC_HDR 24   /* SizeOfXLogRecord */
-#define REC_CRC_OFF 20
+#define BLCKSZ          WS_WAL_BLCKSZ
+#define SHORT_PHD       24 /* MAXALIGN(sizeof(XLogPageHeaderData)) */
+#define LONG_PHD        40 /* MAXALIGN(sizeof(XLogLongPageHeaderData)) */
+#define REC_HDR         24 /* SizeOfXLogRecord */
+#define REC_CRC_OFF     20
 #define REC_TOT_LEN_MAX 0x3FFFFFFFu /* PostgreSQL cannot allocate more */
 
-#define XLP_FIRST_IS_CONTRECORD 0x0001
-#define XLP_LONG_HEADER 0x0002
+#define XLP_FIRST_IS_CONTRECORD           0x0001
+#define XLP_LONG_HEADER                   0x0002
 #define XLP_FIRST_IS_OVERWRITE_CONTRECORD 0x0008
-#define XLP_ALL_FLAGS 0x000F
+#define XLP_ALL_FLAGS                     0x000F
 
-#define RM_XLOG_ID 0
-#define RM_XACT_ID 1
-#define RM_MAX_BUILTIN_ID 21 /* RM_LOGICALMSG_ID, the last built-in one in 13..17 */
-#define RM_MIN_CUSTOM_ID 128 /* custom resource managers, PostgreSQL 15+ */
+#define RM_XLOG_ID        0
+#define RM_XACT_ID        1
+#define RM_MAX_BUILTIN_ID 21  /* RM_LOGICALMSG_ID, the last built-in one in 13..17 */
+#define RM_MIN_CUSTOM_ID  128 /* custom resource managers, PostgreSQL 15+ */
 
-#define XLOG_SWITCH 0x40
+#define XLOG_SWITCH        0x40
 #define XLOG_RESTORE_POINT 0x70
 
-#define XLOG_XACT_COMMIT 0x00
-#define XLOG_XACT_PREPARE 0x10
-#define XLOG_XACT_ABORT 0x20
+#define XLOG_XACT_COMMIT          0x00
+#define XLOG_XACT_PREPARE         0x10
+#define XLOG_XACT_ABORT           0x20
 #define XLOG_XACT_COMMIT_PREPARED 0x30
-#define XLOG_XACT_ABORT_PREPARED 0x40
-#define XLOG_XACT_OPMASK 0x70
-#define XLOG_XACT_HAS_INFO 0x80
+#define XLOG_XACT_ABORT_PREPARED  0x40
+#define XLOG_XACT_OPMASK          0x70
+#define XLOG_XACT_HAS_INFO        0x80
 
-#define XACT_XINFO_HAS_DBINFO (1u << 0)
-#define XACT_XINFO_HAS_SUBXACTS (1u << 1)
-#define XACT_XINFO_HAS_RELFILENODES (1u << 2)
-#define XACT_XINFO_HAS_INVALS (1u << 3)
-#define XACT_XINFO_HAS_TWOPHASE (1u << 4)
+#define XACT_XINFO_HAS_DBINFO        (1u << 0)
+#define XACT_XINFO_HAS_SUBXACTS      (1u << 1)
+#define XACT_XINFO_HAS_RELFILENODES  (1u << 2)
+#define XACT_XINFO_HAS_INVALS        (1u << 3)
+#define XACT_XINFO_HAS_TWOPHASE      (1u << 4)
 #define XACT_XINFO_HAS_DROPPED_STATS (1u << 8) /* 15+ */
 
-#define SIZEOF_RELFILENODE 12   /* RelFileNode / RelFileLocator */
-#define SIZEOF_STATS_ITEM 12    /* xl_xact_stats_item, 15..17 */
-#define SIZEOF_INVAL_MSG 16     /* SharedInvalidationMessage */
+#define SIZEOF_RELFILENODE   12 /* RelFileNode / RelFileLocator */
+#define SIZEOF_STATS_ITEM    12 /* xl_xact_stats_item, 15..17 */
+#define SIZEOF_INVAL_MSG     16 /* SharedInvalidationMessage */
 #define SIZEOF_RESTORE_POINT 72 /* xl_restore_point: TimestampTz + char[64] */
 
-#define XLR_MAX_BLOCK_ID 32
-#define XLR_BLOCK_ID_DATA_SHORT 255
-#define XLR_BLOCK_ID_DATA_LONG 254
-#define XLR_BLOCK_ID_ORIGIN 253
+#define XLR_MAX_BLOCK_ID          32
+#define XLR_BLOCK_ID_DATA_SHORT   255
+#define XLR_BLOCK_ID_DATA_LONG    254
+#define XLR_BLOCK_ID_ORIGIN       253
 #define XLR_BLOCK_ID_TOPLEVEL_XID 252
-#define BKPBLOCK_HAS_IMAGE 0x10
-#define BKPBLOCK_HAS_DATA 0x20
-#define BKPBLOCK_SAME_REL 0x80
-#define BKPIMAGE_HAS_HOLE 0x01
+#define BKPBLOCK_HAS_IMAGE        0x10
+#define BKPBLOCK_HAS_DATA         0x20
+#define BKPBLOCK_SAME_REL         0x80
+#define BKPIMAGE_HAS_HOLE         0x01
 #define BKPIMAGE_IS_COMPRESSED_13 0x02 /* 13, 14 */
-#define BKPIMAGE_COMPRESSED_15 0x1C    /* 15+: PGLZ 0x04, LZ4 0x08, ZSTD 0x10 */
+#define BKPIMAGE_COMPRESSED_15    0x1C /* 15+: PGLZ 0x04, LZ4 0x08, ZSTD 0x10 */
 
 #define MAXALIGN(x) (((x) + UINT64_C(7)) & ~UINT64_C(7))
 
@@ -102,10 +102,10 @@ typedef enum {
 typedef struct record_state {
     uint64_t lsn;
     uint32_t tot_len;
-    uint32_t got;          /* bytes of the record seen so far */
+    uint32_t got; /* bytes of the record seen so far */
     uint8_t hdr[REC_HDR];
-    uint32_t crc;          /* running CRC of the bytes after the header */
-    bool keep;             /* held whole in buf to be decoded */
+    uint32_t crc; /* running CRC of the bytes after the header */
+    bool keep;    /* held whole in buf to be decoded */
 } record_state;
 
 struct ws_wal_reader {
@@ -117,12 +117,12 @@ struct ws_wal_reader {
     uint32_t seg_size;
     uint64_t segno;
     uint64_t seg_lsn;
-    uint64_t pos;       /* bytes received */
-    uint64_t page_off;  /* offset of the next page to process */
+    uint64_t pos;      /* bytes received */
+    uint64_t page_off; /* offset of the next page to process */
     uint8_t page[BLCKSZ];
     size_t page_fill;
     ws_wal_seg_result res;
-    bool failed;        /* a callback or allocation failed: dead */
+    bool failed; /* a callback or allocation failed: dead */
 
     /* what carries from one segment to the next */
     bool have_last;
@@ -130,31 +130,39 @@ struct ws_wal_reader {
     uint64_t last_segno;
     uint32_t last_tli;
     uint32_t last_seg_size;
-    uint16_t magic;     /* of the stream's pages; 0 before the first page */
+    uint16_t magic; /* of the stream's pages; 0 before the first page */
     uint64_t sysid;
     unsigned pg_version;
     uint32_t latest_tli;
     read_mode mode;
     bool prev_known;
-    uint64_t prev_lsn;  /* start of the last valid record */
-    uint64_t next_lsn;  /* MODE_BETWEEN: where the next record begins */
+    uint64_t prev_lsn; /* start of the last valid record */
+    uint64_t next_lsn; /* MODE_BETWEEN: where the next record begins */
     record_state rec;
-    uint8_t *buf;       /* the record being decoded */
+    uint8_t *buf; /* the record being decoded */
     size_t buf_cap;
 };
 
 const char *ws_wal_stop_name(ws_wal_stop stop)
 {
     switch (stop) {
-    case WS_WAL_STOP_END: return "end";
-    case WS_WAL_STOP_SWITCH: return "switch";
-    case WS_WAL_STOP_ZERO: return "zero";
-    case WS_WAL_STOP_PAGE: return "page";
-    case WS_WAL_STOP_RECORD: return "record";
-    case WS_WAL_STOP_TOO_LARGE: return "too-large";
-    case WS_WAL_STOP_SHORT: return "short";
+    case WS_WAL_STOP_END:
+        return "end";
+    case WS_WAL_STOP_SWITCH:
+        return "switch";
+    case WS_WAL_STOP_ZERO:
+        return "zero";
+    case WS_WAL_STOP_PAGE:
+        return "page";
+    case WS_WAL_STOP_RECORD:
+        return "record";
+    case WS_WAL_STOP_TOO_LARGE:
+        return "too-large";
+    case WS_WAL_STOP_SHORT:
+        return "short";
     case WS_WAL_STOP_NONE:
-    default: return "none";
+    default:
+        return "none";
     }
 }
 
@@ -180,8 +188,8 @@ static const char *lsn_str(uint64_t lsn, char out[18])
     return out;
 }
 
-__attribute__((format(printf, 4, 5))) static void stop(ws_wal_reader *r, ws_wal_stop why, uint64_t lsn,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void stop(ws_wal_reader *r, ws_wal_stop why, uint64_t lsn, const char *fmt,
+                                                       ...)
 {
     va_list ap;
 
@@ -215,12 +223,12 @@ static const uint8_t *main_data(const ws_wal_reader *r, const uint8_t *rec, uint
     int max_block = -1;
     bool have_rel = false;
 
-#define NEED(n)                                                                                                   \
-    do {                                                                                                          \
-        if (remaining < (n)) {                                                                                    \
-            *why = "record with invalid length";                                                                  \
-            return NULL;                                                                                          \
-        }                                                                                                         \
+#define NEED(n)                                  \
+    do {                                         \
+        if (remaining < (n)) {                   \
+            *why = "record with invalid length"; \
+            return NULL;                         \
+        }                                        \
     } while (0)
     while (remaining > datatotal) {
         uint8_t id;
@@ -372,10 +380,18 @@ static const char *decode_xact(const uint8_t *d, uint32_t len, uint8_t info, ws_
         return "prepared transaction record without the prepared transaction's xid";
     }
     switch (op) {
-    case XLOG_XACT_COMMIT: out->kind = WS_WAL_REC_COMMIT; break;
-    case XLOG_XACT_COMMIT_PREPARED: out->kind = WS_WAL_REC_COMMIT_PREPARED; break;
-    case XLOG_XACT_ABORT: out->kind = WS_WAL_REC_ABORT; break;
-    default: out->kind = WS_WAL_REC_ABORT_PREPARED; break;
+    case XLOG_XACT_COMMIT:
+        out->kind = WS_WAL_REC_COMMIT;
+        break;
+    case XLOG_XACT_COMMIT_PREPARED:
+        out->kind = WS_WAL_REC_COMMIT_PREPARED;
+        break;
+    case XLOG_XACT_ABORT:
+        out->kind = WS_WAL_REC_ABORT;
+        break;
+    default:
+        out->kind = WS_WAL_REC_ABORT_PREPARED;
+        break;
     }
     return NULL;
 }
@@ -466,8 +482,7 @@ static int hold(ws_wal_reader *r, ws_err *err)
         b = realloc(r->buf, cap);
         if (!b) {
             r->failed = true;
-            return ws_err_set(err, WS_ERR_NOMEM, "out of memory for a WAL record of %" PRIu32 " bytes",
-                              r->rec.tot_len);
+            return ws_err_set(err, WS_ERR_NOMEM, "out of memory for a WAL record of %" PRIu32 " bytes", r->rec.tot_len);
         }
         r->buf = b;
         r->buf_cap = cap;
@@ -602,13 +617,11 @@ static uint32_t check_page(ws_wal_reader *r, const uint8_t *p, uint64_t page_lsn
         r->pg_version = ws_wal_magic_version(magic);
         r->res.pg_version = r->pg_version;
     } else if (magic != r->magic) {
-        stop(r, WS_WAL_STOP_PAGE, at_stop, "invalid magic number %04X in the page at %s", magic,
-             lsn_str(page_lsn, at));
+        stop(r, WS_WAL_STOP_PAGE, at_stop, "invalid magic number %04X in the page at %s", magic, lsn_str(page_lsn, at));
         return 0;
     }
     if (info & ~XLP_ALL_FLAGS) {
-        stop(r, WS_WAL_STOP_PAGE, at_stop, "invalid info bits %04X in the page at %s", info,
-             lsn_str(page_lsn, at));
+        stop(r, WS_WAL_STOP_PAGE, at_stop, "invalid info bits %04X in the page at %s", info, lsn_str(page_lsn, at));
         return 0;
     }
     if (info & XLP_LONG_HEADER) {
@@ -632,8 +645,7 @@ static uint32_t check_page(ws_wal_reader *r, const uint8_t *p, uint64_t page_lsn
     }
     if (addr != page_lsn) {
         lsn_text(addr, a2);
-        stop(r, WS_WAL_STOP_PAGE, at_stop, "unexpected pageaddr %s in the page at %s", a2,
-             lsn_str(page_lsn, at));
+        stop(r, WS_WAL_STOP_PAGE, at_stop, "unexpected pageaddr %s in the page at %s", a2, lsn_str(page_lsn, at));
         return 0;
     }
     if (tli == 0 || tli > r->seg.tli || tli < r->latest_tli) {
@@ -718,8 +730,8 @@ static int process_page(ws_wal_reader *r, const uint8_t *p, ws_err *err)
             if (tot_len == 0)
                 stop(r, WS_WAL_STOP_ZERO, lsn, "no record at %s (zero length): end of the WAL written", a2);
             else
-                stop(r, WS_WAL_STOP_RECORD, lsn, "invalid record length at %s: expected at least %d, got %" PRIu32,
-                     a2, REC_HDR, tot_len);
+                stop(r, WS_WAL_STOP_RECORD, lsn, "invalid record length at %s: expected at least %d, got %" PRIu32, a2,
+                     REC_HDR, tot_len);
             return 0;
         }
         if (tot_len > REC_TOT_LEN_MAX) {
@@ -796,9 +808,8 @@ static int begin(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, ui
     if (offset % BLCKSZ != 0 || offset >= seg_size)
         return ws_err_set(err, WS_ERR_INVALID, "WAL reader: offset %" PRIu32 " is not a page of the segment", offset);
     r->failed = false;
-    carry = offset == 0 && r->have_last &&
-            (r->last.stop == WS_WAL_STOP_END || r->last.stop == WS_WAL_STOP_SWITCH) && segno == r->last_segno + 1 &&
-            seg->tli >= r->last_tli && seg_size == r->last_seg_size;
+    carry = offset == 0 && r->have_last && (r->last.stop == WS_WAL_STOP_END || r->last.stop == WS_WAL_STOP_SWITCH) &&
+            segno == r->last_segno + 1 && seg->tli >= r->last_tli && seg_size == r->last_seg_size;
     if (!carry) {
         r->mode = MODE_SKIP;
         r->prev_known = false;
@@ -824,8 +835,7 @@ int ws_wal_reader_begin(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_s
     return begin(r, seg, seg_size, 0, err);
 }
 
-int ws_wal_reader_begin_at(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset,
-                           ws_err *err)
+int ws_wal_reader_begin_at(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset, ws_err *err)
 {
     return begin(r, seg, seg_size, offset, err);
 }
@@ -898,8 +908,7 @@ int ws_wal_reader_end(ws_wal_reader *r, ws_wal_seg_result *out, ws_err *err)
 
             lsn_text(r->seg_lsn + r->pos, at);
             stop(r, WS_WAL_STOP_SHORT, lsn,
-                 "the input ended at %s after %" PRIu64 " of the segment's %" PRIu32 " bytes", at, r->pos,
-                 r->seg_size);
+                 "the input ended at %s after %" PRIu64 " of the segment's %" PRIu32 " bytes", at, r->pos, r->seg_size);
         } else {
             lsn_text(r->seg_lsn + r->seg_size, at);
             stop(r, WS_WAL_STOP_END, r->seg_lsn + r->seg_size, "valid to the end of the segment at %s", at);

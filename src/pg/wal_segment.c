@@ -56,8 +56,8 @@ void ws_wal_header_encode(const ws_wal_header *h, uint8_t buf[WS_WAL_LONG_HEADER
     memcpy(buf + 36, &h->blcksz, 4);
 }
 
-int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name,
-                         const char *what, ws_wal_header *out, ws_err *err)
+int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
+                         ws_wal_header *out, ws_err *err)
 {
     ws_wal_header h;
     uint64_t start;

@@ -11,7 +11,7 @@
 #include "walship/wal_name.h"
 
 #define IDENTITY_FORMAT 1
-#define LOCK_TIMEOUT 60.0
+#define LOCK_TIMEOUT    60.0
 
 char *ws_repo_identity_to_json(const ws_repo_identity *id, ws_err *err)
 {
@@ -21,8 +21,8 @@ char *ws_repo_identity_to_json(const ws_repo_identity *id, ws_err *err)
 
     /* The identifier is a full uint64: a string keeps every digit. */
     snprintf(sysid, sizeof sysid, "%" PRIu64, id->sysid);
-    o = json_pack("{s:i, s:s, s:i, s:I}", "walship_identity", IDENTITY_FORMAT, "system_identifier", sysid,
-                  "pg_version", (int) id->pg_version, "wal_segment_size", (json_int_t) id->seg_size);
+    o = json_pack("{s:i, s:s, s:i, s:I}", "walship_identity", IDENTITY_FORMAT, "system_identifier", sysid, "pg_version",
+                  (int) id->pg_version, "wal_segment_size", (json_int_t) id->seg_size);
     if (!o) {
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         return NULL;
@@ -45,8 +45,8 @@ int ws_repo_identity_from_json(const char *buf, size_t len, const char *what, ws
 
     if (!o)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: not valid JSON (line %d: %s)", what, je.line, je.text);
-    if (json_unpack_ex(o, &je, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "walship_identity", &format,
-                       "system_identifier", &sysid, "pg_version", &version, "wal_segment_size", &segsize) < 0) {
+    if (json_unpack_ex(o, &je, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "walship_identity", &format, "system_identifier",
+                       &sysid, "pg_version", &version, "wal_segment_size", &segsize) < 0) {
         ws_err_set(err, WS_ERR_CORRUPT, "%s: unexpected content: %s", what, je.text);
         goto out;
     }
@@ -72,8 +72,7 @@ out:
     return rc;
 }
 
-int ws_repo_identity_compare(const ws_repo_identity *rec, const ws_repo_identity *mine, const char *what,
-                             ws_err *err)
+int ws_repo_identity_compare(const ws_repo_identity *rec, const ws_repo_identity *mine, const char *what, ws_err *err)
 {
     if (rec->sysid != mine->sysid)
         return ws_err_set(err, WS_ERR_CONFLICT,
@@ -111,10 +110,9 @@ int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
         return ws_err_prefix(err, "read the repository identity");
     }
     data = ws_sink_mem_data(mem, &len);
-    rc = len > WS_REPO_IDENTITY_MAX ? ws_err_set(err, WS_ERR_CORRUPT, "%s: too large (%zu bytes)",
-                                                 WS_REPO_IDENTITY_KEY, len)
-                                    : ws_repo_identity_from_json((const char *) data, len, WS_REPO_IDENTITY_KEY,
-                                                                 out, err);
+    rc = len > WS_REPO_IDENTITY_MAX
+             ? ws_err_set(err, WS_ERR_CORRUPT, "%s: too large (%zu bytes)", WS_REPO_IDENTITY_KEY, len)
+             : ws_repo_identity_from_json((const char *) data, len, WS_REPO_IDENTITY_KEY, out, err);
     ws_sink_free(mem);
     return rc < 0 ? -1 : 1;
 }

@@ -54,8 +54,7 @@ int ws_repo_index_key(const char *segment, char *out, size_t outlen, ws_err *err
     if (ws_wal_name_parse(segment, &w, err) < 0)
         return -1;
     if (w.kind != WS_WAL_SEGMENT && w.kind != WS_WAL_PARTIAL)
-        return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is not a WAL segment name: only segments are indexed",
-                          segment);
+        return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is not a WAL segment name: only segments are indexed", segment);
     n = snprintf(out, outlen, "index/%.16s/%s%s", segment, segment, WS_OBJ_SUFFIX);
     if (n < 0 || (size_t) n >= outlen)
         return ws_err_set(err, WS_ERR_INVALID, "index key for \"%s\" is too long", segment);

@@ -2,9 +2,9 @@
 #include "walship/repo_object.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +77,8 @@ static int put_encoded(ws_repo *r, const char *key, const plain_source *src, uin
 
     /* Compressed size is unknown; the plaintext size bounds it closely enough
      * for S3 part sizing. */
-    if (ws_storage_put_begin(r->st, key, size_hint + WS_HEADER_LEN + WS_TRAILER_LEN + size_hint / 200 + 64, &put,
-                             err) < 0)
+    if (ws_storage_put_begin(r->st, key, size_hint + WS_HEADER_LEN + WS_TRAILER_LEN + size_hint / 200 + 64, &put, err) <
+        0)
         return -1;
     enc = ws_encoder_new(&o, ws_put_sink(put), err);
     if (!enc)
@@ -245,8 +245,8 @@ int ws_repo_stat_checked(ws_repo *r, const char *key, ws_digest *digest, uint64_
         return -1;
     if (ws_header_parse(head, &h, key, err) < 0) {
         /* Garbage is damage; a real header of another version is not. */
-        uint32_t magic = (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 |
-                         (uint32_t) head[3] << 24;
+        uint32_t magic =
+            (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 | (uint32_t) head[3] << 24;
 
         if (magic != WS_SKIPPABLE_HEADER_MAGIC)
             err->code = WS_ERR_CORRUPT;
@@ -274,7 +274,7 @@ int ws_repo_stat_checked(ws_repo *r, const char *key, ws_digest *digest, uint64_
 
 /* --- local locks --------------------------------------------------------- */
 
-#define LOCK_DIR "locks"
+#define LOCK_DIR   "locks"
 #define LOCK_FILES 64
 
 struct ws_repo_lock {
@@ -338,8 +338,8 @@ int ws_repo_lock_name(ws_repo *r, const char *name, double timeout, ws_repo_lock
             goto done;
         }
         if (now_s() > deadline) {
-            ws_err_set(err, WS_ERR_TRANSIENT, "lock %s for %s: still held by another process after %.0f s", path,
-                       name, timeout);
+            ws_err_set(err, WS_ERR_TRANSIENT, "lock %s for %s: still held by another process after %.0f s", path, name,
+                       timeout);
             close(fd);
             goto done;
         }

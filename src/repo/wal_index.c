@@ -126,10 +126,10 @@ static int rp_add(rp_list *l, const ws_wal_record *rec, ws_err *err)
 
 struct ws_wal_indexer {
     ws_wal_reader *r;
-    ws_wal_index cur;   /* the segment being read */
+    ws_wal_index cur; /* the segment being read */
     rp_list rps;
     bool have_done;
-    ws_wal_index done;  /* the segment ended last */
+    ws_wal_index done; /* the segment ended last */
 };
 
 static int on_record(void *arg, const ws_wal_record *rec, ws_err *err)
@@ -198,8 +198,7 @@ int ws_wal_indexer_begin(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg
     return 0;
 }
 
-int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset,
-                            ws_err *err)
+int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset, ws_err *err)
 {
     if (ws_wal_reader_begin_at(x->r, seg, seg_size, offset, err) < 0)
         return -1;
@@ -314,7 +313,7 @@ ws_sink *ws_wal_indexer_sink_new(ws_wal_indexer *x, ws_sink *next, ws_err *err)
 /* --- local files ------------------------------------------------------------ */
 
 #define FILE_BLOCK (1u << 20)
-#define PREV_TAIL (128u << 10) /* of the previous segment read first */
+#define PREV_TAIL  (128u << 10) /* of the previous segment read first */
 
 /* Feeds the file at fd from offset off to its end as the segment begun last. */
 static int feed_fd(ws_wal_indexer *x, int fd, const char *path, off_t off, uint8_t *buf, ws_err *err)
@@ -634,8 +633,7 @@ static uint64_t get_lsn(json_in *in, json_t *o, const char *key)
     return lsn;
 }
 
-static void get_range(json_in *in, json_t *o, const char *key, bool with_time, bool with_prepared,
-                      ws_wal_xact_range *r)
+static void get_range(json_in *in, json_t *o, const char *key, bool with_time, bool with_prepared, ws_wal_xact_range *r)
 {
     json_t *v = field(in, o, key, true);
 
@@ -740,8 +738,7 @@ int ws_wal_index_from_json(const char *buf, size_t len, const char *what, ws_wal
         goto out;
     }
     s = get_str(&in, o, "segment", true);
-    if (s && (ws_wal_name_parse(s, &name, &e2) < 0 ||
-              (name.kind != WS_WAL_SEGMENT && name.kind != WS_WAL_PARTIAL))) {
+    if (s && (ws_wal_name_parse(s, &name, &e2) < 0 || (name.kind != WS_WAL_SEGMENT && name.kind != WS_WAL_PARTIAL))) {
         bad(&in, "\"%s\" is not a segment name", s);
         goto out;
     }

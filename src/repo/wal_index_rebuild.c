@@ -86,9 +86,8 @@ static int load_history(ws_repo *repo, uint32_t tli, ws_tli_history *h, ws_err *
         rc = ws_repo_get_sink(repo, key, mem, NULL, err);
         if (rc == 0) {
             data = ws_sink_mem_data(mem, &len);
-            rc = len > WS_WAL_TEXT_FILE_MAX
-                     ? ws_err_set(err, WS_ERR_CORRUPT, "%s: too large for a history file", key)
-                     : ws_tli_history_parse((const char *) data, len, tli, key, h, err);
+            rc = len > WS_WAL_TEXT_FILE_MAX ? ws_err_set(err, WS_ERR_CORRUPT, "%s: too large for a history file", key)
+                                            : ws_tli_history_parse((const char *) data, len, tli, key, h, err);
             ws_sink_free(mem);
             return rc;
         }

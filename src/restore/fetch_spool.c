@@ -18,15 +18,15 @@
 #include "walship/file_out.h"
 #include "walship/key.h"
 
-#define STATE_FILE "state"
-#define WANT_FILE "want"
-#define LOCK_FILE "lock"
+#define STATE_FILE      "state"
+#define WANT_FILE       "want"
+#define LOCK_FILE       "lock"
 #define PREFETCHER_FILE "prefetcher"
-#define STATE_MAGIC "walship-spool-state 1"
-#define WANT_MAGIC "walship-spool-want 1"
-#define PART_INFIX ".part-"
-#define SMALL_FILE_MAX 8192
-#define LOCK_TIMEOUT 30.0 /* seconds; holders keep the lock for milliseconds */
+#define STATE_MAGIC     "walship-spool-state 1"
+#define WANT_MAGIC      "walship-spool-want 1"
+#define PART_INFIX      ".part-"
+#define SMALL_FILE_MAX  8192
+#define LOCK_TIMEOUT    30.0 /* seconds; holders keep the lock for milliseconds */
 
 struct ws_spool {
     char *path;
@@ -104,8 +104,8 @@ static const kv_line *find_kv(const kv_line *l, size_t n, const char *key)
 }
 
 /* An unsigned decimal (or hex) number filling the whole value. */
-static int kv_u64(const kv_line *l, size_t n, const char *key, int base, uint64_t max, const char *what,
-                  uint64_t *out, ws_err *err)
+static int kv_u64(const kv_line *l, size_t n, const char *key, int base, uint64_t max, const char *what, uint64_t *out,
+                  ws_err *err)
 {
     const kv_line *kv = find_kv(l, n, key);
     char tmp[32], *end;
@@ -130,8 +130,7 @@ static int kv_u64(const kv_line *l, size_t n, const char *key, int base, uint64_
 }
 
 /* A text value; "-" stands for the empty value. */
-static int kv_text(const kv_line *l, size_t n, const char *key, const char *what, char *out, size_t outlen,
-                   ws_err *err)
+static int kv_text(const kv_line *l, size_t n, const char *key, const char *what, char *out, size_t outlen, ws_err *err)
 {
     const kv_line *kv = find_kv(l, n, key);
 
@@ -198,8 +197,8 @@ int ws_spool_want_format(const ws_spool_want *w, char *buf, size_t len, ws_err *
         snprintf(cap, sizeof cap, "-");
     else
         snprintf(cap, sizeof cap, "%" PRIu64, w->cap);
-    n = snprintf(buf, len, "%s\ntli %" PRIu32 "\npos %" PRIu64 "\nseg_size %" PRIu32 "\ncap %s\ndepth %u\n",
-                 WANT_MAGIC, w->tli, w->pos, w->seg_size, cap, w->depth);
+    n = snprintf(buf, len, "%s\ntli %" PRIu32 "\npos %" PRIu64 "\nseg_size %" PRIu32 "\ncap %s\ndepth %u\n", WANT_MAGIC,
+                 w->tli, w->pos, w->seg_size, cap, w->depth);
     if (n < 0 || (size_t) n >= len)
         return ws_err_set(err, WS_ERR_INVALID, "spool want: too long");
     return n;
@@ -266,7 +265,7 @@ bool ws_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
 
 ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid)
 {
-    static const char *const control[] = {LOCK_FILE,       STATE_FILE,       WANT_FILE,
+    static const char *const control[] = {LOCK_FILE,       STATE_FILE,        WANT_FILE,
                                           PREFETCHER_FILE, STATE_FILE ".tmp", WANT_FILE ".tmp"};
     char head[WS_WAL_SEG_NAME_LEN + 1];
     ws_wal_name w;
@@ -709,8 +708,8 @@ int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64
     if (ws_wal_check_segment(head, sizeof head, (uint64_t) st.st_size, seg, path, hdr, err) < 0)
         goto refuse;
     if (hdr->sysid != sysid) {
-        ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" has system identifier %" PRIu64 ", the cluster %" PRIu64,
-                   path, hdr->sysid, sysid);
+        ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" has system identifier %" PRIu64 ", the cluster %" PRIu64, path,
+                   hdr->sysid, sysid);
         goto refuse;
     }
     if (rename(path, dest) < 0) {

@@ -18,17 +18,11 @@
 #include "walship/restore_fetch.h"
 
 /* Worker exit statuses. */
-enum {
-    PF_OK = 0,
-    PF_ABSENT = 10,
-    PF_INTEGRITY = 11,
-    PF_ERROR = 12,
-    PF_UNWANTED = 13
-};
+enum { PF_OK = 0, PF_ABSENT = 10, PF_INTEGRITY = 11, PF_ERROR = 12, PF_UNWANTED = 13 };
 
-#define LOOP_MS 100
+#define LOOP_MS     100
 #define MAX_BACKOFF 32
-#define DONE_SLOTS 2048 /* > twice the largest window */
+#define DONE_SLOTS  2048 /* > twice the largest window */
 
 typedef struct worker {
     pid_t pid; /* 0: free slot */

@@ -40,8 +40,7 @@ bool ws_meta_value_valid(const char *value)
 static int check_entry(const char *name, const char *value, ws_err *err)
 {
     if (!ws_meta_name_valid(name))
-        return ws_err_set(err, WS_ERR_INVALID,
-                          "invalid metadata name '%.*s': want 1..%d characters of [a-z0-9-]",
+        return ws_err_set(err, WS_ERR_INVALID, "invalid metadata name '%.*s': want 1..%d characters of [a-z0-9-]",
                           WS_META_NAME_MAX, name, WS_META_NAME_MAX - 1);
     if (!ws_meta_value_valid(value))
         return ws_err_set(err, WS_ERR_INVALID,
@@ -62,8 +61,7 @@ int ws_meta_set(ws_meta *m, const char *name, const char *value, ws_err *err)
         }
     }
     if (m->n >= WS_META_MAX)
-        return ws_err_set(err, WS_ERR_INVALID, "cannot add metadata '%s': already %d entries",
-                          name, WS_META_MAX);
+        return ws_err_set(err, WS_ERR_INVALID, "cannot add metadata '%s': already %d entries", name, WS_META_MAX);
     strcpy(m->e[m->n].name, name);
     strcpy(m->e[m->n].value, value);
     m->n++;
@@ -81,19 +79,16 @@ const char *ws_meta_get(const ws_meta *m, const char *name)
 int ws_meta_check(const ws_meta *m, ws_err *err)
 {
     if (m->n > WS_META_MAX)
-        return ws_err_set(err, WS_ERR_INVALID, "metadata has %zu entries, at most %d allowed",
-                          m->n, WS_META_MAX);
+        return ws_err_set(err, WS_ERR_INVALID, "metadata has %zu entries, at most %d allowed", m->n, WS_META_MAX);
     for (size_t i = 0; i < m->n; i++) {
         /* Entries filled by hand may lack their terminator. */
-        if (!memchr(m->e[i].name, '\0', sizeof m->e[i].name) ||
-            !memchr(m->e[i].value, '\0', sizeof m->e[i].value))
+        if (!memchr(m->e[i].name, '\0', sizeof m->e[i].name) || !memchr(m->e[i].value, '\0', sizeof m->e[i].value))
             return ws_err_set(err, WS_ERR_INVALID, "metadata entry %zu is not terminated", i);
         if (check_entry(m->e[i].name, m->e[i].value, err) < 0)
             return -1;
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->e[i].name, m->e[j].name) == 0)
-                return ws_err_set(err, WS_ERR_INVALID, "metadata '%s' appears twice",
-                                  m->e[i].name);
+                return ws_err_set(err, WS_ERR_INVALID, "metadata '%s' appears twice", m->e[i].name);
     }
     return 0;
 }

@@ -23,9 +23,9 @@
 
 #include "walship/s3_xml.h"
 
-#define BACKOFF_BASE 0.1 /* seconds */
-#define BACKOFF_CAP 5.0
-#define MAX_ATTEMPTS 1000 /* a bound on the loop besides the time budget */
+#define BACKOFF_BASE        0.1 /* seconds */
+#define BACKOFF_CAP         5.0
+#define MAX_ATTEMPTS        1000 /* a bound on the loop besides the time budget */
 #define CONNECT_TIMEOUT_MAX 10.0
 
 struct ws_s3_conn {
@@ -125,8 +125,7 @@ static int parse_endpoint(const char *ep, char **scheme, char **host, ws_err *er
     }
     size_t n = strcspn(rest, "/?#");
     if (n == 0 || (rest[n] && strcmp(rest + n, "/") != 0))
-        return ws_err_set(err, WS_ERR_CONFIG, "s3_endpoint '%s': expected http[s]://host[:port] with no path",
-                          ep);
+        return ws_err_set(err, WS_ERR_CONFIG, "s3_endpoint '%s': expected http[s]://host[:port] with no path", ep);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char) rest[i];
         if (ch <= ' ' || ch == '@' || ch == '\\' || ch >= 0x7f)
@@ -174,8 +173,7 @@ int ws_s3_conn_new(const ws_s3_conn_opts *o, ws_s3_conn **out, ws_err *err)
     c->session_token = o->session_token && *o->session_token ? strdup(o->session_token) : NULL;
     c->ca_file = o->ca_file && *o->ca_file ? strdup(o->ca_file) : NULL;
     if (!c->bucket || !c->region || !c->access_key || !c->secret_key ||
-        (o->session_token && *o->session_token && !c->session_token) ||
-        (o->ca_file && *o->ca_file && !c->ca_file)) {
+        (o->session_token && *o->session_token && !c->session_token) || (o->ca_file && *o->ca_file && !c->ca_file)) {
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -218,15 +216,15 @@ void ws_s3_resp_free(ws_s3_resp *r)
 typedef struct xfer {
     const ws_s3_req *req;
     ws_s3_resp *resp;
-    long status;          /* of the last status line seen */
+    long status; /* of the last status line seen */
     bool range_sent;
-    uint64_t range_start; /* first byte asked for */
-    uint64_t skip;        /* bytes to drop (server ignored the Range) */
-    uint64_t limit;       /* bytes the sink may still take */
-    bool enough;          /* stopped reading on purpose: all bytes delivered */
-    bool overflow;        /* collected body hit WS_S3_XML_MAX */
-    bool checked;         /* the 2xx answer's extent was checked */
-    bool short_range;     /* the object ends before the range asked for */
+    uint64_t range_start;      /* first byte asked for */
+    uint64_t skip;             /* bytes to drop (server ignored the Range) */
+    uint64_t limit;            /* bytes the sink may still take */
+    bool enough;               /* stopped reading on purpose: all bytes delivered */
+    bool overflow;             /* collected body hit WS_S3_XML_MAX */
+    bool checked;              /* the 2xx answer's extent was checked */
+    bool short_range;          /* the object ends before the range asked for */
     int64_t cr_first, cr_last; /* Content-Range, -1 when absent */
     int64_t cr_total;          /* object size from Content-Range, -1 unknown */
     bool sink_failed;
@@ -321,8 +319,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
                 if (x->status == 206 && x->cr_first >= 0)
                     have = (uint64_t) (x->cr_last - x->cr_first + 1);
                 else if (x->status == 200 && x->resp->content_length >= 0)
-                    have = (uint64_t) x->resp->content_length > x->skip
-                               ? (uint64_t) x->resp->content_length - x->skip : 0;
+                    have =
+                        (uint64_t) x->resp->content_length > x->skip ? (uint64_t) x->resp->content_length - x->skip : 0;
                 else
                     known = false;
                 if (known && have < x->limit) {
@@ -398,14 +396,13 @@ static bool curl_retryable(CURLcode rc)
 
 static bool curl_tls_verify(CURLcode rc)
 {
-    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-           rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_ISSUER_ERROR;
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+           rc == CURLE_SSL_ISSUER_ERROR;
 }
 
 #define MAX_HDRS 32
 
-static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, const char *if_match,
-                          ws_err *err)
+static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, const char *if_match, ws_err *err)
 {
     const bool has_body = req->body || strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0;
     xfer x = {.req = req, .resp = resp, .limit = UINT64_MAX, .cr_first = -1, .cr_last = -1, .cr_total = -1};
@@ -628,8 +625,7 @@ static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp,
                        "credentials may not list the bucket)",
                        req->op, what);
     } else if (s == 416) {
-        ws_err_set(err, WS_ERR_INVALID, "%s failed: %s (the range starts beyond the end of the object)", req->op,
-                   what);
+        ws_err_set(err, WS_ERR_INVALID, "%s failed: %s (the range starts beyond the end of the object)", req->op, what);
     } else if (s == 412) {
         ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s (the object changed while it was read)", req->op, what);
     } else {
@@ -651,8 +647,7 @@ out:
 int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err)
 {
     if (c->busy)
-        return ws_err_set(err, WS_ERR_INVALID, "%s: the S3 connection is already in use (re-entrant call)",
-                          req->op);
+        return ws_err_set(err, WS_ERR_INVALID, "%s: the S3 connection is already in use (re-entrant call)", req->op);
     if (req->sink && req->range_len == 0)
         return ws_err_set(err, WS_ERR_INVALID, "%s: empty byte range", req->op);
     c->busy = true;

@@ -122,8 +122,8 @@ void ws_s3_amz_date(time_t t, char out[17])
 
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
 }
 
 void ws_s3_uri_encode(ws_s3_buf *b, const char *s, bool keep_slash)
@@ -300,8 +300,8 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical
     date[8] = '\0';
     char creq_hash[WS_S3_SHA256_HEX_LEN + 1];
     ws_s3_sha256_hex(creq.p, creq.len, creq_hash);
-    ws_s3_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date,
-                   in->region, in->service, creq_hash);
+    ws_s3_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date, in->region, in->service,
+                   creq_hash);
 
     /* Signing key: HMAC chain from "AWS4" + secret. */
     ws_s3_buf k;

@@ -40,8 +40,8 @@ static xmlDocPtr parse(const char *xml, size_t len, const char *what, ws_err *er
         return NULL;
     }
     if (len > WS_S3_XML_MAX) {
-        ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: document of %zu bytes exceeds the %u-byte limit",
-                   what, len, WS_S3_XML_MAX);
+        ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: document of %zu bytes exceeds the %u-byte limit", what, len,
+                   WS_S3_XML_MAX);
         return NULL;
     }
     xmlResetLastError();
@@ -383,12 +383,24 @@ void ws_s3_xml_escape(struct ws_s3_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': ws_s3_buf_adds(b, "&amp;"); break;
-        case '<': ws_s3_buf_adds(b, "&lt;"); break;
-        case '>': ws_s3_buf_adds(b, "&gt;"); break;
-        case '"': ws_s3_buf_adds(b, "&quot;"); break;
-        case '\'': ws_s3_buf_adds(b, "&apos;"); break;
-        default: ws_s3_buf_add(b, s, 1); break;
+        case '&':
+            ws_s3_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            ws_s3_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            ws_s3_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            ws_s3_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            ws_s3_buf_adds(b, "&apos;");
+            break;
+        default:
+            ws_s3_buf_add(b, s, 1);
+            break;
         }
     }
 }

@@ -9,8 +9,7 @@
 
 #include "walship/storage.h"
 
-typedef int (*driver_open_fn)(const ws_config *cfg, const char *url, ws_storage **out,
-                              ws_err *err);
+typedef int (*driver_open_fn)(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
 
 static const struct {
     const char *scheme;
@@ -54,8 +53,7 @@ int ws_storage_open(const ws_config *cfg, ws_storage **out, ws_err *err)
             return 0;
         }
     }
-    return ws_err_set(err, WS_ERR_CONFIG,
-                      "setting 'repo' (from %s): unknown storage scheme '%.*s' in '%s'",
+    return ws_err_set(err, WS_ERR_CONFIG, "setting 'repo' (from %s): unknown storage scheme '%.*s' in '%s'",
                       repo_source(cfg), (int) slen, url, url);
 }
 
@@ -67,8 +65,8 @@ void ws_storage_close(ws_storage *st)
 
 static bool key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-' || c == '/';
 }
 
 bool ws_storage_key_valid(const char *key)
@@ -146,8 +144,7 @@ static int key_context(ws_storage *st, const char *key, ws_err *err)
     return ws_err_prefix(err, "%s: %s", st->url, key);
 }
 
-int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out,
-                         ws_err *err)
+int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
 {
     *out = NULL;
     if (!ws_storage_key_valid(key))
@@ -157,8 +154,7 @@ int ws_storage_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws
     return 0;
 }
 
-int ws_storage_get(ws_storage *st, const char *key, uint64_t offset, uint64_t length,
-                   ws_sink *dst, ws_err *err)
+int ws_storage_get(ws_storage *st, const char *key, uint64_t offset, uint64_t length, ws_sink *dst, ws_err *err)
 {
     if (!ws_storage_key_valid(key))
         return bad_key(st, key, err);
@@ -180,8 +176,7 @@ int ws_storage_head(ws_storage *st, const char *key, ws_obj_info *info, ws_err *
     return r;
 }
 
-int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb,
-                    void *arg, ws_err *err)
+int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err)
 {
     if (!prefix)
         prefix = "";

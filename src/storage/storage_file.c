@@ -27,14 +27,14 @@
 
 #include "walship/storage.h"
 
-#define KEY_MAX 1024
-#define XATTR_PREFIX "user.walship."
-#define TEMP_NAME_KEEP 200          /* bytes of the object name kept in a temp name */
-#define TEMP_MAX_AGE (60 * 60)      /* seconds; older temps are leftovers whoever wrote them */
-#define DIR_MODE 0750
-#define FILE_MODE 0640
+#define KEY_MAX          1024
+#define XATTR_PREFIX     "user.walship."
+#define TEMP_NAME_KEEP   200       /* bytes of the object name kept in a temp name */
+#define TEMP_MAX_AGE     (60 * 60) /* seconds; older temps are leftovers whoever wrote them */
+#define DIR_MODE         0750
+#define FILE_MODE        0640
 #define ENSURE_DIR_TRIES 5
-#define WRITE_BUF (128 * 1024)
+#define WRITE_BUF        (128 * 1024)
 
 typedef struct file_storage {
     ws_storage base;
@@ -211,14 +211,12 @@ static int open_parent(file_storage *fs, const char *key, ws_err *err)
                 if (fsync(cur) < 0) {
                     e = errno;
                     close(cur);
-                    return ws_err_sys(err, e, "fsync parent directory of %s%s%s", fs->root,
-                                      sep_after(fs), rel);
+                    return ws_err_sys(err, e, "fsync parent directory of %s%s%s", fs->root, sep_after(fs), rel);
                 }
             } else if (errno != EEXIST) {
                 e = errno;
                 close(cur);
-                return ws_err_sys(err, e, "create directory %s%s%s", fs->root, sep_after(fs),
-                                  rel);
+                return ws_err_sys(err, e, "create directory %s%s%s", fs->root, sep_after(fs), rel);
             }
             fd = openat(cur, seg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         }
@@ -260,14 +258,14 @@ typedef struct file_put {
     int dirfd;
     int fd;
     char *key;
-    char *path;     /* ROOT/KEY, for messages */
-    char *tmp;      /* temp file name inside dirfd */
-    char *name;     /* final name inside dirfd */
-    uint8_t *buf;   /* small writes are gathered into WRITE_BUF bytes */
+    char *path;   /* ROOT/KEY, for messages */
+    char *tmp;    /* temp file name inside dirfd */
+    char *name;   /* final name inside dirfd */
+    uint8_t *buf; /* small writes are gathered into WRITE_BUF bytes */
     size_t buffered;
-    bool finished;  /* sink finished: no more writes */
-    bool failed;    /* a write failed: the put can only be freed */
-    bool renamed;   /* the temp file became the object */
+    bool finished; /* sink finished: no more writes */
+    bool failed;   /* a write failed: the put can only be freed */
+    bool renamed;  /* the temp file became the object */
 } file_put;
 
 static int write_all(file_put *p, const uint8_t *buf, size_t len, ws_err *err)
@@ -409,8 +407,7 @@ static const ws_put_ops put_ops = {
     .destroy = put_destroy,
 };
 
-static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out,
-                          ws_err *err)
+static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
 {
     file_storage *fs = (file_storage *) st;
     const char *slash = strrchr(key, '/');
@@ -440,9 +437,8 @@ static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, w
     for (const char *seg = key, *end;; seg = end + 1) {
         end = strchrnul(seg, '/');
         if (end - seg > NAME_MAX) {
-            ws_err_set(err, WS_ERR_INVALID,
-                       "%s: a path segment is longer than %d bytes, the file name limit",
-                       p->path, NAME_MAX);
+            ws_err_set(err, WS_ERR_INVALID, "%s: a path segment is longer than %d bytes, the file name limit", p->path,
+                       NAME_MAX);
             goto fail;
         }
         if (!*end)
@@ -457,8 +453,8 @@ static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, w
         clean_leftovers(p->dirfd);
         for (int i = 0; i < 16; i++) {
             free(p->tmp);
-            if (asprintf(&p->tmp, ".%.*s.tmp.%ld.%08" PRIx32 "~", TEMP_NAME_KEEP, base,
-                         (long) getpid(), random32()) < 0) {
+            if (asprintf(&p->tmp, ".%.*s.tmp.%ld.%08" PRIx32 "~", TEMP_NAME_KEEP, base, (long) getpid(), random32()) <
+                0) {
                 p->tmp = NULL;
                 goto nomem;
             }
@@ -514,8 +510,7 @@ static int open_object(file_storage *fs, const char *key, struct stat *st, ws_er
     return fd;
 }
 
-static int file_get(ws_storage *st_, const char *key, uint64_t offset, uint64_t length,
-                    ws_sink *dst, ws_err *err)
+static int file_get(ws_storage *st_, const char *key, uint64_t offset, uint64_t length, ws_sink *dst, ws_err *err)
 {
     file_storage *fs = (file_storage *) st_;
     struct stat st;
@@ -563,9 +558,7 @@ static int file_get(ws_storage *st_, const char *key, uint64_t offset, uint64_t 
         }
         if (n == 0) {
             /* Objects are replaced by rename, never changed in place. */
-            ws_err_set(err, WS_ERR_IO,
-                       "read %s%s%s: file ended at byte %" PRIu64 " of %" PRIu64
-                       " (changed in place?)",
+            ws_err_set(err, WS_ERR_IO, "read %s%s%s: file ended at byte %" PRIu64 " of %" PRIu64 " (changed in place?)",
                        fs->root, sep_after(fs), key, offset, end);
             goto out;
         }
@@ -667,8 +660,8 @@ static bool segment_valid(const char *name)
     if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return false;
     for (const char *c = name; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '.' || *c == '_' || *c == '-'))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+              *c == '_' || *c == '-'))
             return false;
     return true;
 }
@@ -746,8 +739,7 @@ static int read_dir(file_storage *fs, const char *rel, dent **out, size_t *n, ws
             if (fstatat(fd, de->d_name, &st, 0) < 0) {
                 if (errno == ENOENT)
                     continue; /* removed meanwhile */
-                ws_err_sys(err, errno, "stat %s%s%s%s", fs->root, *rel ? sep_after(fs) : "", rel,
-                           de->d_name);
+                ws_err_sys(err, errno, "stat %s%s%s%s", fs->root, *rel ? sep_after(fs) : "", rel, de->d_name);
                 goto fail;
             }
             is_dir = S_ISDIR(st.st_mode);
@@ -907,8 +899,7 @@ static int walk(list_ctx *c, size_t rlen, ws_err *err)
     return rc;
 }
 
-static int file_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb,
-                     void *arg, ws_err *err)
+static int file_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err)
 {
     list_ctx *c = calloc(1, sizeof *c);
     int rc;
@@ -975,8 +966,7 @@ int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out
     (void) cfg;
     *out = NULL;
     if (strncmp(url, "file://", 7) != 0 || url[7] != '/')
-        return ws_err_set(err, WS_ERR_CONFIG,
-                          "'%s' is not a local repository URL: want file:///absolute/path", url);
+        return ws_err_set(err, WS_ERR_CONFIG, "'%s' is not a local repository URL: want file:///absolute/path", url);
     path = url + 7;
     n = strlen(path);
     if (n >= PATH_MAX)

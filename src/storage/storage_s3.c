@@ -22,11 +22,11 @@
 #include "walship/s3_sign.h"
 #include "walship/s3_xml.h"
 
-#define LIST_PAGE "1000"
-#define DELETE_BATCH 1000
-#define MAX_PAGES 10000000u   /* bound on a listing's loop */
-#define ABORT_ATTEMPTS 3      /* best effort: the put already failed */
-#define BUF_INITIAL (1u << 20)
+#define LIST_PAGE      "1000"
+#define DELETE_BATCH   1000
+#define MAX_PAGES      10000000u /* bound on a listing's loop */
+#define ABORT_ATTEMPTS 3         /* best effort: the put already failed */
+#define BUF_INITIAL    (1u << 20)
 
 typedef struct s3_storage {
     ws_storage base;
@@ -94,15 +94,15 @@ static int fail_obj(const s3_storage *s, const char *fkey, ws_err *err)
 typedef struct s3_put {
     ws_put base;
     s3_storage *st;
-    char *key;            /* full key */
+    char *key; /* full key */
     uint8_t *buf;
-    size_t len;           /* bytes buffered */
-    size_t cap;           /* allocated */
+    size_t len; /* bytes buffered */
+    size_t cap; /* allocated */
     uint64_t part_base;
-    uint64_t part_size;   /* of the part being filled */
-    uint64_t total;       /* bytes received */
-    char *upload_id;      /* NULL until the multipart upload exists */
-    char **etags;         /* per uploaded part */
+    uint64_t part_size; /* of the part being filled */
+    uint64_t total;     /* bytes received */
+    char *upload_id;    /* NULL until the multipart upload exists */
+    char **etags;       /* per uploaded part */
     unsigned nparts;
     unsigned etag_cap;
     bool failed;
@@ -114,7 +114,11 @@ static void put_abort_upload(s3_put *p)
     if (!p->upload_id)
         return;
     ws_s3_param q[] = {{"uploadId", p->upload_id}};
-    ws_s3_req req = {.op = "AbortMultipartUpload", .method = "DELETE", .key = p->key, .query = q, .nquery = 1,
+    ws_s3_req req = {.op = "AbortMultipartUpload",
+                     .method = "DELETE",
+                     .key = p->key,
+                     .query = q,
+                     .nquery = 1,
                      .max_attempts = ABORT_ATTEMPTS};
     ws_s3_resp resp;
     ws_err ignored;
@@ -165,8 +169,13 @@ static int upload_part(s3_put *p, ws_err *err)
     char num[16];
     snprintf(num, sizeof num, "%u", p->nparts + 1);
     ws_s3_param q[] = {{"partNumber", num}, {"uploadId", p->upload_id}};
-    ws_s3_req req = {.op = "UploadPart", .method = "PUT", .key = p->key, .query = q, .nquery = 2,
-                     .body = p->buf, .body_len = p->len};
+    ws_s3_req req = {.op = "UploadPart",
+                     .method = "PUT",
+                     .key = p->key,
+                     .query = q,
+                     .nquery = 2,
+                     .body = p->buf,
+                     .body_len = p->len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
@@ -236,8 +245,13 @@ static int put_single(s3_put *p, const ws_meta *meta, ws_err *err)
         snprintf(names[i], sizeof names[i], "x-amz-meta-%s", meta->e[i].name);
         h[nh++] = (ws_s3_header){names[i], meta->e[i].value};
     }
-    ws_s3_req req = {.op = "PUT", .method = "PUT", .key = p->key, .headers = h, .nheaders = nh,
-                     .body = p->buf ? (const void *) p->buf : "", .body_len = p->len};
+    ws_s3_req req = {.op = "PUT",
+                     .method = "PUT",
+                     .key = p->key,
+                     .headers = h,
+                     .nheaders = nh,
+                     .body = p->buf ? (const void *) p->buf : "",
+                     .body_len = p->len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
@@ -262,8 +276,15 @@ static int complete_upload(s3_put *p, ws_err *err)
     }
     ws_s3_param q[] = {{"uploadId", p->upload_id}};
     ws_s3_header h[] = {{"content-type", "application/xml"}};
-    ws_s3_req req = {.op = "CompleteMultipartUpload", .method = "POST", .key = p->key, .query = q, .nquery = 1,
-                     .headers = h, .nheaders = 1, .body = body.p, .body_len = body.len};
+    ws_s3_req req = {.op = "CompleteMultipartUpload",
+                     .method = "POST",
+                     .key = p->key,
+                     .query = q,
+                     .nquery = 1,
+                     .headers = h,
+                     .nheaders = 1,
+                     .body = body.p,
+                     .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
@@ -403,8 +424,7 @@ static int s3_head(ws_storage *st_, const char *key, ws_obj_info *info, ws_err *
 
 /* Ranges S3 cannot express (empty ones, or starting at the very end): decide
  * with a HEAD like the file driver would. */
-static int get_by_head(s3_storage *s, const char *fkey, uint64_t offset, uint64_t length, ws_sink *dst,
-                       ws_err *err)
+static int get_by_head(s3_storage *s, const char *fkey, uint64_t offset, uint64_t length, ws_sink *dst, ws_err *err)
 {
     ws_obj_info info = {0};
     int r = s3_head_full(s, fkey, &info, err);
@@ -461,8 +481,7 @@ static int cmp_item(const void *a, const void *b)
  * "/"), and rolling up sorted keys is exact on every server.  The cost is
  * that a delimited listing reads every key under the prefix.
  */
-static int s3_list(ws_storage *st_, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg,
-                   ws_err *err)
+static int s3_list(ws_storage *st_, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err)
 {
     s3_storage *s = (s3_storage *) st_;
     size_t strip = *s->prefix ? strlen(s->prefix) + 1 : 0;
@@ -582,8 +601,14 @@ static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err
 
     ws_s3_param q[] = {{"delete", ""}};
     ws_s3_header h[] = {{"content-md5", md5b64}, {"content-type", "application/xml"}};
-    ws_s3_req req = {.op = "DeleteObjects", .method = "POST", .query = q, .nquery = 1, .headers = h, .nheaders = 2,
-                     .body = body.p, .body_len = body.len};
+    ws_s3_req req = {.op = "DeleteObjects",
+                     .method = "POST",
+                     .query = q,
+                     .nquery = 1,
+                     .headers = h,
+                     .nheaders = 2,
+                     .body = body.p,
+                     .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(s->conn, &req, &resp, err);

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ws_config_defaults(&cfg, &err) < 0)
         return 0;
-    if (ws_config_parse_buffer(&cfg, "fuzz.conf", (const char *)data, size, &err) < 0) {
+    if (ws_config_parse_buffer(&cfg, "fuzz.conf", (const char *) data, size, &err) < 0) {
         /* Errors are one line, and always say something. */
         if (err.msg[0] == '\0' || memchr(err.msg, '\n', strlen(err.msg)))
             __builtin_trap();

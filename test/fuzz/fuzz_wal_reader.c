@@ -23,7 +23,7 @@
 #include "walship/wal_index.h"
 #include "walship/wal_reader.h"
 
-#define SEG (1u << 20)
+#define SEG  (1u << 20)
 #define PAGE 8192
 
 static void check_result(const ws_wal_seg_result *r, uint64_t seg_lsn)
@@ -47,8 +47,8 @@ static int count_record(void *arg, const ws_wal_record *rec, ws_err *err)
     return 0;
 }
 
-static void read_segment(ws_wal_reader *r, uint64_t segno, uint32_t from, const uint8_t *buf, size_t len,
-                         size_t piece, uint64_t *count)
+static void read_segment(ws_wal_reader *r, uint64_t segno, uint32_t from, const uint8_t *buf, size_t len, size_t piece,
+                         uint64_t *count)
 {
     ws_wal_name w;
     ws_wal_seg_result res;
@@ -219,8 +219,8 @@ static void records_mode(const uint8_t *data, size_t size)
     (void) ws_wal_reader_skipping(r);
     read_segment(r, 3, 0, l.buf + SEG, SEG, SEG, &count);
     ws_wal_reader_free(r);
-    memset(l.buf, 0, (size_t) (l.pos - l.base) + PAGE < 3 * (size_t) SEG ? (size_t) (l.pos - l.base) + PAGE
-                                                                          : 3 * (size_t) SEG);
+    memset(l.buf, 0,
+           (size_t) (l.pos - l.base) + PAGE < 3 * (size_t) SEG ? (size_t) (l.pos - l.base) + PAGE : 3 * (size_t) SEG);
 }
 
 static void entry_mode(const uint8_t *data, size_t size)
@@ -238,8 +238,7 @@ static void entry_mode(const uint8_t *data, size_t size)
         abort();
     if (again.records != ix.records || again.first_lsn != ix.first_lsn || again.end_lsn != ix.end_lsn ||
         again.stop != ix.stop || again.n_restore_points != ix.n_restore_points ||
-        memcmp(&again.commits, &ix.commits, sizeof ix.commits) != 0 ||
-        strcmp(again.segment, ix.segment) != 0)
+        memcmp(&again.commits, &ix.commits, sizeof ix.commits) != 0 || strcmp(again.segment, ix.segment) != 0)
         abort();
     for (size_t i = 0; i < ix.n_restore_points; i++)
         if (strcmp(again.restore_points[i].name, ix.restore_points[i].name) != 0)

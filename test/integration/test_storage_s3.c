@@ -39,8 +39,8 @@ static char s3env_path[512];
 static int run_s3env(const char *verb)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "'%s' %s '%s' --parent-pid %ld --max-lifetime 1800 >'%s/s3env.out' 2>&1",
-             s3env_path, verb, E.dir, (long) getpid(), E.dir);
+    snprintf(cmd, sizeof cmd, "'%s' %s '%s' --parent-pid %ld --max-lifetime 1800 >'%s/s3env.out' 2>&1", s3env_path,
+             verb, E.dir, (long) getpid(), E.dir);
     if (strcmp(verb, "stop") == 0)
         snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null 2>&1", s3env_path, E.dir);
     int rc = system(cmd);
@@ -164,7 +164,9 @@ static size_t log_count(json_t *log, const char *op, const char *fault)
     json_t *e;
     json_array_foreach(log, i, e)
     {
-        if ((!op || strcmp(jstr(e, "op"), op) == 0) && (!fault || (fault[0] == '*' ? json_is_string(json_object_get(e, "fault")) : strcmp(jstr(e, "fault"), fault) == 0)))
+        if ((!op || strcmp(jstr(e, "op"), op) == 0) &&
+            (!fault ||
+             (fault[0] == '*' ? json_is_string(json_object_get(e, "fault")) : strcmp(jstr(e, "fault"), fault) == 0)))
             n++;
     }
     return n;
@@ -335,8 +337,8 @@ START_TEST(wrong_secret)
     ws_err err = {0};
     ck_assert_int_eq(put_pattern(st, "wal/x.ws", 1000, 1, 0, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_PERM);
-    ck_assert_msg(strstr(err.msg, "s3://walship-test/badsecret/wal/x.ws: PUT failed: 403 SignatureDoesNotMatch"),
-                  "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "s3://walship-test/badsecret/wal/x.ws: PUT failed: 403 SignatureDoesNotMatch"), "%s",
+                  err.msg);
     ck_assert_msg(strstr(err.msg, "signature does not match"), "%s", err.msg);
     ck_assert_ptr_null(strstr(err.msg, "not-the-secret-4711"));
     ws_obj_info info;
@@ -625,8 +627,14 @@ START_TEST(keys_needing_xml_escapes)
     /* walship's own keys never need escaping, but a bucket can hold anything:
      * put one with the raw request layer, list it and delete it (the
      * DeleteObjects body escapes it) through the driver. */
-    ws_s3_conn_opts co = {.endpoint = E.http, .region = "us-east-1", .bucket = E.bucket, .verify_tls = true,
-                          .retry_budget = 10, .request_timeout = 10, .access_key = "S3RVER", .secret_key = "S3RVER"};
+    ws_s3_conn_opts co = {.endpoint = E.http,
+                          .region = "us-east-1",
+                          .bucket = E.bucket,
+                          .verify_tls = true,
+                          .retry_budget = 10,
+                          .request_timeout = 10,
+                          .access_key = "S3RVER",
+                          .secret_key = "S3RVER"};
     ws_s3_conn *c = NULL;
     ws_err err = {0};
     ck_assert_msg(ws_s3_conn_new(&co, &c, &err) == 0, "%s", err.msg);

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define MAX_REGS 8
-#define KEYBUF 1200
+#define KEYBUF   1200
 
 typedef struct reg {
     ws_storage *(*open_fn)(void *arg);
@@ -56,8 +56,7 @@ static void ctx_close(ctx *c)
 }
 
 /* ns + printf(fmt) into buf (KEYBUF bytes). */
-static const char *K(const ctx *c, char *buf, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static const char *K(const ctx *c, char *buf, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static const char *K(const ctx *c, char *buf, const char *fmt, ...)
 {
     va_list ap;
@@ -133,17 +132,16 @@ static void verify_init(verify_sink *v, uint32_t seed, uint64_t start)
 }
 
 /* Gets [off, off+len) of key and checks it is pat(seed) with `expect` bytes. */
-static void get_check(ctx *c, const char *key, uint64_t off, uint64_t len, uint32_t seed,
-                      uint64_t expect)
+static void get_check(ctx *c, const char *key, uint64_t off, uint64_t len, uint32_t seed, uint64_t expect)
 {
     verify_sink v;
 
     verify_init(&v, seed, off);
-    ck_assert_msg(ws_storage_get(c->st, key, off, len, &v.base, &c->err) == 0,
-                  "get %s [%" PRIu64 ", +%" PRIu64 "]: %s", key, off, len, c->err.msg);
+    ck_assert_msg(ws_storage_get(c->st, key, off, len, &v.base, &c->err) == 0, "get %s [%" PRIu64 ", +%" PRIu64 "]: %s",
+                  key, off, len, c->err.msg);
     ck_assert_msg(v.finished == 1, "get %s: sink finished %d times", key, v.finished);
-    ck_assert_msg(v.n == expect, "get %s [%" PRIu64 ", +%" PRIu64 "]: %" PRIu64 " bytes, want %" PRIu64,
-                  key, off, len, v.n, expect);
+    ck_assert_msg(v.n == expect, "get %s [%" PRIu64 ", +%" PRIu64 "]: %" PRIu64 " bytes, want %" PRIu64, key, off, len,
+                  v.n, expect);
     ck_assert_msg(v.bad_at == UINT64_MAX, "get %s: wrong byte at %" PRIu64, key, v.bad_at);
 }
 
@@ -155,8 +153,8 @@ static void get_fails(ctx *c, const char *key, uint64_t off, uint64_t len, ws_er
     verify_init(&v, 0, off);
     ck_assert_msg(ws_storage_get(c->st, key, off, len, &v.base, &c->err) == -1,
                   "get %s [%" PRIu64 ", +%" PRIu64 "] succeeded", key, off, len);
-    ck_assert_msg(c->err.code == code, "get %s: code %s, want %s (%s)", key,
-                  ws_errcode_name(c->err.code), ws_errcode_name(code), c->err.msg);
+    ck_assert_msg(c->err.code == code, "get %s: code %s, want %s (%s)", key, ws_errcode_name(c->err.code),
+                  ws_errcode_name(code), c->err.msg);
     ck_assert_msg(strstr(c->err.msg, key) != NULL, "error does not name %s: %s", key, c->err.msg);
     ck_assert_msg(strchr(c->err.msg, '\n') == NULL, "error is not one line: %s", c->err.msg);
 }
@@ -164,8 +162,7 @@ static void get_fails(ctx *c, const char *key, uint64_t off, uint64_t len, ws_er
 static const size_t odd_pieces[] = {1, 7, 4093, 65537, 131071, 3, 0, 250000};
 
 /* Puts size bytes of pat(seed), written in the odd piece sizes above. */
-static void put_obj(ctx *c, const char *key, uint64_t size, uint32_t seed, const ws_meta *meta,
-                    bool explicit_finish)
+static void put_obj(ctx *c, const char *key, uint64_t size, uint32_t seed, const ws_meta *meta, bool explicit_finish)
 {
     ws_put *p = NULL;
     uint8_t *buf = malloc(262144);
@@ -173,8 +170,7 @@ static void put_obj(ctx *c, const char *key, uint64_t size, uint32_t seed, const
     size_t k = 0;
 
     ck_assert_ptr_nonnull(buf);
-    ck_assert_msg(ws_storage_put_begin(c->st, key, size, &p, &c->err) == 0, "put_begin %s: %s",
-                  key, c->err.msg);
+    ck_assert_msg(ws_storage_put_begin(c->st, key, size, &p, &c->err) == 0, "put_begin %s: %s", key, c->err.msg);
     ck_assert_ptr_nonnull(p);
     while (off < size) {
         size_t n = odd_pieces[k++ % (sizeof odd_pieces / sizeof odd_pieces[0])];
@@ -182,13 +178,11 @@ static void put_obj(ctx *c, const char *key, uint64_t size, uint32_t seed, const
         if (n > size - off)
             n = (size_t) (size - off);
         fill(buf, off, n, seed);
-        ck_assert_msg(ws_sink_write(ws_put_sink(p), buf, n, &c->err) == 0, "write %s: %s", key,
-                      c->err.msg);
+        ck_assert_msg(ws_sink_write(ws_put_sink(p), buf, n, &c->err) == 0, "write %s: %s", key, c->err.msg);
         off += n;
     }
     if (explicit_finish)
-        ck_assert_msg(ws_sink_finish(ws_put_sink(p), &c->err) == 0, "finish %s: %s", key,
-                      c->err.msg);
+        ck_assert_msg(ws_sink_finish(ws_put_sink(p), &c->err) == 0, "finish %s: %s", key, c->err.msg);
     ck_assert_msg(ws_put_commit(p, meta, &c->err) == 0, "commit %s: %s", key, c->err.msg);
     ws_put_free(p);
     free(buf);
@@ -200,10 +194,8 @@ static void head_size(ctx *c, const char *key, uint64_t size, ws_obj_info *info)
 
     if (!info)
         info = &tmp;
-    ck_assert_msg(ws_storage_head(c->st, key, info, &c->err) == 1, "head %s: not found (%s)", key,
-                  c->err.msg);
-    ck_assert_msg(info->size == size, "head %s: size %" PRIu64 ", want %" PRIu64, key, info->size,
-                  size);
+    ck_assert_msg(ws_storage_head(c->st, key, info, &c->err) == 1, "head %s: not found (%s)", key, c->err.msg);
+    ck_assert_msg(info->size == size, "head %s: size %" PRIu64 ", want %" PRIu64, key, info->size, size);
 }
 
 static void head_absent(ctx *c, const char *key)
@@ -218,7 +210,7 @@ static void head_absent(ctx *c, const char *key)
 
 typedef struct listed {
     size_t n, cap;
-    char **keys;      /* with the namespace removed; a prefix gets a leading '+' */
+    char **keys; /* with the namespace removed; a prefix gets a leading '+' */
     uint64_t *sizes;
     size_t stop_after; /* 0 = never */
     const char *ns;
@@ -264,20 +256,16 @@ static void list_expect(ctx *c, const char *sub, const char *delim, const char *
     size_t nwant = 0;
 
     K(c, prefix, "%s", sub);
-    ck_assert_msg(ws_storage_list(c->st, prefix, delim, collect, &l, &c->err) == 0,
-                  "list %s: %s", prefix, c->err.msg);
+    ck_assert_msg(ws_storage_list(c->st, prefix, delim, collect, &l, &c->err) == 0, "list %s: %s", prefix, c->err.msg);
     while (want[nwant])
         nwant++;
     for (size_t i = 0; i < l.n && i < nwant; i++)
-        ck_assert_msg(strcmp(l.keys[i], want[i]) == 0,
-                      "list '%s' delim '%s': entry %zu is '%s', want '%s'", sub,
+        ck_assert_msg(strcmp(l.keys[i], want[i]) == 0, "list '%s' delim '%s': entry %zu is '%s', want '%s'", sub,
                       delim ? delim : "", i, l.keys[i], want[i]);
-    ck_assert_msg(l.n == nwant, "list '%s' delim '%s': %zu entries, want %zu", sub,
-                  delim ? delim : "", l.n, nwant);
+    ck_assert_msg(l.n == nwant, "list '%s' delim '%s': %zu entries, want %zu", sub, delim ? delim : "", l.n, nwant);
     for (size_t i = 0; i < l.n; i++)
         if (l.keys[i][0] == '+')
-            ck_assert_msg(l.sizes[i] == 0, "common prefix %s has size %" PRIu64, l.keys[i],
-                          l.sizes[i]);
+            ck_assert_msg(l.sizes[i] == 0, "common prefix %s has size %" PRIu64, l.keys[i], l.sizes[i]);
     listed_free(&l);
 }
 
@@ -382,8 +370,9 @@ START_TEST(get_absent)
     get_fails(&c, K(&c, key, "d"), 0, WS_TO_END, WS_ERR_NOTFOUND);
     head_absent(&c, key);
     /* A key is exact: no prefix matching. */
-    head_absent(&c, K(&c, key, "d/"
-                                "x0"));
+    head_absent(&c, K(&c, key,
+                      "d/"
+                      "x0"));
     ctx_close(&c);
 }
 END_TEST
@@ -469,8 +458,7 @@ START_TEST(ranged_get)
 }
 END_TEST
 
-static const char *const list_keys[] = {"B", "d1-z", "d1.z/y", "d1/x1", "d1/x2",
-                                        "d2/sub/k", "e", "f/g", NULL};
+static const char *const list_keys[] = {"B", "d1-z", "d1.z/y", "d1/x1", "d1/x2", "d2/sub/k", "e", "f/g", NULL};
 
 static int fail_cb(const ws_list_entry *e, void *arg, ws_err *err)
 {
@@ -716,9 +704,8 @@ END_TEST
 
 START_TEST(invalid_keys)
 {
-    static const char *const bad[] = {"", "/a", "a/", "a//b", "a/./b", "a/../b", "..", ".",
-                                      "./a", "a/..", "a b", "a\\b", "a\nb", "a:b", "a~",
-                                      "caf\xc3\xa9", NULL};
+    static const char *const bad[] = {"",     "/a",  "a/",   "a//b", "a/./b", "a/../b", "..",          ".", "./a",
+                                      "a/..", "a b", "a\\b", "a\nb", "a:b",   "a~",     "caf\xc3\xa9", NULL};
     static const char *const good[] = {"a", "A/b.c-d_E", "0", "a.b", "..a", "a/.b/..c", "a...", NULL};
     ctx c;
     char long_key[1026];
@@ -760,8 +747,7 @@ START_TEST(invalid_keys)
 END_TEST
 
 void ws_conformance_add(Suite *s, const char *name, ws_storage *(*open_fn)(void *arg),
-                        void (*close_fn)(ws_storage *st, void *arg), void *arg,
-                        const ws_conformance_opts *opts)
+                        void (*close_fn)(ws_storage *st, void *arg), void *arg, const ws_conformance_opts *opts)
 {
     TCase *tc = tcase_create(name);
     reg *r;

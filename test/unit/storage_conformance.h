@@ -17,11 +17,11 @@
 #include "walship/storage.h"
 
 typedef struct ws_conformance_opts {
-    bool meta_roundtrip;     /* head must return the metadata stored with put */
-    size_t many_keys;        /* keys in the paging test; 0 = 1100 (crosses S3's 1000) */
-    size_t big_size;         /* bytes of the large round trip; 0 = 20 MiB */
-    const char *key_prefix;  /* put before every key, e.g. "ci/"; NULL = none */
-    int timeout;             /* seconds per case; 0 = 120 */
+    bool meta_roundtrip;    /* head must return the metadata stored with put */
+    size_t many_keys;       /* keys in the paging test; 0 = 1100 (crosses S3's 1000) */
+    size_t big_size;        /* bytes of the large round trip; 0 = 20 MiB */
+    const char *key_prefix; /* put before every key, e.g. "ci/"; NULL = none */
+    int timeout;            /* seconds per case; 0 = 120 */
 } ws_conformance_opts;
 
 /*
@@ -31,7 +31,6 @@ typedef struct ws_conformance_opts {
  * At most 8 registrations per program.
  */
 void ws_conformance_add(Suite *s, const char *name, ws_storage *(*open_fn)(void *arg),
-                        void (*close_fn)(ws_storage *st, void *arg), void *arg,
-                        const ws_conformance_opts *opts);
+                        void (*close_fn)(ws_storage *st, void *arg), void *arg, const ws_conformance_opts *opts);
 
 #endif

@@ -66,8 +66,8 @@ static ws_ack sample_ack(const char *name)
     a.digest.size = 16777216;
     for (int i = 0; i < WS_SHA256_LEN; i++)
         a.digest.sha256[i] = (uint8_t) (i * 7 + 1);
-    a.file = (ws_file_id){.dev = 2049, .ino = 131077, .size = 16777216, .mtime_ns = 1700000000123456789,
-                          .ctime_ns = -5};
+    a.file =
+        (ws_file_id){.dev = 2049, .ino = 131077, .size = 16777216, .mtime_ns = 1700000000123456789, .ctime_ns = -5};
     return a;
 }
 
@@ -99,16 +99,17 @@ START_TEST(test_ack_text_is_documented_form)
     char *text = ws_ack_format(&a, &err);
 
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(strncmp(text,
-                          "walship-ack 1\nname 000000010000000000000003\nrepo s3://walship-test/cluster one\n"
-                          "size 16777216\nsha256 01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da\n"
-                          "file-dev 2049\nfile-ino 131077\nfile-size 16777216\n"
-                          "file-mtime-ns 1700000000123456789\nfile-ctime-ns -5\ncheck ",
-                          strlen("walship-ack 1\nname 000000010000000000000003\nrepo s3://walship-test/cluster one\n"
-                                 "size 16777216\nsha256 01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da\n"
-                                 "file-dev 2049\nfile-ino 131077\nfile-size 16777216\n"
-                                 "file-mtime-ns 1700000000123456789\nfile-ctime-ns -5\ncheck ")) == 0,
-                  "%s", text);
+    ck_assert_msg(
+        strncmp(text,
+                "walship-ack 1\nname 000000010000000000000003\nrepo s3://walship-test/cluster one\n"
+                "size 16777216\nsha256 01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da\n"
+                "file-dev 2049\nfile-ino 131077\nfile-size 16777216\n"
+                "file-mtime-ns 1700000000123456789\nfile-ctime-ns -5\ncheck ",
+                strlen("walship-ack 1\nname 000000010000000000000003\nrepo s3://walship-test/cluster one\n"
+                       "size 16777216\nsha256 01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da\n"
+                       "file-dev 2049\nfile-ino 131077\nfile-size 16777216\n"
+                       "file-mtime-ns 1700000000123456789\nfile-ctime-ns -5\ncheck ")) == 0,
+        "%s", text);
     free(text);
 }
 END_TEST
@@ -334,9 +335,13 @@ END_TEST
 START_TEST(test_ready_scan_order)
 {
     ws_ready_list l;
-    static const char *want[] = {"00000002.history", "00000003.history", "000000010000000000000001",
-                                 "000000010000000000000002.00000028.backup", "000000010000000000000002.partial",
-                                 "000000010000000000000003", "000000020000000000000003"};
+    static const char *want[] = {"00000002.history",
+                                 "00000003.history",
+                                 "000000010000000000000001",
+                                 "000000010000000000000002.00000028.backup",
+                                 "000000010000000000000002.partial",
+                                 "000000010000000000000003",
+                                 "000000020000000000000003"};
 
     touch(tmpdir, "000000010000000000000003.ready", 1000);
     touch(tmpdir, "000000020000000000000003.ready", 1000);

@@ -43,8 +43,8 @@ static uint8_t *wal_like(size_t len)
     return p;
 }
 
-static uint8_t *encode(const uint8_t *data, size_t len, ws_compress c, const ws_key *key, uint32_t chunk,
-                       size_t piece, size_t *out_len)
+static uint8_t *encode(const uint8_t *data, size_t len, ws_compress c, const ws_key *key, uint32_t chunk, size_t piece,
+                       size_t *out_len)
 {
     ws_codec_opts o = {.compress = c, .key = key, .chunk_size = chunk};
     ws_sink *mem = ws_sink_mem_new();
@@ -67,8 +67,8 @@ static uint8_t *encode(const uint8_t *data, size_t len, ws_compress c, const ws_
 }
 
 /* Decodes; returns 0 and the plaintext on success, -1 and err on failure. */
-static int decode(const uint8_t *obj, size_t len, const ws_key *key, size_t piece, uint8_t **plain,
-                  size_t *plain_len, ws_err *err)
+static int decode(const uint8_t *obj, size_t len, const ws_key *key, size_t piece, uint8_t **plain, size_t *plain_len,
+                  ws_err *err)
 {
     ws_sink *mem = ws_sink_mem_new();
     ws_decoder *d = ws_decoder_new(key, "test/object.ws", mem, err);
@@ -97,8 +97,8 @@ static void roundtrip(size_t len, ws_compress c, bool encrypt, uint32_t chunk, s
 
     obj = encode(data, len, c, key, chunk, piece, &obj_len);
     ck_assert_uint_ge(obj_len, WS_HEADER_LEN + WS_TRAILER_LEN);
-    ck_assert_msg(decode(obj, obj_len, key, piece ? piece + 7 : 0, &plain, &plain_len, &err) == 0,
-                  "len %zu: %s", len, err.msg);
+    ck_assert_msg(decode(obj, obj_len, key, piece ? piece + 7 : 0, &plain, &plain_len, &err) == 0, "len %zu: %s", len,
+                  err.msg);
     ck_assert_uint_eq(plain_len, len);
     ck_assert(len == 0 || memcmp(plain, data, len) == 0);
     free(data);
@@ -108,8 +108,17 @@ static void roundtrip(size_t len, ws_compress c, bool encrypt, uint32_t chunk, s
 }
 
 static const size_t boundary_sizes[] = {
-    0, 1, 2, SMALL_CHUNK - 1, SMALL_CHUNK, SMALL_CHUNK + 1, 2 * SMALL_CHUNK - 1, 2 * SMALL_CHUNK,
-    2 * SMALL_CHUNK + 1, 10 * SMALL_CHUNK, 300000,
+    0,
+    1,
+    2,
+    SMALL_CHUNK - 1,
+    SMALL_CHUNK,
+    SMALL_CHUNK + 1,
+    2 * SMALL_CHUNK - 1,
+    2 * SMALL_CHUNK,
+    2 * SMALL_CHUNK + 1,
+    10 * SMALL_CHUNK,
+    300000,
 };
 
 START_TEST(roundtrip_boundaries)
@@ -279,8 +288,8 @@ START_TEST(corruption_truncation)
 
         if (!(cut < WS_HEADER_LEN + 2 || cut > obj_len - WS_TRAILER_LEN - 3 || chunk_edge || cut % 211 == 0))
             continue;
-        ck_assert_msg(decode(obj, cut, key, 0, NULL, NULL, &err) == -1, "truncation to %zu of %zu not detected",
-                      cut, obj_len);
+        ck_assert_msg(decode(obj, cut, key, 0, NULL, NULL, &err) == -1, "truncation to %zu of %zu not detected", cut,
+                      obj_len);
         ck_assert_int_eq(err.code == WS_ERR_CORRUPT || err.code == WS_ERR_FORMAT, 1);
     }
     free(obj);
@@ -446,7 +455,8 @@ START_TEST(standard_tools_recover_plain_objects)
         ck_assert_uint_eq(fwrite(data, 1, len, f), len);
         fclose(f);
         if (c)
-            snprintf(cmd, sizeof cmd, "tail -c +%d %s/obj | lz4 -d -c | cmp -s - %s/plain && lz4 -d -c < %s/obj | cmp -s - %s/plain",
+            snprintf(cmd, sizeof cmd,
+                     "tail -c +%d %s/obj | lz4 -d -c | cmp -s - %s/plain && lz4 -d -c < %s/obj | cmp -s - %s/plain",
                      WS_HEADER_LEN + 1, dir, dir, dir, dir);
         else
             snprintf(cmd, sizeof cmd, "tail -c +%d %s/obj | head -c -%d | cmp -s - %s/plain", WS_HEADER_LEN + 1, dir,

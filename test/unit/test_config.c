@@ -86,11 +86,10 @@ static void teardown(void)
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
-#define assert_err(substr)                                                                     \
-    do {                                                                                       \
-        ck_assert_int_eq(err.code, WS_ERR_CONFIG);                                             \
-        ck_assert_msg(strstr(err.msg, (substr)) != NULL, "message \"%s\" lacks \"%s\"",       \
-                      err.msg, (substr));                                                      \
+#define assert_err(substr)                                                                                  \
+    do {                                                                                                    \
+        ck_assert_int_eq(err.code, WS_ERR_CONFIG);                                                          \
+        ck_assert_msg(strstr(err.msg, (substr)) != NULL, "message \"%s\" lacks \"%s\"", err.msg, (substr)); \
     } while (0)
 
 /* ---- defaults ---- */
@@ -129,10 +128,9 @@ END_TEST
 START_TEST(test_key_names)
 {
     static const char *const want[] = {
-        "repo",   "s3_endpoint", "s3_region",           "s3_uri_style", "s3_verify_tls",
-        "s3_ca_file", "s3_retry_budget", "s3_request_timeout", "compress",
-        "encryption_key_file", "pg_conninfo", "log_level", "archive_workers", "archive_lookahead",
-        "prefetch"};
+        "repo",        "s3_endpoint",     "s3_region",          "s3_uri_style",      "s3_verify_tls",
+        "s3_ca_file",  "s3_retry_budget", "s3_request_timeout", "compress",          "encryption_key_file",
+        "pg_conninfo", "log_level",       "archive_workers",    "archive_lookahead", "prefetch"};
     ck_assert_int_eq(WS_CFG_NKEYS, 15);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_str_eq(ws_config_keys[i], want[i]);
@@ -208,8 +206,7 @@ START_TEST(test_other_section)
     char want[400];
     const char *p = conf("repo = file:///x\n[postgres]\n");
     ck_assert_int_eq(load(p, env(NULL)), -1);
-    snprintf(want, sizeof want, "unknown section \"postgres\" in %s:2: only [walship] is allowed",
-             p);
+    snprintf(want, sizeof want, "unknown section \"postgres\" in %s:2: only [walship] is allowed", p);
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_eq(err.code, WS_ERR_CONFIG);
 
@@ -419,10 +416,8 @@ START_TEST(test_values)
     int rc = load(p, env(NULL));
     ck_assert_msg(rc == (values[_i].ok ? 0 : -1), "%s = \"%s\": rc %d, %s", key, v, rc, err.msg);
     if (!values[_i].ok) {
-        snprintf(want, sizeof want, "invalid value \"%s\" for %s (from %s:2): expected ", v, key,
-                 p);
-        ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"",
-                      err.msg, want);
+        snprintf(want, sizeof want, "invalid value \"%s\" for %s (from %s:2): expected ", v, key, p);
+        ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"", err.msg, want);
         ck_assert_int_eq(err.code, WS_ERR_CONFIG);
     } else {
         snprintf(want, sizeof want, "%s:2", p);
@@ -430,19 +425,17 @@ START_TEST(test_values)
     }
     ws_config_free(&cfg);
 
-    size_t n = (size_t)snprintf(var, sizeof var, "WALSHIP_");
+    size_t n = (size_t) snprintf(var, sizeof var, "WALSHIP_");
     for (const char *k = key; *k; k++)
-        var[n++] = (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k);
+        var[n++] = (char) (*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k);
     snprintf(var + n, sizeof var - n, "=%s", v);
     rc = load(NULL, env(var, NULL));
     ck_assert_msg(rc == (values[_i].ok ? 0 : -1), "%s: rc %d, %s", var, rc, err.msg);
     var[n] = '\0';
     if (!values[_i].ok) {
-        snprintf(want, sizeof want,
-                 "invalid value \"%s\" for %s (from environment variable %s): expected ", v, key,
+        snprintf(want, sizeof want, "invalid value \"%s\" for %s (from environment variable %s): expected ", v, key,
                  var);
-        ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"",
-                      err.msg, want);
+        ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"", err.msg, want);
     } else {
         snprintf(want, sizeof want, "environment variable %s", var);
         ck_assert_str_eq(cfg.source[values[_i].key], want);
@@ -472,9 +465,8 @@ START_TEST(test_parsed_values)
 
     /* The environment turns them back. */
     ws_config_free(&cfg);
-    ck_assert_msg(load(p, env("WALSHIP_S3_VERIFY_TLS=yes", "WALSHIP_COMPRESS=lz4",
-                              "WALSHIP_S3_URI_STYLE=path", "WALSHIP_LOG_LEVEL=error",
-                              "WALSHIP_S3_ENDPOINT=", NULL)) == 0,
+    ck_assert_msg(load(p, env("WALSHIP_S3_VERIFY_TLS=yes", "WALSHIP_COMPRESS=lz4", "WALSHIP_S3_URI_STYLE=path",
+                              "WALSHIP_LOG_LEVEL=error", "WALSHIP_S3_ENDPOINT=", NULL)) == 0,
                   "%s", err.msg);
     ck_assert(cfg.s3_verify_tls);
     ck_assert_int_eq(cfg.compress, WS_COMPRESS_LZ4);
@@ -490,8 +482,7 @@ START_TEST(test_exact_value_message)
     char want[400];
     const char *p = conf("[walship]\nrepo = file:///x\n\ns3_verify_tls = maybe\n");
     ck_assert_int_eq(load(p, env(NULL)), -1);
-    snprintf(want, sizeof want,
-             "invalid value \"maybe\" for s3_verify_tls (from %s:4): expected on or off", p);
+    snprintf(want, sizeof want, "invalid value \"maybe\" for s3_verify_tls (from %s:4): expected on or off", p);
     ck_assert_str_eq(err.msg, want);
 }
 END_TEST
@@ -538,9 +529,8 @@ START_TEST(test_precedence_region_endpoint)
     ws_config_free(&cfg);
 
     /* WALSHIP_* over the file and AWS_*, whatever the order in the environment. */
-    e = env("WALSHIP_S3_REGION=ap-south-1", "AWS_REGION=eu-west-1",
-            "WALSHIP_S3_ENDPOINT=https://127.0.0.1:9002", "AWS_ENDPOINT_URL=http://127.0.0.1:9000",
-            NULL);
+    e = env("WALSHIP_S3_REGION=ap-south-1", "AWS_REGION=eu-west-1", "WALSHIP_S3_ENDPOINT=https://127.0.0.1:9002",
+            "AWS_ENDPOINT_URL=http://127.0.0.1:9000", NULL);
     ck_assert_msg(load(p, e) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.s3_region, "ap-south-1");
     ck_assert_str_eq(cfg.s3_endpoint, "https://127.0.0.1:9002");
@@ -585,14 +575,12 @@ START_TEST(test_precedence_all_keys)
     ck_assert_str_eq(cfg.repo, "file:///from/file");
     ws_config_free(&cfg);
 
-    char *const *e = env("WALSHIP_REPO=s3://env-bucket/x", "WALSHIP_S3_ENDPOINT=http://127.0.0.1:2",
-                         "WALSHIP_S3_REGION=env-region", "WALSHIP_S3_URI_STYLE=path",
-                         "WALSHIP_S3_VERIFY_TLS=on", "WALSHIP_S3_CA_FILE=/env/ca.pem",
-                         "WALSHIP_S3_RETRY_BUDGET=3", "WALSHIP_S3_REQUEST_TIMEOUT=4",
-                         "WALSHIP_COMPRESS=lz4", "WALSHIP_ENCRYPTION_KEY_FILE=/env/key",
-                         "WALSHIP_PG_CONNINFO=dbname=env", "WALSHIP_LOG_LEVEL=info",
-                         "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0",
-                         NULL);
+    char *const *e =
+        env("WALSHIP_REPO=s3://env-bucket/x", "WALSHIP_S3_ENDPOINT=http://127.0.0.1:2", "WALSHIP_S3_REGION=env-region",
+            "WALSHIP_S3_URI_STYLE=path", "WALSHIP_S3_VERIFY_TLS=on", "WALSHIP_S3_CA_FILE=/env/ca.pem",
+            "WALSHIP_S3_RETRY_BUDGET=3", "WALSHIP_S3_REQUEST_TIMEOUT=4", "WALSHIP_COMPRESS=lz4",
+            "WALSHIP_ENCRYPTION_KEY_FILE=/env/key", "WALSHIP_PG_CONNINFO=dbname=env", "WALSHIP_LOG_LEVEL=info",
+            "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0", NULL);
     ck_assert_msg(load(p, e) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.repo, "s3://env-bucket/x");
     ck_assert_str_eq(cfg.s3_endpoint, "http://127.0.0.1:2");
@@ -610,10 +598,8 @@ START_TEST(test_precedence_all_keys)
     ck_assert_uint_eq(cfg.archive_lookahead, 16);
     ck_assert_uint_eq(cfg.prefetch, 0);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
-        ck_assert_msg(strncmp(cfg.source[i], "environment variable WALSHIP_", 29) == 0, "%s",
-                      cfg.source[i]);
-    ck_assert_str_eq(cfg.source[WS_CFG_S3_REQUEST_TIMEOUT],
-                     "environment variable WALSHIP_S3_REQUEST_TIMEOUT");
+        ck_assert_msg(strncmp(cfg.source[i], "environment variable WALSHIP_", 29) == 0, "%s", cfg.source[i]);
+    ck_assert_str_eq(cfg.source[WS_CFG_S3_REQUEST_TIMEOUT], "environment variable WALSHIP_S3_REQUEST_TIMEOUT");
 }
 END_TEST
 
@@ -626,8 +612,7 @@ END_TEST
 
 START_TEST(test_aws_credentials)
 {
-    ck_assert_int_eq(load(NULL, env("AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
-                                    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
+    ck_assert_int_eq(load(NULL, env("AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
                                     "AWS_SESSION_TOKEN=tok123", "OTHER=1", NULL)),
                      0);
     ck_assert_str_eq(cfg.aws_access_key_id, "AKIDEXAMPLE");
@@ -649,8 +634,7 @@ START_TEST(test_unknown_env)
     ck_assert_int_eq(load(NULL, env("WALSHIP_=x", NULL)), -1);
     ck_assert_str_eq(err.msg, "unknown environment variable WALSHIP_");
     /* Variables merely resembling ours are not walship's business. */
-    ck_assert_int_eq(load(NULL, env("WALSHIPREPO=x", "walship_repo=x", "MY_WALSHIP_X=1", NULL)),
-                     0);
+    ck_assert_int_eq(load(NULL, env("WALSHIPREPO=x", "walship_repo=x", "MY_WALSHIP_X=1", NULL)), 0);
 }
 END_TEST
 
@@ -743,8 +727,7 @@ START_TEST(test_walship_config_env)
 
     /* --config beats WALSHIP_CONFIG (which here names a missing file). */
     const char *q = conf("repo = file:///from/option\n");
-    ck_assert_msg(load(q, env("WALSHIP_CONFIG=/nonexistent/walship.conf", NULL)) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(load(q, env("WALSHIP_CONFIG=/nonexistent/walship.conf", NULL)) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.repo, "file:///from/option");
     ws_config_free(&cfg);
 
@@ -769,8 +752,7 @@ START_TEST(test_missing_explicit_file)
 
     snprintf(path, sizeof path, "%s/nope.conf", tmpdir);
     ck_assert_int_eq(load(path, env(NULL)), -1);
-    snprintf(want, sizeof want,
-             "cannot open config file %s (named by --config): No such file or directory", path);
+    snprintf(want, sizeof want, "cannot open config file %s (named by --config): No such file or directory", path);
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_eq(err.code, WS_ERR_CONFIG);
 
@@ -822,8 +804,7 @@ START_TEST(test_default_file)
 
     /* The real entry point: fine when /etc/walship/walship.conf is absent. */
     if (access(WS_DEFAULT_CONFIG_FILE, F_OK) != 0 && errno == ENOENT) {
-        ck_assert_int_eq(ws_config_load(&cfg, NULL, env("WALSHIP_REPO=file:///r", NULL), &err),
-                         0);
+        ck_assert_int_eq(ws_config_load(&cfg, NULL, env("WALSHIP_REPO=file:///r", NULL), &err), 0);
         ck_assert_ptr_null(cfg.config_file);
         ck_assert_str_eq(cfg.repo, "file:///r");
     }
@@ -841,8 +822,7 @@ START_TEST(test_require)
     ck_assert_str_eq(err.msg, "missing setting repo: set it in the config file or WALSHIP_REPO");
     ck_assert_int_eq(err.code, WS_ERR_CONFIG);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_PG_CONNINFO, &err), -1);
-    ck_assert_str_eq(err.msg,
-                     "missing setting pg_conninfo: set it in the config file or WALSHIP_PG_CONNINFO");
+    ck_assert_str_eq(err.msg, "missing setting pg_conninfo: set it in the config file or WALSHIP_PG_CONNINFO");
     /* Settings with defaults are always present. */
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_S3_REGION, &err), 0);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_COMPRESS, &err), 0);
@@ -856,8 +836,7 @@ START_TEST(test_require)
     ck_assert_int_eq(load(p, env("WALSHIP_PG_CONNINFO=dbname=x", NULL)), 0);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_PG_CONNINFO, &err), 0);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_ENCRYPTION_KEY_FILE, &err), -1);
-    snprintf(want, sizeof want,
-             "missing setting encryption_key_file: set it in %s or WALSHIP_ENCRYPTION_KEY_FILE", p);
+    snprintf(want, sizeof want, "missing setting encryption_key_file: set it in %s or WALSHIP_ENCRYPTION_KEY_FILE", p);
     ck_assert_str_eq(err.msg, want);
 }
 END_TEST
@@ -891,8 +870,7 @@ START_TEST(test_secrets_not_in_messages)
     ck_assert_str_eq(err.msg, "unknown environment variable WALSHIP_SECRET");
 
     /* Nor a pg_conninfo password when a later setting fails. */
-    ck_assert_int_eq(
-        load(NULL, env("WALSHIP_PG_CONNINFO=password=S3CR3T-VALUE-1", "WALSHIP_REPO=x", NULL)), -1);
+    ck_assert_int_eq(load(NULL, env("WALSHIP_PG_CONNINFO=password=S3CR3T-VALUE-1", "WALSHIP_REPO=x", NULL)), -1);
     ck_assert_ptr_null(strstr(err.msg, secrets[0]));
 }
 END_TEST
@@ -946,8 +924,7 @@ START_TEST(test_log_levels)
 
     ws_log_init("walship", WS_LOG_ERROR);
     ck_assert_int_eq(ws_log_get_level(), WS_LOG_ERROR);
-    ck_assert_str_eq(capture_stderr(log_some),
-                     "walship: ERROR: boom 1\nwalship: ERROR: unknown key \"x\" in /f:1\n");
+    ck_assert_str_eq(capture_stderr(log_some), "walship: ERROR: boom 1\nwalship: ERROR: unknown key \"x\" in /f:1\n");
 
     ws_log_init("walship", WS_LOG_DEBUG);
     const char *all = capture_stderr(log_some);
@@ -973,7 +950,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_error_frees_config);
-    tcase_add_loop_test(tc, test_values, 0, (int)(sizeof values / sizeof values[0]));
+    tcase_add_loop_test(tc, test_values, 0, (int) (sizeof values / sizeof values[0]));
     tcase_add_test(tc, test_parsed_values);
     tcase_add_test(tc, test_exact_value_message);
     tcase_add_test(tc, test_value_escaping);

@@ -23,7 +23,7 @@
 #include "walship/wal_name.h"
 #include "walship/wal_segment.h"
 
-#define MiB (1u << 20)
+#define MiB   (1u << 20)
 #define SYSID UINT64_C(7301234567890123456)
 
 static ws_err err;
@@ -72,8 +72,12 @@ static bool exists(const char *dir, const char *name)
 static void make_segment(const char *path, const char *name, uint64_t sysid, size_t size)
 {
     ws_wal_name w = name_of(name);
-    ws_wal_header h = {.magic = 0xD110, .info = WS_XLP_LONG_HEADER, .tli = w.tli, .sysid = sysid,
-                       .seg_size = MiB, .blcksz = WS_WAL_BLCKSZ};
+    ws_wal_header h = {.magic = 0xD110,
+                       .info = WS_XLP_LONG_HEADER,
+                       .tli = w.tli,
+                       .sysid = sysid,
+                       .seg_size = MiB,
+                       .blcksz = WS_WAL_BLCKSZ};
     uint8_t *buf = calloc(1, size > WS_WAL_LONG_HEADER_LEN ? size : WS_WAL_LONG_HEADER_LEN);
     FILE *f;
 
@@ -166,8 +170,8 @@ START_TEST(test_state_parse_errors)
     static const char *const bad[] = {
         "",
         "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\n",                   /* no repo */
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r",     /* no newline */
+        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\n",               /* no repo */
+        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r", /* no newline */
         "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\nx y\n",
         "walship-spool-state 1\ngeneration 1\ngeneration 2\nsysid 1\nkey -\nrepo file:///r\n",
         "walship-spool-state 1\ngeneration XYZ\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
@@ -578,7 +582,7 @@ START_TEST(test_sweep)
         make_segment(path_of(spool, seg_name(1, s)), seg_name(1, s), SYSID, MiB);
     make_segment(path_of(spool, seg_name(2, 12)), seg_name(2, 12), SYSID, MiB);
     make_segment(path_of(spool, "00000001000000000000000D.part-1"), seg_name(1, 13), SYSID, MiB); /* abandoned */
-    ck_assert_int_eq(ws_spool_part_create(sp, seg_name(1, 14), &fd, &part, &err), 0);       /* live */
+    ck_assert_int_eq(ws_spool_part_create(sp, seg_name(1, 14), &fd, &part, &err), 0);             /* live */
     unlink(path_of(spool, seg_name(1, 13)));
     unlink(path_of(spool, seg_name(1, 14)));
     ck_assert_int_eq(ws_spool_sweep(sp, &w, present, false, &err), 0);

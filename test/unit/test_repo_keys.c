@@ -33,10 +33,19 @@ END_TEST
 START_TEST(bad_names_are_refused)
 {
     static const char *bad[] = {
-        "", "00000001000000000000003", "0000000100000000000000033", "00000001000000000000000g",
-        "000000010000000000000003.partia", "000000010000000000000003.0000028.backup", "00000001.history",
-        "0000000a.history", "../000000010000000000000003", "000000000000000000000003", "foo",
-        "000000010000000000000003/", "000000010000000000000003.ws",
+        "",
+        "00000001000000000000003",
+        "0000000100000000000000033",
+        "00000001000000000000000g",
+        "000000010000000000000003.partia",
+        "000000010000000000000003.0000028.backup",
+        "00000001.history",
+        "0000000a.history",
+        "../000000010000000000000003",
+        "000000000000000000000003",
+        "foo",
+        "000000010000000000000003/",
+        "000000010000000000000003.ws",
     };
     char k[WS_KEY_MAX];
     ws_err err;
@@ -108,8 +117,10 @@ END_TEST
 START_TEST(name_of_key_round_trips)
 {
     static const char *names[] = {
-        "000000010000000000000003", "0000000200000001000000FF.partial",
-        "000000010000000000000002.00000028.backup", "0000000A.history",
+        "000000010000000000000003",
+        "0000000200000001000000FF.partial",
+        "000000010000000000000002.00000028.backup",
+        "0000000A.history",
     };
     char k[WS_KEY_MAX], back[64];
     ws_err err;
@@ -119,9 +130,8 @@ START_TEST(name_of_key_round_trips)
         ck_assert_int_eq(ws_repo_wal_name_of_key(k, back, sizeof back, &err), 0);
         ck_assert_str_eq(back, names[i]);
     }
-    ck_assert_int_eq(ws_repo_wal_name_of_key("wal/0000000100000001/000000010000000000000003.ws", back, sizeof back,
-                                             &err),
-                     -1);
+    ck_assert_int_eq(
+        ws_repo_wal_name_of_key("wal/0000000100000001/000000010000000000000003.ws", back, sizeof back, &err), -1);
     ck_assert_int_eq(ws_repo_wal_name_of_key("user/x.ws", back, sizeof back, &err), -1);
 }
 END_TEST

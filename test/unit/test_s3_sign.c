@@ -10,8 +10,8 @@
 
 #include "walship/s3_sign.h"
 
-#define AK "AKIAIOSFODNN7EXAMPLE"
-#define SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define AK   "AKIAIOSFODNN7EXAMPLE"
+#define SK   "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define HOST "examplebucket.s3.amazonaws.com"
 #define DATE "20130524T000000Z"
 
@@ -19,9 +19,18 @@ static char *sign(const char *method, const char *path, const ws_s3_param *q, si
                   size_t nh, const char *payload, ws_s3_buf *canon)
 {
     ws_s3_sign_input in = {
-        .method = method, .path = path, .params = q, .nparams = nq, .headers = h, .nheaders = nh,
-        .payload_sha256 = payload, .amz_date = DATE, .region = "us-east-1", .service = "s3",
-        .access_key = AK, .secret_key = SK,
+        .method = method,
+        .path = path,
+        .params = q,
+        .nparams = nq,
+        .headers = h,
+        .nheaders = nh,
+        .payload_sha256 = payload,
+        .amz_date = DATE,
+        .region = "us-east-1",
+        .service = "s3",
+        .access_key = AK,
+        .secret_key = SK,
     };
     ws_s3_buf auth;
     ws_err err = {0};
@@ -131,11 +140,8 @@ static char *canonical_query(const ws_s3_param *q, size_t n)
 START_TEST(query_sorting_and_encoding)
 {
     ws_s3_param q[] = {
-        {"prefix", "wal/0000 0001~x"},
-        {"list-type", "2"},
-        {"delimiter", "/"},
-        {"continuation-token", "a+b=c&d"},
-        {"uploads", ""},
+        {"prefix", "wal/0000 0001~x"},     {"list-type", "2"}, {"delimiter", "/"},
+        {"continuation-token", "a+b=c&d"}, {"uploads", ""},
     };
     char *s = canonical_query(q, 5);
     ck_assert_str_eq(s, "continuation-token=a%2Bb%3Dc%26d&delimiter=%2F&list-type=2&"
@@ -194,9 +200,16 @@ END_TEST
 START_TEST(duplicate_header_rejected)
 {
     ws_s3_header h[] = {{"host", HOST}, {"Host", HOST}};
-    ws_s3_sign_input in = {.method = "GET", .path = "/", .headers = h, .nheaders = 2,
-                           .payload_sha256 = WS_S3_EMPTY_SHA256, .amz_date = DATE, .region = "us-east-1",
-                           .service = "s3", .access_key = AK, .secret_key = SK};
+    ws_s3_sign_input in = {.method = "GET",
+                           .path = "/",
+                           .headers = h,
+                           .nheaders = 2,
+                           .payload_sha256 = WS_S3_EMPTY_SHA256,
+                           .amz_date = DATE,
+                           .region = "us-east-1",
+                           .service = "s3",
+                           .access_key = AK,
+                           .secret_key = SK};
     ws_s3_buf auth;
     ws_err err = {0};
     ws_s3_buf_init(&auth);

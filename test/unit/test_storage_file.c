@@ -241,8 +241,7 @@ static int collect(const ws_list_entry *e, void *arg, ws_err *err)
     return 0;
 }
 
-static void list_is(ws_storage *st, const char *prefix, const char *delim,
-                    const char *const *want)
+static void list_is(ws_storage *st, const char *prefix, const char *delim, const char *const *want)
 {
     keylist l = {.n = 0};
     ws_err err;
@@ -258,7 +257,7 @@ static void list_is(ws_storage *st, const char *prefix, const char *delim,
 
 /* --- atomicity -------------------------------------------------------- */
 
-#define SLOW_SIZE (512 * 1024)
+#define SLOW_SIZE   (512 * 1024)
 #define SLOW_PIECES 20
 
 /* Child: writes seed's SLOW_SIZE bytes to key over about one second. */
@@ -288,8 +287,7 @@ static void slow_writer(ws_storage *st, const char *key, uint32_t seed)
 }
 
 /* 1: complete object of seed; 0: absent; fails the test on anything else. */
-static int observe(ws_storage *st, const char *key, uint32_t seed, uint32_t other_seed,
-                   bool other_ok)
+static int observe(ws_storage *st, const char *key, uint32_t seed, uint32_t other_seed, bool other_ok)
 {
     ws_obj_info info;
     ws_err err;
@@ -299,8 +297,7 @@ static int observe(ws_storage *st, const char *key, uint32_t seed, uint32_t othe
 
     ck_assert_msg(h >= 0, "head: %s", err.msg);
     if (h == 1)
-        ck_assert_msg(info.size == SLOW_SIZE, "head saw a partial object: %" PRIu64 " bytes",
-                      info.size);
+        ck_assert_msg(info.size == SLOW_SIZE, "head saw a partial object: %" PRIu64 " bytes", info.size);
     d = get_bytes(st, key, &len);
     if (!d) {
         ck_assert_msg(!other_ok, "object vanished while being replaced");
@@ -324,8 +321,7 @@ static int observe(ws_storage *st, const char *key, uint32_t seed, uint32_t othe
     return r;
 }
 
-static void run_slow(ws_storage *st, const char *key, uint32_t seed, uint32_t old_seed,
-                     bool has_old)
+static void run_slow(ws_storage *st, const char *key, uint32_t seed, uint32_t old_seed, bool has_old)
 {
     pid_t pid = fork();
     int status, seen_before = 0, seen_done = 0, polls = 0;
@@ -351,8 +347,7 @@ static void run_slow(ws_storage *st, const char *key, uint32_t seed, uint32_t ol
         ck_assert_int_ge(w, 0);
         if (w == pid) {
             pid = 0;
-            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer failed: %d",
-                          status);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer failed: %d", status);
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         ck_assert_msg(now.tv_sec - t0.tv_sec < 20, "the object never appeared");
@@ -457,8 +452,8 @@ static void open_fails(const char *url, ws_errcode code, const char *must1, cons
     ws_storage *st = open_url(url, &err);
 
     ck_assert_msg(st == NULL, "opening '%s' succeeded", url ? url : "(null)");
-    ck_assert_msg(err.code == code, "open '%s': code %s, want %s (%s)", url ? url : "(null)",
-                  ws_errcode_name(err.code), ws_errcode_name(code), err.msg);
+    ck_assert_msg(err.code == code, "open '%s': code %s, want %s (%s)", url ? url : "(null)", ws_errcode_name(err.code),
+                  ws_errcode_name(code), err.msg);
     ck_assert_msg(strstr(err.msg, must1), "'%s' not in: %s", must1, err.msg);
     if (must2)
         ck_assert_msg(strstr(err.msg, must2), "'%s' not in: %s", must2, err.msg);

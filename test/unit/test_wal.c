@@ -137,11 +137,11 @@ END_TEST
 
 static const char *const bad_names[] = {
     "",
-    "00000001000000000000000",           /* 23 digits */
-    "0000000100000000000000001",         /* 25 digits */
-    "00000001000000000000000a",          /* lower case */
-    "000000000000000000000001",          /* timeline 0 */
-    "00000001.history",                  /* timeline 1 has none */
+    "00000001000000000000000",   /* 23 digits */
+    "0000000100000000000000001", /* 25 digits */
+    "00000001000000000000000a",  /* lower case */
+    "000000000000000000000001",  /* timeline 0 */
+    "00000001.history",          /* timeline 1 has none */
     "0000000G.history",
     "000000010000000000000001.part",
     "000000010000000000000001.partial.x",
@@ -432,8 +432,8 @@ START_TEST(test_history_malformed)
 
     ck_assert_int_eq(ws_tli_history_parse(t, strlen(t), bad_histories[_i].tli, "x", &h, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_INVALID);
-    ck_assert_msg(strstr(err.msg, bad_histories[_i].needle) != NULL, "\"%s\" not in \"%s\"",
-                  bad_histories[_i].needle, err.msg);
+    ck_assert_msg(strstr(err.msg, bad_histories[_i].needle) != NULL, "\"%s\" not in \"%s\"", bad_histories[_i].needle,
+                  err.msg);
     ck_assert_ptr_null(h.e);
 }
 END_TEST
@@ -526,8 +526,7 @@ START_TEST(test_file_open)
     ck_assert_int_eq(ws_wal_file_open(write_file("000000010000000000000005", buf, 0, 0), &wf, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "000000010000000000000005: file is empty"));
     /* Garbage. */
-    ck_assert_int_eq(ws_wal_file_open(write_file("000000010000000000000006", "garbage!", 8, 16 * MiB), &wf, &err),
-                     -1);
+    ck_assert_int_eq(ws_wal_file_open(write_file("000000010000000000000006", "garbage!", 8, 16 * MiB), &wf, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "page magic"));
     /* Right content, wrong name. */
     ck_assert_int_eq(ws_wal_file_open(write_file("000000010000000000000007", buf, sizeof buf, 16 * MiB), &wf, &err),
@@ -585,16 +584,21 @@ START_TEST(test_identity_json)
 #define J(s) ws_repo_identity_from_json(s, strlen(s), "id", &b, &err)
     ck_assert_int_eq(J("{\"walship_identity\":1,\"system_identifier\":\"12\",\"pg_version\":15}"), -1);
     ck_assert_int_eq(J("{\"walship_identity\":2,\"system_identifier\":\"12\",\"pg_version\":15,"
-                       "\"wal_segment_size\":16777216}"), -1);
+                       "\"wal_segment_size\":16777216}"),
+                     -1);
     ck_assert_int_eq(err.code, WS_ERR_FORMAT);
     ck_assert_int_eq(J("{\"walship_identity\":1,\"system_identifier\":\"-1\",\"pg_version\":15,"
-                       "\"wal_segment_size\":16777216}"), -1);
+                       "\"wal_segment_size\":16777216}"),
+                     -1);
     ck_assert_int_eq(J("{\"walship_identity\":1,\"system_identifier\":\"12\",\"pg_version\":15,"
-                       "\"wal_segment_size\":1000}"), -1);
+                       "\"wal_segment_size\":1000}"),
+                     -1);
     ck_assert_int_eq(J("{\"walship_identity\":1,\"system_identifier\":\"12\",\"pg_version\":15,"
-                       "\"wal_segment_size\":16777216,\"extra\":1}"), -1);
+                       "\"wal_segment_size\":16777216,\"extra\":1}"),
+                     -1);
     ck_assert_int_eq(J("{\"walship_identity\":1,\"system_identifier\":\"12\",\"pg_version\":15,"
-                       "\"wal_segment_size\":16777216}"), 0);
+                       "\"wal_segment_size\":16777216}"),
+                     0);
 #undef J
 }
 END_TEST
@@ -613,8 +617,7 @@ START_TEST(test_identity_ensure)
     b.sysid = 222;
     ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", &created, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CONFLICT);
-    ck_assert_msg(strstr(err.msg, "system identifier 111") && strstr(err.msg, "system identifier 222"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "system identifier 111") && strstr(err.msg, "system identifier 222"), "%s", err.msg);
     b = a;
     b.seg_size = 64 * MiB;
     ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", &created, &err), -1);

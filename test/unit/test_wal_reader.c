@@ -28,31 +28,31 @@
 #include "walship/wal_reader.h"
 #include "walship/wal_segment.h"
 
-#define PAGE 8192
-#define SEG1 (1u << 20)
-#define SYSID UINT64_C(7300000000000000001)
+#define PAGE     8192
+#define SEG1     (1u << 20)
+#define SYSID    UINT64_C(7300000000000000001)
 #define MAXAL(x) (((x) + UINT64_C(7)) & ~UINT64_C(7))
 
 static ws_err err;
 
 /* For helpers called thousands of times: ck_assert records a checkpoint
  * per call, which makes long loops slow. */
-#define REQUIRE(cond)                                                                                             \
-    do {                                                                                                          \
-        if (!(cond))                                                                                              \
-            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                                 \
+#define REQUIRE(cond)                                             \
+    do {                                                          \
+        if (!(cond))                                              \
+            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond); \
     } while (0)
 
 /* --- a small WAL writer ------------------------------------------------------ */
 
 typedef struct synth {
-    uint8_t *buf;   /* nseg + 1 segments: the last one takes overflow */
+    uint8_t *buf; /* nseg + 1 segments: the last one takes overflow */
     size_t size;
     uint32_t seg_size;
     uint32_t tli;
-    uint64_t base;  /* LSN of buf[0] */
-    uint64_t pos;   /* where the next record goes */
-    uint64_t prev;  /* start of the last record */
+    uint64_t base; /* LSN of buf[0] */
+    uint64_t pos;  /* where the next record goes */
+    uint64_t prev; /* start of the last record */
     uint16_t magic;
 } synth;
 
@@ -410,13 +410,13 @@ START_TEST(test_read_segment_in_pieces)
     uint64_t rp, c1;
 
     synth_init(&s, 5, 1);
-    c1 = synth_xact(&s, 0x00, 1000, 5000000, &sub);       /* commit */
-    synth_xact(&s, 0x20, 1001, 4000000, NULL);             /* abort, earlier time */
-    synth_filler(&s, 20000);                               /* spans pages */
-    synth_rec(&s, 1, 0x10, 900, "prepare-body", 12);      /* prepare of 900 */
-    synth_xact(&s, 0x30, 0, 7000000, &p1);                 /* commit prepared 900 */
+    c1 = synth_xact(&s, 0x00, 1000, 5000000, &sub);  /* commit */
+    synth_xact(&s, 0x20, 1001, 4000000, NULL);       /* abort, earlier time */
+    synth_filler(&s, 20000);                         /* spans pages */
+    synth_rec(&s, 1, 0x10, 900, "prepare-body", 12); /* prepare of 900 */
+    synth_xact(&s, 0x30, 0, 7000000, &p1);           /* commit prepared 900 */
     rp = synth_restore_point(&s, "before-upgrade", 6000000);
-    synth_xact(&s, 0x00, 999, 3000000, NULL);              /* commit: smaller xid, earliest */
+    synth_xact(&s, 0x00, 999, 3000000, NULL);                        /* commit: smaller xid, earliest */
     synth_xact(&s, 0x40, 0, 8000000, &(xact_opts){.twophase = 901}); /* abort prepared 901 */
     synth_fill_to(&s, seg_end(&s, 0), 3000);
     for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
@@ -1185,8 +1185,12 @@ static void sample_entry(ws_wal_index *ix)
     ix->stop = WS_WAL_STOP_END;
     ix->stop_lsn = UINT64_C(0x1FF000000);
     snprintf(ix->stop_detail, sizeof ix->stop_detail, "valid to the end");
-    ix->commits = (ws_wal_xact_range){.count = 3, .prepared = 1, .time_min = -5, .time_max = INT64_C(767451296123456),
-                                      .xid_min = 4294967290u, .xid_max = 7};
+    ix->commits = (ws_wal_xact_range){.count = 3,
+                                      .prepared = 1,
+                                      .time_min = -5,
+                                      .time_max = INT64_C(767451296123456),
+                                      .xid_min = 4294967290u,
+                                      .xid_max = 7};
     ix->aborts = (ws_wal_xact_range){0};
     ix->prepares = (ws_wal_xact_range){.count = 1, .xid_min = 9, .xid_max = 9};
     ix->n_restore_points = 2;
@@ -1760,15 +1764,23 @@ typedef struct all_records {
 static const char *kind_name(ws_wal_rec_kind k)
 {
     switch (k) {
-    case WS_WAL_REC_COMMIT: return "COMMIT";
-    case WS_WAL_REC_COMMIT_PREPARED: return "COMMIT_PREPARED";
-    case WS_WAL_REC_ABORT: return "ABORT";
-    case WS_WAL_REC_ABORT_PREPARED: return "ABORT_PREPARED";
-    case WS_WAL_REC_PREPARE: return "PREPARE";
-    case WS_WAL_REC_RESTORE_POINT: return "RESTORE_POINT";
-    case WS_WAL_REC_SWITCH: return "SWITCH";
+    case WS_WAL_REC_COMMIT:
+        return "COMMIT";
+    case WS_WAL_REC_COMMIT_PREPARED:
+        return "COMMIT_PREPARED";
+    case WS_WAL_REC_ABORT:
+        return "ABORT";
+    case WS_WAL_REC_ABORT_PREPARED:
+        return "ABORT_PREPARED";
+    case WS_WAL_REC_PREPARE:
+        return "PREPARE";
+    case WS_WAL_REC_RESTORE_POINT:
+        return "RESTORE_POINT";
+    case WS_WAL_REC_SWITCH:
+        return "SWITCH";
     case WS_WAL_REC_OTHER:
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -1903,10 +1915,8 @@ START_TEST(test_real_events)
         ws_wal_rec_kind kind;
         bool sql_time;
     } kinds[] = {
-        {"commits", WS_WAL_REC_COMMIT, true},
-        {"commit_prepared", WS_WAL_REC_COMMIT_PREPARED, true},
-        {"aborts", WS_WAL_REC_ABORT, false},
-        {"abort_prepared", WS_WAL_REC_ABORT_PREPARED, false},
+        {"commits", WS_WAL_REC_COMMIT, true},    {"commit_prepared", WS_WAL_REC_COMMIT_PREPARED, true},
+        {"aborts", WS_WAL_REC_ABORT, false},     {"abort_prepared", WS_WAL_REC_ABORT_PREPARED, false},
         {"prepares", WS_WAL_REC_PREPARE, false},
     };
     int n = 0;
@@ -2050,8 +2060,7 @@ START_TEST(test_real_index_file_and_sink)
         uint8_t d[WS_SHA256_LEN];
 
         wal_path(path, sizeof path, "wal", json_string_value(json_object_get(want, "segment")));
-        wal_path(prev, sizeof prev, "wal",
-                 json_string_value(json_object_get(json_array_get(segs, i - 1), "segment")));
+        wal_path(prev, sizeof prev, "wal", json_string_value(json_object_get(json_array_get(segs, i - 1), "segment")));
         fd = ws_wal_file_open(path, &wf, &err);
         ck_assert_msg(fd >= 0, "%s", err.msg);
         ck_assert_msg(ws_wal_index_file(fd, path, &wf, prev, &ix, &err) == 0, "%s", err.msg);
