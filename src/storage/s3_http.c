@@ -9,6 +9,7 @@
 #include "walship/s3_http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,139 +401,230 @@ static bool curl_tls_verify(CURLcode rc)
            rc == CURLE_SSL_ISSUER_ERROR;
 }
 
+/* --- HTTP status -> error class ------------------------------------------ */
+
+/* One row per answer class; the first row that matches wins. */
+typedef struct status_rule {
+    long lo, hi;        /* status range, inclusive */
+    const char *code;   /* S3 error Code to compare with, NULL = any */
+    bool code_differs;  /* match when the Code is NOT code */
+    ws_errcode errcode; /* class reported */
+    att_result result;  /* retry or give up */
+    bool names_bucket;  /* the hint follows "bucket '<name>'" */
+    const char *hint;   /* appended in parentheses, NULL = none */
+} status_rule;
+
+static const status_rule status_rules[] = {
+    {500, LONG_MAX, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
+    {429, 429, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
+    {400, 400, "RequestTimeout", false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
+    {404, 404, "NoSuchBucket", false, WS_ERR_STORAGE, ATT_FATAL, true, "does not exist"},
+    {404, 404, "NoSuchUpload", true, WS_ERR_NOTFOUND, ATT_FATAL, false, "no such object"},
+    {403, 403, "SignatureDoesNotMatch", false, WS_ERR_PERM, ATT_FATAL, false,
+     "access denied: signature does not match; check AWS_SECRET_ACCESS_KEY and s3_region"},
+    {403, 403, NULL, false, WS_ERR_PERM, ATT_FATAL, false,
+     "access denied; S3 also answers 403 for a missing key when the credentials may not list the bucket"},
+    {416, 416, NULL, false, WS_ERR_INVALID, ATT_FATAL, false, "the range starts beyond the end of the object"},
+    {412, 412, NULL, false, WS_ERR_STORAGE, ATT_FATAL, false, "the object changed while it was read"},
+};
+
+static const status_rule status_default = {0, LONG_MAX, NULL, false, WS_ERR_STORAGE, ATT_FATAL, false, NULL};
+
+static const status_rule *status_rule_for(long status, const char *code)
+{
+    for (size_t i = 0; i < sizeof status_rules / sizeof status_rules[0]; i++) {
+        const status_rule *r = &status_rules[i];
+        if (status < r->lo || status > r->hi)
+            continue;
+        if (r->code && (strcmp(code, r->code) == 0) == r->code_differs)
+            continue;
+        return r;
+    }
+    return &status_default;
+}
+
+/* A non-2xx answer: the error from its status and S3 error document. */
+static att_result map_status(const ws_s3_conn *c, const ws_s3_req *req, const ws_s3_resp *resp, ws_err *err)
+{
+    ws_s3_error_doc edoc;
+    char what[WS_S3_CODE_MAX + WS_S3_MESSAGE_MAX + 32];
+    describe_status(resp, &edoc, what, sizeof what);
+    const status_rule *r = status_rule_for(resp->status, edoc.code);
+    if (!r->hint)
+        ws_err_set(err, r->errcode, "%s failed: %s", req->op, what);
+    else if (r->names_bucket)
+        ws_err_set(err, r->errcode, "%s failed: %s (bucket '%s' %s)", req->op, what, c->bucket, r->hint);
+    else
+        ws_err_set(err, r->errcode, "%s failed: %s (%s)", req->op, what, r->hint);
+    return r->result;
+}
+
+/* --- one attempt, step by step ------------------------------------------- */
+
 #define MAX_HDRS 32
 
-static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, const char *if_match, ws_err *err)
+/* What one attempt sends: built afresh each time (date, Range, If-Match). */
+typedef struct wire_req {
+    ws_s3_buf path; /* raw: /bucket/key (path style) or /key (virtual host) */
+    ws_s3_buf url;
+    ws_s3_buf auth; /* Authorization value */
+    ws_s3_buf line; /* scratch for one header line */
+    ws_s3_header h[MAX_HDRS];
+    size_t nh;
+    char date[17];
+    char payload_hash[WS_S3_SHA256_HEX_LEN + 1];
+    char range[64];
+    struct curl_slist *list;
+} wire_req;
+
+static void wire_init(wire_req *w)
 {
-    const bool has_body = req->body || strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0;
-    xfer x = {.req = req, .resp = resp, .limit = UINT64_MAX, .cr_first = -1, .cr_last = -1, .cr_total = -1};
-    att_result result = ATT_FATAL;
-    ws_s3_buf path, url, hb, auth;
-    ws_s3_buf_init(&path);
-    ws_s3_buf_init(&url);
-    ws_s3_buf_init(&hb);
-    ws_s3_buf_init(&auth);
-    struct curl_slist *list = NULL;
+    memset(w, 0, sizeof *w);
+    ws_s3_buf_init(&w->path);
+    ws_s3_buf_init(&w->url);
+    ws_s3_buf_init(&w->auth);
+    ws_s3_buf_init(&w->line);
+}
 
-    ws_s3_buf_reset(&resp->body);
-    resp->status = 0;
-    resp->attempts++;
+static void wire_free(wire_req *w)
+{
+    curl_slist_free_all(w->list);
+    ws_s3_buf_free(&w->path);
+    ws_s3_buf_free(&w->url);
+    ws_s3_buf_free(&w->auth);
+    ws_s3_buf_free(&w->line);
+}
 
-    /* Path: /bucket/key (path style) or /key (virtual host). */
+static void build_path(const ws_s3_conn *c, const ws_s3_req *req, ws_s3_buf *path)
+{
     if (!c->host_style) {
-        ws_s3_buf_adds(&path, "/");
-        ws_s3_buf_adds(&path, c->bucket);
+        ws_s3_buf_adds(path, "/");
+        ws_s3_buf_adds(path, c->bucket);
     }
     if (req->key) {
-        ws_s3_buf_adds(&path, "/");
-        ws_s3_buf_adds(&path, req->key);
+        ws_s3_buf_adds(path, "/");
+        ws_s3_buf_adds(path, req->key);
     } else if (c->host_style) {
-        ws_s3_buf_adds(&path, "/");
+        ws_s3_buf_adds(path, "/");
     }
+}
 
-    char date[17], payload_hash[WS_S3_SHA256_HEX_LEN + 1], range[64];
-    ws_s3_amz_date(time(NULL), date);
-    ws_s3_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, payload_hash);
-
-    ws_s3_header h[MAX_HDRS];
+/* The headers to sign: S3's own, the byte range still wanted (GET into a
+ * sink; sets x's range state), If-Match on a resume, then the caller's. */
+static int build_headers(const ws_s3_conn *c, const ws_s3_req *req, const ws_s3_resp *resp, const char *if_match,
+                         xfer *x, wire_req *w, ws_err *err)
+{
+    if (req->nheaders > MAX_HDRS - 6)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: too many headers", req->op);
+    ws_s3_amz_date(time(NULL), w->date);
+    ws_s3_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, w->payload_hash);
+    ws_s3_header *h = w->h;
     size_t nh = 0;
-    if (req->nheaders > MAX_HDRS - 6) {
-        ws_err_set(err, WS_ERR_INVALID, "%s: too many headers", req->op);
-        goto out;
-    }
     h[nh++] = (ws_s3_header){"host", c->host};
-    h[nh++] = (ws_s3_header){"x-amz-content-sha256", payload_hash};
-    h[nh++] = (ws_s3_header){"x-amz-date", date};
+    h[nh++] = (ws_s3_header){"x-amz-content-sha256", w->payload_hash};
+    h[nh++] = (ws_s3_header){"x-amz-date", w->date};
     if (c->session_token)
         h[nh++] = (ws_s3_header){"x-amz-security-token", c->session_token};
     if (req->sink) {
         uint64_t start = req->range_off + resp->delivered;
-        x.limit = req->range_len == WS_TO_END ? UINT64_MAX : req->range_len - resp->delivered;
+        x->limit = req->range_len == WS_TO_END ? UINT64_MAX : req->range_len - resp->delivered;
         /* From byte 0 no Range is sent: reading stops after range_len bytes
          * instead.  (s3rver answers "bytes=0-N" on an empty object with a
          * broken 206; a plain GET gives the size to check the range with.) */
         if (start > 0) {
             if (req->range_len == WS_TO_END)
-                snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long) start);
+                snprintf(w->range, sizeof w->range, "bytes=%llu-", (unsigned long long) start);
             else
-                snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long) start,
+                snprintf(w->range, sizeof w->range, "bytes=%llu-%llu", (unsigned long long) start,
                          (unsigned long long) (req->range_off + req->range_len - 1));
-            h[nh++] = (ws_s3_header){"range", range};
-            x.range_sent = true;
-            x.range_start = start;
+            h[nh++] = (ws_s3_header){"range", w->range};
+            x->range_sent = true;
+            x->range_start = start;
         }
         if (if_match && *if_match)
             h[nh++] = (ws_s3_header){"if-match", if_match};
     }
     for (size_t i = 0; i < req->nheaders; i++)
         h[nh++] = req->headers[i];
+    w->nh = nh;
+    return 0;
+}
 
+static int sign_request(const ws_s3_conn *c, const ws_s3_req *req, wire_req *w, ws_err *err)
+{
+    if (w->path.oom)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     ws_s3_sign_input in = {
         .method = req->method,
-        .path = path.p,
+        .path = w->path.p,
         .params = req->query,
         .nparams = req->nquery,
-        .headers = h,
-        .nheaders = nh,
-        .payload_sha256 = payload_hash,
-        .amz_date = date,
+        .headers = w->h,
+        .nheaders = w->nh,
+        .payload_sha256 = w->payload_hash,
+        .amz_date = w->date,
         .region = c->region,
         .service = "s3",
         .access_key = c->access_key,
         .secret_key = c->secret_key,
     };
-    if (path.oom || ws_s3_sign(&in, &auth, NULL, err) < 0) {
-        if (path.oom)
-            ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-        goto out;
-    }
+    return ws_s3_sign(&in, &w->auth, NULL, err);
+}
 
-    ws_s3_buf_addf(&url, "%s://%s", c->scheme, c->host);
-    ws_s3_uri_encode(&url, path.p, true);
+/* The URL (the same canonical query string that was signed) and the header
+ * list: the signed headers, Authorization, no Expect, a default type. */
+static int build_wire(const ws_s3_conn *c, const ws_s3_req *req, bool has_body, wire_req *w, ws_err *err)
+{
+    ws_s3_buf_addf(&w->url, "%s://%s", c->scheme, c->host);
+    ws_s3_uri_encode(&w->url, w->path.p, true);
     if (req->nquery) {
-        ws_s3_buf_adds(&url, "?");
-        ws_s3_canonical_query(&url, req->query, req->nquery);
+        ws_s3_buf_adds(&w->url, "?");
+        ws_s3_canonical_query(&w->url, req->query, req->nquery);
     }
-
     bool have_ctype = false;
-    for (size_t i = 0; i < nh; i++) {
-        ws_s3_buf_reset(&hb);
-        ws_s3_buf_addf(&hb, "%s: %s", h[i].name, h[i].value);
-        if (strcasecmp(h[i].name, "content-type") == 0)
+    for (size_t i = 0; i < w->nh; i++) {
+        ws_s3_buf_reset(&w->line);
+        ws_s3_buf_addf(&w->line, "%s: %s", w->h[i].name, w->h[i].value);
+        if (strcasecmp(w->h[i].name, "content-type") == 0)
             have_ctype = true;
-        struct curl_slist *l = hb.oom ? NULL : curl_slist_append(list, hb.p);
+        struct curl_slist *l = w->line.oom ? NULL : curl_slist_append(w->list, w->line.p);
         if (!l)
-            goto oom;
-        list = l;
+            return ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
+        w->list = l;
     }
-    ws_s3_buf_reset(&hb);
-    ws_s3_buf_addf(&hb, "Authorization: %s", auth.p);
-    const char *extra[] = {hb.p, "Expect:", has_body && !have_ctype ? "Content-Type: application/octet-stream" : NULL};
+    ws_s3_buf_reset(&w->line);
+    ws_s3_buf_addf(&w->line, "Authorization: %s", w->auth.p);
+    const char *extra[] = {w->line.p,
+                           "Expect:", has_body && !have_ctype ? "Content-Type: application/octet-stream" : NULL};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         if (!extra[i])
             continue;
-        struct curl_slist *l = hb.oom ? NULL : curl_slist_append(list, extra[i]);
+        struct curl_slist *l = w->line.oom ? NULL : curl_slist_append(w->list, extra[i]);
         if (!l)
-            goto oom;
-        list = l;
+            return ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
+        w->list = l;
     }
-    if (url.oom)
-        goto oom;
+    if (w->url.oom)
+        return ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
+    return 0;
+}
 
+static void setup_curl(ws_s3_conn *c, const ws_s3_req *req, bool has_body, const wire_req *w, xfer *x)
+{
     CURL *k = c->curl;
     curl_easy_reset(k);
     c->errbuf[0] = '\0';
-    curl_easy_setopt(k, CURLOPT_URL, url.p);
+    curl_easy_setopt(k, CURLOPT_URL, w->url.p);
     curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(k, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(k, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(k, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, w->list);
     curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(k, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(k, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(k, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, x);
     double ct = c->timeout < CONNECT_TIMEOUT_MAX ? c->timeout : CONNECT_TIMEOUT_MAX;
     curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, (long) (ct * 1000));
     curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -553,8 +645,64 @@ static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp,
             curl_easy_setopt(k, CURLOPT_POSTFIELDS, req->body ? (const char *) req->body : "");
         }
     }
+}
 
-    CURLcode rc = curl_easy_perform(k);
+/* After the transfer: did a ranged GET get every byte it asked for?  -1 (err
+ * set) when the object ends before the range does. */
+static int check_range(const ws_s3_req *req, const ws_s3_resp *resp, const xfer *x, CURLcode rc, ws_err *err)
+{
+    if (!((rc == CURLE_WRITE_ERROR && x->short_range) ||
+          (rc == CURLE_OK && req->sink && is_2xx(x->status) && x->limit != UINT64_MAX && x->limit != 0)))
+        return 0;
+    int64_t size = x->cr_total >= 0 ? x->cr_total : (x->status == 200 ? resp->content_length : -1);
+    if (size >= 0)
+        return ws_err_set(err, WS_ERR_INVALID,
+                          "%s failed: range of %llu bytes at byte %llu is beyond the end of the object (%lld bytes)",
+                          req->op, (unsigned long long) req->range_len, (unsigned long long) req->range_off,
+                          (long long) size);
+    return ws_err_set(err, WS_ERR_INVALID, "%s failed: the byte range ends beyond the end of the object", req->op);
+}
+
+/* A transfer that failed below HTTP (connection, TLS, time-out). */
+static att_result map_curl_error(const ws_s3_conn *c, const ws_s3_req *req, const ws_s3_resp *resp, CURLcode rc,
+                                 ws_err *err)
+{
+    const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    if (curl_tls_verify(rc)) {
+        ws_err_set(err, WS_ERR_STORAGE,
+                   "%s failed: TLS verification failed: %s (name the CA certificate in s3_ca_file, "
+                   "or set s3_verify_tls = off)",
+                   req->op, detail);
+        return ATT_FATAL;
+    }
+    if (resp->body.oom) {
+        ws_err_set(err, WS_ERR_NOMEM, "%s failed: out of memory", req->op);
+        return ATT_FATAL;
+    }
+    bool retry = curl_retryable(rc);
+    ws_err_set(err, retry ? WS_ERR_TRANSIENT : WS_ERR_STORAGE, "%s failed: %s", req->op, detail);
+    return retry ? ATT_RETRY : ATT_FATAL;
+}
+
+static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, const char *if_match, ws_err *err)
+{
+    const bool has_body = req->body || strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0;
+    xfer x = {.req = req, .resp = resp, .limit = UINT64_MAX, .cr_first = -1, .cr_last = -1, .cr_total = -1};
+    att_result result = ATT_FATAL;
+    wire_req w;
+    wire_init(&w);
+
+    ws_s3_buf_reset(&resp->body);
+    resp->status = 0;
+    resp->attempts++;
+
+    build_path(c, req, &w.path);
+    if (build_headers(c, req, resp, if_match, &x, &w, err) < 0 || sign_request(c, req, &w, err) < 0 ||
+        build_wire(c, req, has_body, &w, err) < 0)
+        goto out;
+    setup_curl(c, req, has_body, &w, &x);
+
+    CURLcode rc = curl_easy_perform(c->curl);
     resp->status = x.status;
     if (rc == CURLE_WRITE_ERROR && x.sink_failed) {
         *err = x.sink_err;
@@ -562,85 +710,21 @@ static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp,
     }
     if (rc == CURLE_WRITE_ERROR && x.enough)
         rc = CURLE_OK;
-    if ((rc == CURLE_WRITE_ERROR && x.short_range) ||
-        (rc == CURLE_OK && req->sink && is_2xx(x.status) && x.limit != UINT64_MAX && x.limit != 0)) {
-        int64_t size = x.cr_total >= 0 ? x.cr_total : (x.status == 200 ? resp->content_length : -1);
-        if (size >= 0)
-            ws_err_set(err, WS_ERR_INVALID,
-                       "%s failed: range of %llu bytes at byte %llu is beyond the end of the object (%lld bytes)",
-                       req->op, (unsigned long long) req->range_len, (unsigned long long) req->range_off,
-                       (long long) size);
-        else
-            ws_err_set(err, WS_ERR_INVALID, "%s failed: the byte range ends beyond the end of the object", req->op);
+    if (check_range(req, resp, &x, rc, err) < 0)
         goto out;
-    }
     if (rc != CURLE_OK) {
-        const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-        if (curl_tls_verify(rc)) {
-            ws_err_set(err, WS_ERR_STORAGE,
-                       "%s failed: TLS verification failed: %s (name the CA certificate in s3_ca_file, "
-                       "or set s3_verify_tls = off)",
-                       req->op, detail);
-            goto out;
-        }
-        if (resp->body.oom) {
-            ws_err_set(err, WS_ERR_NOMEM, "%s failed: out of memory", req->op);
-            goto out;
-        }
-        ws_err_set(err, curl_retryable(rc) ? WS_ERR_TRANSIENT : WS_ERR_STORAGE, "%s failed: %s", req->op, detail);
-        result = curl_retryable(rc) ? ATT_RETRY : ATT_FATAL;
+        result = map_curl_error(c, req, resp, rc, err);
         goto out;
     }
-    curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &resp->status);
-
-    if (is_2xx(resp->status)) {
-        if (x.overflow) {
-            ws_err_set(err, WS_ERR_STORAGE, "%s failed: response larger than %u bytes", req->op, WS_S3_XML_MAX);
-            goto out;
-        }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (!is_2xx(resp->status))
+        result = map_status(c, req, resp, err);
+    else if (x.overflow)
+        ws_err_set(err, WS_ERR_STORAGE, "%s failed: response larger than %u bytes", req->op, WS_S3_XML_MAX);
+    else
         result = ATT_OK;
-        goto out;
-    }
-
-    ws_s3_error_doc edoc;
-    char what[WS_S3_CODE_MAX + WS_S3_MESSAGE_MAX + 32];
-    describe_status(resp, &edoc, what, sizeof what);
-    long s = resp->status;
-    if (s >= 500 || s == 429 || (s == 400 && strcmp(edoc.code, "RequestTimeout") == 0)) {
-        ws_err_set(err, WS_ERR_TRANSIENT, "%s failed: %s", req->op, what);
-        result = ATT_RETRY;
-    } else if (s == 404 && strcmp(edoc.code, "NoSuchBucket") == 0) {
-        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s (bucket '%s' does not exist)", req->op, what, c->bucket);
-    } else if (s == 404 && strcmp(edoc.code, "NoSuchUpload") != 0) {
-        ws_err_set(err, WS_ERR_NOTFOUND, "%s failed: %s (no such object)", req->op, what);
-    } else if (s == 403) {
-        if (strcmp(edoc.code, "SignatureDoesNotMatch") == 0)
-            ws_err_set(err, WS_ERR_PERM,
-                       "%s failed: %s (access denied: signature does not match; check "
-                       "AWS_SECRET_ACCESS_KEY and s3_region)",
-                       req->op, what);
-        else
-            ws_err_set(err, WS_ERR_PERM,
-                       "%s failed: %s (access denied; S3 also answers 403 for a missing key when the "
-                       "credentials may not list the bucket)",
-                       req->op, what);
-    } else if (s == 416) {
-        ws_err_set(err, WS_ERR_INVALID, "%s failed: %s (the range starts beyond the end of the object)", req->op, what);
-    } else if (s == 412) {
-        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s (the object changed while it was read)", req->op, what);
-    } else {
-        ws_err_set(err, WS_ERR_STORAGE, "%s failed: %s", req->op, what);
-    }
-    goto out;
-
-oom:
-    ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
 out:
-    curl_slist_free_all(list);
-    ws_s3_buf_free(&path);
-    ws_s3_buf_free(&url);
-    ws_s3_buf_free(&hb);
-    ws_s3_buf_free(&auth);
+    wire_free(&w);
     return result;
 }
 
