@@ -127,12 +127,14 @@ class Env:
                    check=False)
 
 
-def traffic(c, seconds, marker_from):
-    """pgbench in the background, segment switches and marker rows meanwhile."""
+def traffic(c, seconds, marker_from, min_switches=10, max_seconds=120):
+    """pgbench in the background, segment switches and marker rows meanwhile:
+    for `seconds`, and on until at least `min_switches` switches were made (a
+    busy machine makes fewer per second), but never past `max_seconds`."""
     bg = c.pgbench_bg("-n", "-c", "2", "-T", str(seconds))
-    end = time.time() + seconds
+    start = time.time()
     i = marker_from
-    while time.time() < end:
+    while (time.time() < start + seconds or i - marker_from < min_switches) and time.time() < start + max_seconds:
         c.psql("insert into marker values (%d, md5('%d'))" % (i, i))
         c.switch_wal()
         i += 1
