@@ -10,6 +10,12 @@
  * succeeded, and commit() returns only once the object is durable.  Freeing
  * an uncommitted put aborts it and leaves nothing valid behind.
  *
+ * A put in progress may hold storage that outlives a killed process (an S3
+ * multipart upload, a file:// temp file in a folder no later put visits).
+ * ws_put_track() makes the put name each such leftover with a token before
+ * any data reaches it; the caller records the token durably, and
+ * ws_storage_abandon() removes the leftover later, from any process.
+ *
  * Metadata (ws_meta) is small name/value text stored with the object where the
  * driver can (S3: x-amz-meta-*, file: user xattrs).  It is an optimisation:
  * the object's own trailer (codec.h) is the truth, so a driver that cannot
@@ -85,6 +91,10 @@ typedef struct ws_storage_ops {
     /* Absent keys are not an error. */
     int (*remove)(ws_storage *st, const char *const *keys, size_t nkeys, ws_err *err);
     void (*close)(ws_storage *st);
+    /* Optional (NULL: the driver leaves nothing behind a killed put).
+     * Removes what the put of key named token left; already gone is not an
+     * error. */
+    int (*abandon)(ws_storage *st, const char *key, const char *token, ws_err *err);
 } ws_storage_ops;
 
 struct ws_storage {
@@ -92,9 +102,16 @@ struct ws_storage {
     char *url; /* for messages; never holds secrets */
 };
 
+/* Called with a token (printable ASCII, at most WS_PUT_TOKEN_MAX bytes)
+ * each time a put comes to hold a leftover; a failure fails the put. */
+#define WS_PUT_TOKEN_MAX 1024
+typedef int (*ws_put_track_cb)(void *arg, const char *token, ws_err *err);
+
 typedef struct ws_put_ops {
     int (*commit)(ws_put *p, const ws_meta *meta, ws_err *err);
     void (*destroy)(ws_put *p); /* aborts when not committed */
+    /* Optional (NULL: nothing to track).  May call cb at once. */
+    int (*track)(ws_put *p, ws_put_track_cb cb, void *arg, ws_err *err);
 } ws_put_ops;
 
 /* The sink must be the first member: (ws_sink *) put is the data sink. */
@@ -120,6 +137,14 @@ static inline void ws_put_free(ws_put *p)
         p->ops->destroy(p);
 }
 
+/* Before the first write: cb(arg, token) for every leftover the put comes to
+ * hold (file://: its temp file, at once; S3: its multipart upload, before
+ * the first part is sent). */
+static inline int ws_put_track(ws_put *p, ws_put_track_cb cb, void *arg, ws_err *err)
+{
+    return p->ops->track ? p->ops->track(p, cb, arg, err) : 0;
+}
+
 /* Opens the storage named by cfg->repo (file:// or s3://). */
 int ws_storage_open(const ws_config *cfg, ws_storage **out, ws_err *err);
 void ws_storage_close(ws_storage *st);
@@ -134,6 +159,9 @@ int ws_storage_get(ws_storage *st, const char *key, uint64_t offset, uint64_t le
 int ws_storage_head(ws_storage *st, const char *key, ws_obj_info *info, ws_err *err);
 int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err);
 int ws_storage_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws_err *err);
+/* Removes the leftover a tracked put of key named token; 0 when removed or
+ * already gone (or the driver leaves none). */
+int ws_storage_abandon(ws_storage *st, const char *key, const char *token, ws_err *err);
 
 /* Driver entry points (the registry in storage.c picks by scheme). */
 int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);

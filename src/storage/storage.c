@@ -206,3 +206,22 @@ int ws_storage_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws_
         return ws_err_prefix(err, "%s: remove", st->url);
     return 0;
 }
+
+int ws_storage_abandon(ws_storage *st, const char *key, const char *token, ws_err *err)
+{
+    size_t n;
+
+    if (!ws_storage_key_valid(key))
+        return bad_key(st, key, err);
+    n = token ? strnlen(token, WS_PUT_TOKEN_MAX + 1) : 0;
+    if (n == 0 || n > WS_PUT_TOKEN_MAX)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: %s: invalid upload token", st->url, key);
+    for (size_t i = 0; i < n; i++)
+        if (token[i] < 0x21 || token[i] > 0x7e)
+            return ws_err_set(err, WS_ERR_INVALID, "%s: %s: invalid upload token", st->url, key);
+    if (!st->ops->abandon)
+        return 0;
+    if (st->ops->abandon(st, key, token, err) < 0)
+        return key_context(st, key, err);
+    return 0;
+}

@@ -402,9 +402,20 @@ static const ws_sink_ops put_sink_ops = {
     .destroy = put_sink_destroy,
 };
 
+/* The temp file exists from put_begin on: its name is the token. */
+static int put_track(ws_put *base, ws_put_track_cb cb, void *arg, ws_err *err)
+{
+    file_put *p = (file_put *) base;
+
+    if (p->renamed || !p->tmp)
+        return 0;
+    return cb(arg, p->tmp, err);
+}
+
 static const ws_put_ops put_ops = {
     .commit = put_commit,
     .destroy = put_destroy,
+    .track = put_track,
 };
 
 static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
@@ -935,6 +946,30 @@ static int file_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws
     return 0;
 }
 
+/* Unlinks the temp file a killed put of key left (the token is its name). */
+static int file_abandon(ws_storage *st, const char *key, const char *token, ws_err *err)
+{
+    file_storage *fs = (file_storage *) st;
+    const char *slash = strrchr(key, '/');
+    const char *base = slash ? slash + 1 : key;
+    size_t blen = strlen(base) > TEMP_NAME_KEEP ? TEMP_NAME_KEEP : strlen(base);
+    char rel[KEY_MAX + WS_PUT_TOKEN_MAX + 2];
+    pid_t pid;
+
+    /* Only ever a temp file of this key's own name, in its own directory. */
+    if (!temp_name_parse(token, &pid) || strncmp(token + 1, base, blen) != 0 ||
+        strncmp(token + 1 + blen, ".tmp.", 5) != 0 || strchr(token, '/'))
+        return ws_err_set(err, WS_ERR_INVALID, "\"%.80s\" is not a temp file of %s", token, key);
+    snprintf(rel, sizeof rel, "%.*s%s%s", slash ? (int) (slash - key) : 0, key, slash ? "/" : "", token);
+    if (unlinkat(fs->rootfd, rel, 0) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return ws_err_sys(err, errno, "remove %s%s%s", fs->root, sep_after(fs), rel);
+    }
+    prune_empty_dirs(fs, key);
+    return 0;
+}
+
 /* --- open / close ----------------------------------------------------- */
 
 static void file_close(ws_storage *st)
@@ -955,6 +990,7 @@ static const ws_storage_ops file_ops = {
     .list = file_list,
     .remove = file_remove,
     .close = file_close,
+    .abandon = file_abandon,
 };
 
 int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err)

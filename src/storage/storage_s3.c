@@ -99,10 +99,12 @@ typedef struct s3_put {
     size_t len; /* bytes buffered */
     size_t cap; /* allocated */
     uint64_t part_base;
-    uint64_t part_size; /* of the part being filled */
-    uint64_t total;     /* bytes received */
-    char *upload_id;    /* NULL until the multipart upload exists */
-    char **etags;       /* per uploaded part */
+    uint64_t part_size;    /* of the part being filled */
+    uint64_t total;        /* bytes received */
+    char *upload_id;       /* NULL until the multipart upload exists */
+    ws_put_track_cb track; /* told each upload id (ws_put_track) */
+    void *track_arg;
+    char **etags; /* per uploaded part */
     unsigned nparts;
     unsigned etag_cap;
     bool failed;
@@ -148,6 +150,9 @@ static int create_upload(s3_put *p, ws_err *err)
     if (rc == 0)
         rc = ws_s3_xml_parse_upload_id(resp.body.p, resp.body.len, &p->upload_id, err);
     ws_s3_resp_free(&resp);
+    /* The caller records the id before any part is sent (put_fail aborts). */
+    if (rc == 0 && p->track && p->track(p->track_arg, p->upload_id, err) < 0)
+        return ws_err_prefix(err, "recording upload id");
     return rc;
 }
 
@@ -364,9 +369,19 @@ static const ws_sink_ops put_sink_ops = {
     .destroy = put_sink_destroy,
 };
 
+static int put_track(ws_put *base, ws_put_track_cb cb, void *arg, ws_err *err)
+{
+    s3_put *p = (s3_put *) base;
+
+    p->track = cb;
+    p->track_arg = arg;
+    return p->upload_id ? cb(arg, p->upload_id, err) : 0;
+}
+
 static const ws_put_ops put_ops = {
     .commit = put_commit,
     .destroy = put_destroy,
+    .track = put_track,
 };
 
 static int s3_put_begin(ws_storage *st_, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
@@ -630,6 +645,27 @@ static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err
     return rc;
 }
 
+/* AbortMultipartUpload of an upload a killed put left (token = upload id).
+ * An upload already gone (404 NoSuchUpload) is done; so is one the server
+ * cannot abort (405/501: s3rver), where only a lifecycle rule helps. */
+static int s3_abandon(ws_storage *st_, const char *key, const char *token, ws_err *err)
+{
+    s3_storage *s = (s3_storage *) st_;
+    char *fkey = full_key(s, key);
+    if (!fkey)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+    ws_s3_param q[] = {{"uploadId", token}};
+    ws_s3_req req = {.op = "AbortMultipartUpload", .method = "DELETE", .key = fkey, .query = q, .nquery = 1};
+    ws_s3_resp resp;
+    ws_s3_resp_init(&resp);
+    int rc = ws_s3_request(s->conn, &req, &resp, err);
+    if (rc < 0 && (err->code == WS_ERR_NOTFOUND || resp.status == 405 || resp.status == 501))
+        rc = 0;
+    ws_s3_resp_free(&resp);
+    free(fkey);
+    return rc;
+}
+
 static int s3_remove(ws_storage *st_, const char *const *keys, size_t nkeys, ws_err *err)
 {
     s3_storage *s = (s3_storage *) st_;
@@ -662,6 +698,7 @@ static const ws_storage_ops s3_ops = {
     .list = s3_list,
     .remove = s3_remove,
     .close = s3_close,
+    .abandon = s3_abandon,
 };
 
 /* AWS's rules, loosely: 3..63 of [a-z0-9.-], starting and ending alnum. */

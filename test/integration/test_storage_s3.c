@@ -599,6 +599,75 @@ START_TEST(stalled_get_resumes)
 }
 END_TEST
 
+static int token_to_fd(void *arg, const char *token, ws_err *err)
+{
+    int fd = *(int *) arg;
+    (void) err;
+    return write(fd, token, strlen(token)) == (ssize_t) strlen(token) ? 0 : -1;
+}
+
+START_TEST(abandon_after_crash)
+{
+    /* A writer killed mid-upload: the upload id it recorded lets another
+     * process send AbortMultipartUpload for it (s3rver answers 405, which
+     * ws_storage_abandon accepts: the proxy's log proves the abort went out). */
+    opts o = {.prefix = "abandon", .budget = 10, .timeout = 5};
+    ws_storage *st = must_open(&o);
+    ws_err err = {0};
+    char token[1100] = "";
+    int fds[2], status;
+    ck_assert_int_eq(ws_storage_s3_set_part_size(st, 5 * MiB, &err), 0);
+    proxy_reset(false);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t crasher = fork();
+    ck_assert_int_ge(crasher, 0);
+    if (crasher == 0) {
+        uint8_t *b = malloc(MiB);
+        ws_put *p;
+        close(fds[0]);
+        if (!b || ws_storage_put_begin(st, "backup/obj.ws", 0, &p, &err) < 0 ||
+            ws_put_track(p, token_to_fd, &fds[1], &err) < 0)
+            _exit(1);
+        fill(b, MiB, 4);
+        for (int i = 0; i < 12; i++)
+            if (ws_sink_write(ws_put_sink(p), b, MiB, &err) < 0)
+                _exit(1);
+        _exit(0); /* no commit, no free: as if killed */
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], token, sizeof token - 1);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(crasher, &status, 0), crasher);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_gt(n, 0);
+    token[n] = '\0';
+    json_t *log = proxy_log(false);
+    ck_assert_uint_eq(log_count(log, "CreateMultipartUpload", NULL), 1);
+    ck_assert_uint_ge(log_count(log, "UploadPart", NULL), 2);
+    ck_assert_uint_eq(log_count(log, "AbortMultipartUpload", NULL), 0);
+    json_decref(log);
+
+    ck_assert_msg(ws_storage_abandon(st, "backup/obj.ws", token, &err) == 0, "%s", err.msg);
+    log = proxy_log(false);
+    size_t i, aborts = 0;
+    json_t *e;
+    char want[1200];
+    snprintf(want, sizeof want, "uploadId=%s", token);
+    json_array_foreach(log, i, e)
+    {
+        if (strcmp(jstr(e, "op"), "AbortMultipartUpload") == 0 &&
+            strcmp(jstr(e, "key"), "abandon/backup/obj.ws") == 0 && strstr(jstr(e, "query"), want))
+            aborts++;
+    }
+    ck_assert_uint_eq(aborts, 1);
+    json_decref(log);
+    ws_obj_info info;
+    ck_assert_int_eq(head(st, "backup/obj.ws", &info), 0);
+    proxy_reset(false);
+    ws_storage_close(st);
+}
+END_TEST
+
 /* --- listing ------------------------------------------------------------------- */
 
 typedef struct seen {
@@ -730,6 +799,7 @@ static Suite *suite(void)
     tcase_add_test(t, faults_20_https);
     tcase_add_test(t, faults_100);
     tcase_add_test(t, stalled_get_resumes);
+    tcase_add_test(t, abandon_after_crash);
     suite_add_tcase(s, t);
     return s;
 }

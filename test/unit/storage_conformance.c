@@ -702,6 +702,86 @@ START_TEST(aborted_put)
 }
 END_TEST
 
+typedef struct tokens {
+    char tok[4][WS_PUT_TOKEN_MAX + 1];
+    size_t n;
+} tokens;
+
+static int take_token(void *arg, const char *token, ws_err *err)
+{
+    tokens *t = arg;
+
+    (void) err;
+    ck_assert_uint_lt(t->n, 4);
+    ck_assert_uint_le(strlen(token), WS_PUT_TOKEN_MAX);
+    snprintf(t->tok[t->n++], sizeof t->tok[0], "%s", token);
+    return 0;
+}
+
+static int refuse_token(void *arg, const char *token, ws_err *err)
+{
+    (void) arg;
+    (void) token;
+    return ws_err_set(err, WS_ERR_IO, "cannot record the token");
+}
+
+START_TEST(abandoned_put)
+{
+    ctx c;
+    char key[KEYBUF];
+    ws_put *p;
+    tokens t;
+    uint8_t *buf = malloc(1 << 20);
+    size_t total;
+    int rc = 0;
+
+    ck_assert_ptr_nonnull(buf);
+    ctx_open(&c, _i, "abandoned");
+    memset(&t, 0, sizeof t);
+    /* Large enough to become a multipart upload where the driver has them. */
+    OK(&c, ws_storage_put_begin(c.st, K(&c, key, "b/x"), 0, &p, &c.err));
+    OK(&c, ws_put_track(p, take_token, &t, &c.err));
+    for (total = 0; total < c.r->opts.big_size && rc == 0; total += 1 << 20) {
+        fill(buf, total, 1 << 20, 7);
+        rc = ws_sink_write(ws_put_sink(p), buf, 1 << 20, &c.err);
+    }
+    ck_assert_msg(rc == 0, "write: %s", c.err.msg);
+    ck_assert_uint_le(t.n, 1);
+    /* As if its process had been killed: abandoned by someone else, twice. */
+    for (size_t i = 0; i < t.n; i++) {
+        OK(&c, ws_storage_abandon(c.st, key, t.tok[i], &c.err));
+        OK(&c, ws_storage_abandon(c.st, key, t.tok[i], &c.err));
+    }
+    head_absent(&c, key);
+    {
+        const char *const none[] = {NULL};
+        list_expect(&c, "", NULL, none);
+    }
+    ws_put_free(p);
+    ck_assert_int_eq(ws_storage_abandon(c.st, key, "", &c.err), -1);
+    ck_assert_int_eq(c.err.code, WS_ERR_INVALID);
+    ck_assert_int_eq(ws_storage_abandon(c.st, key, "a b", &c.err), -1);
+    ck_assert_int_eq(c.err.code, WS_ERR_INVALID);
+
+    /* A token that cannot be recorded fails the put before data is lost. */
+    memset(&t, 0, sizeof t);
+    OK(&c, ws_storage_put_begin(c.st, key, 0, &p, &c.err));
+    rc = ws_put_track(p, refuse_token, NULL, &c.err);
+    for (total = 0; total < c.r->opts.big_size && rc == 0; total += 1 << 20)
+        rc = ws_sink_write(ws_put_sink(p), buf, 1 << 20, &c.err);
+    if (rc == 0)
+        rc = ws_put_commit(p, NULL, &c.err);
+    ws_put_free(p);
+    /* Drivers without leftovers never call back: the put then succeeds. */
+    if (rc < 0) {
+        ck_assert_msg(strstr(c.err.msg, "cannot record the token"), "%s", c.err.msg);
+        head_absent(&c, key);
+    }
+    free(buf);
+    ctx_close(&c);
+}
+END_TEST
+
 START_TEST(invalid_keys)
 {
     static const char *const bad[] = {"",     "/a",  "a/",   "a//b", "a/./b", "a/../b", "..",          ".", "./a",
@@ -788,5 +868,6 @@ void ws_conformance_add(Suite *s, const char *name, ws_storage *(*open_fn)(void 
     tcase_add_loop_test(tc, uncommitted_invisible, i, i + 1);
     tcase_add_loop_test(tc, aborted_put, i, i + 1);
     tcase_add_loop_test(tc, invalid_keys, i, i + 1);
+    tcase_add_loop_test(tc, abandoned_put, i, i + 1);
     suite_add_tcase(s, tc);
 }

@@ -444,6 +444,67 @@ START_TEST(crash_leftovers)
 }
 END_TEST
 
+static int token_to_fd(void *arg, const char *token, ws_err *err)
+{
+    int fd = *(int *) arg;
+
+    (void) err;
+    return write(fd, token, strlen(token)) == (ssize_t) strlen(token) ? 0 : -1;
+}
+
+START_TEST(abandon_after_crash)
+{
+    /* A writer killed in a folder no later put visits: its recorded temp file
+     * is removed by ws_storage_abandon, with the folders it made. */
+    char *dir = make_tmpdir();
+    ws_storage *st = must_open(dir);
+    char token[512] = "", rel[700], path[4200];
+    int fds[2], status;
+    pid_t crasher;
+    ssize_t n;
+    ws_err err;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    crasher = fork();
+    ck_assert_int_ge(crasher, 0);
+    if (crasher == 0) {
+        ws_put *p;
+
+        close(fds[0]);
+        if (ws_storage_put_begin(st, "backup/one/obj.ws", 100, &p, &err) < 0 ||
+            ws_put_track(p, token_to_fd, &fds[1], &err) < 0 || ws_sink_write(ws_put_sink(p), "half", 4, &err) < 0)
+            _exit(1);
+        _exit(0); /* no commit, no free: as if killed */
+    }
+    close(fds[1]);
+    n = read(fds[0], token, sizeof token - 1);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(crasher, &status, 0), crasher);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_gt(n, 0);
+    token[n] = '\0';
+    ck_assert_msg(strncmp(token, ".obj.ws.tmp.", 12) == 0, "token %s", token);
+    snprintf(rel, sizeof rel, "backup/one/%s", token);
+    ck_assert(exists(dir, rel));
+
+    /* Only the key's own temp files are accepted. */
+    ck_assert_int_eq(ws_storage_abandon(st, "backup/one/other.ws", token, &err), -1);
+    ck_assert_int_eq(err.code, WS_ERR_INVALID);
+    ck_assert_int_eq(ws_storage_abandon(st, "backup/one/obj.ws", "obj.ws", &err), -1);
+    ck_assert_int_eq(ws_storage_abandon(st, "backup/one/obj.ws", "../../x", &err), -1);
+    ck_assert(exists(dir, rel));
+
+    ck_assert_msg(ws_storage_abandon(st, "backup/one/obj.ws", token, &err) == 0, "%s", err.msg);
+    ck_assert(!exists(dir, rel));
+    snprintf(path, sizeof path, "%s/backup", dir);
+    ck_assert_msg(access(path, F_OK) < 0 && errno == ENOENT, "empty folders are removed");
+    ck_assert_msg(ws_storage_abandon(st, "backup/one/obj.ws", token, &err) == 0, "%s", err.msg);
+    ws_storage_close(st);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* --- roots ------------------------------------------------------------ */
 
 static void open_fails(const char *url, ws_errcode code, const char *must1, const char *must2)
@@ -750,6 +811,7 @@ static Suite *storage_file_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, atomic_slow_write);
     tcase_add_test(tc, crash_leftovers);
+    tcase_add_test(tc, abandon_after_crash);
     tcase_add_test(tc, bad_roots);
     tcase_add_test(tc, unwritable_root);
     tcase_add_test(tc, nested_keys);
