@@ -31,11 +31,17 @@ void ws_repo_close(ws_repo *repo);
 int ws_repo_put_fd(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
                    ws_err *err);
 
+/* Called once the whole source is encoded, before the object is committed,
+ * with the plaintext's digest: a failure leaves nothing stored. */
+typedef int (*ws_repo_precommit_fn)(const ws_digest *plain, void *arg, ws_err *err);
+
 /* As ws_repo_put_fd, choosing whether the encoder hashes on this thread and
  * compresses/encrypts on a second one (codec.h): worth it only when a core
- * would otherwise be idle.  ws_repo_put_fd always pipelines. */
+ * would otherwise be idle (ws_repo_put_fd always pipelines), and with a
+ * check before the commit (precommit may be NULL). */
 int ws_repo_put_fd_pipelined(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint,
-                             bool pipeline, ws_digest *digest, ws_err *err);
+                             bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
+                             ws_err *err);
 
 /* Decodes and verifies the object into dst (finished on success only). */
 int ws_repo_get_sink(ws_repo *repo, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err);

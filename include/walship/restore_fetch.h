@@ -24,10 +24,12 @@
  * finishes dst.  On failure *dst_failed tells whether dst itself failed (a
  * local error) rather than the repository or the checks; err->code is
  * WS_ERR_NOTFOUND for an absent object, WS_ERR_CORRUPT / WS_ERR_KEY /
- * WS_ERR_FORMAT for integrity failures.  digest (may be NULL) receives the
- * plaintext's.
+ * WS_ERR_FORMAT for integrity failures.  When sysid is not 0, a segment
+ * whose page header carries another system identifier is WS_ERR_CONFIG (the
+ * repository is another cluster's): dst is finished by then, so the caller
+ * must not keep it.  digest (may be NULL) receives the plaintext's.
  */
-int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, ws_sink *dst, bool *dst_failed,
-                     ws_digest *digest, ws_err *err);
+int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, uint64_t sysid, ws_sink *dst,
+                     bool *dst_failed, ws_digest *digest, ws_err *err);
 
 #endif

@@ -102,4 +102,8 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err);
  */
 ws_sink *ws_wal_check_filter_new(const ws_wal_name *name, const char *what, ws_sink *next, ws_err *err);
 
+/* The page header a check filter passed (segments and .partial files, once
+ * finished successfully); false otherwise. */
+bool ws_wal_check_filter_header(const ws_sink *filter, ws_wal_header *out);
+
 #endif

@@ -69,12 +69,51 @@ static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf
         return -1;
     if (created)
         ws_log(WS_LOG_NOTICE,
-               "new repository %s: recorded system identifier %" PRIu64 ", PostgreSQL %u, %" PRIu32 " byte segments",
-               repo->st->url, mine.sysid, mine.pg_version, mine.seg_size);
+               "new repository %s started at segment %s: recorded system identifier %" PRIu64
+               ", PostgreSQL %u, %" PRIu32 " byte segments",
+               repo->st->url, wf->base, mine.sysid, mine.pg_version, mine.seg_size);
     pthread_mutex_lock(&ctx->id_mu);
     ctx->id_known = true;
     ctx->id = mine; /* ensure() succeeded: the recorded identity equals mine */
     pthread_mutex_unlock(&ctx->id_mu);
+    return 0;
+}
+
+static int file_id_of(int fd, const char *path, ws_file_id *out, ws_err *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return ws_err_sys(err, errno, "could not stat \"%s\"", path);
+    ws_file_id_from_stat(&st, out);
+    return 0;
+}
+
+/* What the object's content must match before it is committed. */
+typedef struct {
+    int fd;
+    const char *path;
+    const ws_wal_file *wf;
+    const ws_file_id *before; /* the file when it was opened and checked */
+} unchanged_arg;
+
+/* The file must not have changed while it was read: what was read is what
+ * was checked, or nothing is committed (a committed object of a file caught
+ * mid-change would block every retry as "different content"). */
+static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
+{
+    const unchanged_arg *a = arg;
+    ws_file_id now;
+
+    if (plain->size != a->wf->size)
+        return ws_err_set(err, WS_ERR_INVALID,
+                          "%s: %" PRIu64 " bytes read, but the file had %" PRIu64
+                          " bytes: it changed while being archived; nothing stored",
+                          a->path, plain->size, a->wf->size);
+    if (file_id_of(a->fd, a->path, &now, err) < 0)
+        return -1;
+    if (!ws_file_id_equal(a->before, &now))
+        return ws_err_set(err, WS_ERR_INVALID, "%s: the file changed while being archived; nothing stored", a->path);
     return 0;
 }
 
@@ -84,8 +123,9 @@ static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf
  * what the key now holds.
  */
 static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
-                        ws_digest *d, bool *stored_now, ws_err *err)
+                        const ws_file_id *before, ws_digest *d, bool *stored_now, ws_err *err)
 {
+    unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before};
     ws_digest stored, mine, put;
     char hs[65], hm[65];
     int found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
@@ -112,14 +152,8 @@ static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_jo
     }
     if (lseek(fd, 0, SEEK_SET) < 0)
         return ws_err_sys(err, errno, "%s: could not seek", job->path);
-    if (ws_repo_put_fd_pipelined(repo, key, fd, job->path, wf->size, job->pipeline, &put, err) < 0)
+    if (ws_repo_put_fd_pipelined(repo, key, fd, job->path, wf->size, job->pipeline, unchanged, &ua, &put, err) < 0)
         return -1;
-    /* The file must not have changed while it was read. */
-    if (put.size != wf->size)
-        return ws_err_set(err, WS_ERR_INVALID,
-                          "%s: %" PRIu64 " bytes read, but the file had %" PRIu64
-                          " bytes: it changed while being archived",
-                          job->path, put.size, wf->size);
     /* Check after write: what is stored now must be what we wrote (another
      * writer without a shared lock could have replaced it). */
     found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
@@ -168,16 +202,6 @@ static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_file_i
     ws_err_clear(&e);
     if (ws_ack_remove(ctx->ack_dir, name, &e) < 0)
         ws_log(WS_LOG_WARNING, "%s", e.msg);
-    return 0;
-}
-
-static int file_id_of(int fd, const char *path, ws_file_id *out, ws_err *err)
-{
-    struct stat st;
-
-    if (fstat(fd, &st) < 0)
-        return ws_err_sys(err, errno, "could not stat \"%s\"", path);
-    ws_file_id_from_stat(&st, out);
     return 0;
 }
 
@@ -250,7 +274,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         }
     }
 
-    if (store_locked(repo, key, fd, job, &wf, &d, &stored_now, err) < 0)
+    if (store_locked(repo, key, fd, job, &wf, &before, &d, &stored_now, err) < 0)
         goto out;
     /* The object is durable and verified, and nothing acknowledges it yet:
      * work that must precede the acknowledgement goes here (the WAL index

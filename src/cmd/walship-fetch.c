@@ -25,6 +25,7 @@
 #include "walship/log.h"
 #include "walship/pg_datadir.h"
 #include "walship/prefetcher.h"
+#include "walship/repo_identity.h"
 #include "walship/repo_keys.h"
 #include "walship/repo_object.h"
 #include "walship/restore_fetch.h"
@@ -65,7 +66,10 @@ static void usage(FILE *out)
           "  201  storage unreachable after retries in archive recovery (recovery.signal\n"
           "       or no signal file), or storage refused the request (access denied,\n"
           "       bad request) in any mode\n"
-          "  202  usage, configuration or local error (bad arguments, cannot write DEST)\n"
+          "  202  usage, configuration or local error (bad arguments, cannot write DEST),\n"
+          "       or not this cluster's repository: the file:// directory is missing,\n"
+          "       the location has no walship identity (wrong repo, not mounted), or\n"
+          "       another system identifier than ./global/pg_control\n"
           "\n"
           "Prefetching (setting prefetch, default 8; 0 turns it off): when run by\n"
           "PostgreSQL in recovery, after restoring segment N walship-fetch keeps\n"
@@ -98,7 +102,8 @@ static int classify(const ws_err *err, bool standby)
 }
 
 /* Reads the object of `name` and makes dest appear once it is verified. */
-static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const char *dest, bool standby, ws_err *err)
+static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const char *dest, uint64_t sysid, bool standby,
+                 ws_err *err)
 {
     char key[WS_KEY_MAX];
     ws_file_out *out;
@@ -111,7 +116,7 @@ static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const ch
     out = ws_file_out_open(dest, 0600, err);
     if (!out)
         return FETCH_LOCAL;
-    if (ws_restore_fetch(repo, w, name, ws_file_out_sink(out), &local, &d, err) < 0) {
+    if (ws_restore_fetch(repo, w, name, sysid, ws_file_out_sink(out), &local, &d, err) < 0) {
         status = local ? FETCH_LOCAL : classify(err, standby);
     } else if (ws_file_out_commit(out, err) < 0) {
         status = FETCH_LOCAL;
@@ -136,17 +141,18 @@ typedef struct spool_use {
  * history file, and run by PostgreSQL in recovery (a signal file and
  * pg_control in the working directory, the data directory). */
 static bool spool_applies(const ws_config *cfg, const ws_repo *repo, const ws_wal_name *w, const char *dest,
-                          ws_recovery_mode mode, spool_use *u)
+                          ws_recovery_mode mode, uint64_t sysid, spool_use *u)
 {
     ws_err e;
     int n;
 
     if (cfg->prefetch == 0 || mode == WS_RECOVERY_NONE || (w->kind != WS_WAL_SEGMENT && w->kind != WS_WAL_HISTORY))
         return false;
-    if (ws_datadir_sysid(".", &u->id.sysid, &e) < 0) {
-        ws_log(WS_LOG_DEBUG, "no prefetching: %s", e.msg);
+    if (sysid == 0) {
+        ws_log(WS_LOG_DEBUG, "no prefetching: no system identifier in ./global/pg_control");
         return false;
     }
+    u->id.sysid = sysid;
     n = snprintf(u->id.repo, sizeof u->id.repo, "%s", cfg->repo);
     if (n < 0 || (size_t) n >= sizeof u->id.repo ||
         snprintf(u->id.endpoint, sizeof u->id.endpoint, "%s", cfg->s3_endpoint ? cfg->s3_endpoint : "") >=
@@ -301,6 +307,8 @@ static int restore(const ws_config *cfg, ws_repo *repo, const char *name, const 
     bool standby = mode == WS_RECOVERY_STANDBY, use;
     spool_use u;
     uint32_t seg_size = 0;
+    uint64_t sysid;
+    ws_err e;
     ws_wal_name w;
     int status, served = 0;
 
@@ -312,16 +320,25 @@ static int restore(const ws_config *cfg, ws_repo *repo, const char *name, const 
     }
     if (ws_wal_name_parse(name, &w, err) < 0)
         return FETCH_LOCAL;
+    /* The cluster PostgreSQL runs us for (0: run by hand elsewhere). */
+    if (ws_datadir_sysid(".", &sysid, &e) < 0)
+        sysid = 0;
     memset(&u, 0, sizeof u);
-    use = spool_applies(cfg, repo, &w, dest, mode, &u);
+    use = spool_applies(cfg, repo, &w, dest, mode, sysid, &u);
     if (use)
         served = spool_serve(cfg, &u, &w, name, dest, &seg_size, err);
     if (served < 0)
         status = FETCH_LOCAL;
     else if (served == 0)
-        status = fetch(repo, &w, name, dest, standby, err);
+        status = fetch(repo, &w, name, dest, sysid, standby, err);
     else
         status = FETCH_OK;
+    /* "Not found" ends archive recovery: only a repository that is this
+     * cluster's may say so, never a wrong or unmounted location. */
+    if (status == FETCH_ABSENT && err->code == WS_ERR_NOTFOUND && ws_repo_identity_verify(repo, sysid, &e) < 0) {
+        *err = e;
+        status = classify(err, standby);
+    }
     if (use)
         spool_after(cfg, &u, &w, dest, status, err, mode, seg_size);
     ws_spool_close(u.sp);

@@ -250,6 +250,8 @@ typedef struct check_filter {
     uint64_t count;
     uint8_t head[WS_WAL_LONG_HEADER_LEN];
     char *text; /* history/backup files: the whole (small) content */
+    bool checked;
+    ws_wal_header hdr; /* segments, once checked */
 } check_filter;
 
 static int check_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
@@ -281,14 +283,25 @@ static int check_finish(ws_sink *s, ws_err *err)
 
     if (f->name.kind == WS_WAL_SEGMENT || f->name.kind == WS_WAL_PARTIAL)
         rc = ws_wal_check_segment(f->head, f->count < sizeof f->head ? (size_t) f->count : sizeof f->head, f->count,
-                                  &f->name, f->what, NULL, err);
+                                  &f->name, f->what, &f->hdr, err);
     else
         rc = ws_wal_check_text(f->text ? f->text : "", (size_t) f->count, &f->name, f->what, err);
     if (rc < 0) {
         err->code = WS_ERR_CORRUPT;
         return -1;
     }
+    f->checked = true;
     return ws_sink_finish_next(s, err);
+}
+
+bool ws_wal_check_filter_header(const ws_sink *s, ws_wal_header *out)
+{
+    const check_filter *f = (const check_filter *) s;
+
+    if (!f->checked || (f->name.kind != WS_WAL_SEGMENT && f->name.kind != WS_WAL_PARTIAL))
+        return false;
+    *out = f->hdr;
+    return true;
 }
 
 static void check_destroy(ws_sink *s)

@@ -117,6 +117,26 @@ int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
     return rc < 0 ? -1 : 1;
 }
 
+int ws_repo_identity_verify(ws_repo *r, uint64_t sysid, ws_err *err)
+{
+    ws_repo_identity rec;
+    int found = ws_repo_identity_load(r, &rec, err);
+
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return ws_err_set(err, WS_ERR_CONFIG,
+                          "%s is not a walship repository (it has no %s): a wrong 'repo' setting, or storage that "
+                          "is not mounted; walship-push records it with the first segment",
+                          r->st->url, WS_REPO_IDENTITY_KEY);
+    if (sysid != 0 && rec.sysid != sysid)
+        return ws_err_set(err, WS_ERR_CONFIG,
+                          "%s belongs to the cluster with system identifier %" PRIu64
+                          ", this data directory's (global/pg_control) is %" PRIu64 ": wrong repository",
+                          r->st->url, rec.sysid, sysid);
+    return 0;
+}
+
 int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char *what, bool *created, ws_err *err)
 {
     ws_repo_identity rec;

@@ -61,6 +61,8 @@ typedef struct {
     const char *src_name;
     const void *buf;
     size_t len;
+    ws_repo_precommit_fn precommit;
+    void *precommit_arg;
 } plain_source;
 
 /* Encodes the source into a new object under key and commits it with its
@@ -87,7 +89,8 @@ static int put_encoded(ws_repo *r, const char *key, const plain_source *src, uin
                   : ws_pump_fd(src->fd, src->src_name, ws_encoder_sink(enc), err)) < 0)
         goto out;
     ws_encoder_digest(enc, &d);
-    if (digest_meta(&d, &meta, err) < 0 || ws_put_commit(put, &meta, err) < 0)
+    if ((src->precommit && src->precommit(&d, src->precommit_arg, err) < 0) || digest_meta(&d, &meta, err) < 0 ||
+        ws_put_commit(put, &meta, err) < 0)
         goto out;
     if (digest)
         *digest = d;
@@ -107,9 +110,10 @@ int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, ui
 }
 
 int ws_repo_put_fd_pipelined(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint,
-                             bool pipeline, ws_digest *digest, ws_err *err)
+                             bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
+                             ws_err *err)
 {
-    plain_source src = {.fd = fd, .src_name = src_name};
+    plain_source src = {.fd = fd, .src_name = src_name, .precommit = precommit, .precommit_arg = precommit_arg};
 
     return put_encoded(r, key, &src, size_hint, pipeline, digest, err);
 }

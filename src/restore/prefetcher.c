@@ -100,7 +100,8 @@ static int worker_main(const ws_config *cfg, const char *dir, const ws_wal_name 
         ws_err_set(&err, WS_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (ws_restore_fetch(repo, seg, name, sink, &local, &d, &err) < 0) {
+    /* No system identifier check here: serving from the spool checks it. */
+    if (ws_restore_fetch(repo, seg, name, 0, sink, &local, &d, &err) < 0) {
         unlink(part);
         if (err.code == WS_ERR_NOTFOUND) {
             status = PF_ABSENT;

@@ -1,6 +1,7 @@
 /* restore_fetch.c - one WAL file from the repository, verified (see restore_fetch.h). */
 #include "walship/restore_fetch.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "walship/repo_keys.h"
@@ -38,12 +39,13 @@ static void tag_destroy(ws_sink *s)
 
 static const ws_sink_ops tag_ops = {"local output", tag_write, tag_finish, tag_destroy};
 
-int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, ws_sink *dst, bool *dst_failed,
-                     ws_digest *digest, ws_err *err)
+int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, uint64_t sysid, ws_sink *dst,
+                     bool *dst_failed, ws_digest *digest, ws_err *err)
 {
     char key[WS_KEY_MAX];
     tag_sink *tag;
     ws_sink *check;
+    ws_wal_header hdr;
     ws_digest d;
     int rc;
 
@@ -68,6 +70,11 @@ int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, ws_s
     rc = ws_repo_get_sink(repo, key, check, &d, err);
     if (rc < 0)
         *dst_failed = tag->failed;
+    else if (sysid != 0 && ws_wal_check_filter_header(check, &hdr) && hdr.sysid != sysid)
+        rc = ws_err_set(err, WS_ERR_CONFIG,
+                        "%s: %s holds WAL of the cluster with system identifier %" PRIu64
+                        ", this data directory's (global/pg_control) is %" PRIu64 ": wrong repository",
+                        repo->st->url, key, hdr.sysid, sysid);
     else if (digest)
         *digest = d;
     ws_sink_free(check);

@@ -128,59 +128,6 @@ static void clean_leftovers(int dirfd)
 
 /* --- directories ------------------------------------------------------ */
 
-static int fsync_dir_path(const char *path, ws_err *err)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0)
-        return ws_err_sys(err, errno, "open directory %s", path);
-    if (fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        return ws_err_sys(err, e, "fsync directory %s", path);
-    }
-    close(fd);
-    return 0;
-}
-
-/* mkdir -p for the repository root, making each new entry durable. */
-static int make_root(const char *root, ws_err *err)
-{
-    char *path = strdup(root);
-    char *p;
-    int rc = -1;
-
-    if (!path)
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-    for (p = path + 1;; p++) {
-        char c = *p;
-
-        if (c != '/' && c != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(path, DIR_MODE) == 0) {
-            char *slash = strrchr(path, '/');
-            char save = slash[1];
-
-            /* The parent of the new directory must remember it. */
-            slash[1] = '\0';
-            if (fsync_dir_path(path, err) < 0)
-                goto out;
-            slash[1] = save;
-        } else if (errno != EEXIST) {
-            ws_err_sys(err, errno, "create directory %s", path);
-            goto out;
-        }
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    rc = 0;
-out:
-    free(path);
-    return rc;
-}
-
 /*
  * Opens the directory that holds key, creating missing ones (each new entry
  * made durable in its parent).  Returns the directory's fd or -1.
@@ -1020,14 +967,17 @@ int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out
     }
     while (n > 1 && fs->root[n - 1] == '/')
         fs->root[--n] = '\0';
-    /* A repository needs no init step: create the directory when missing. */
+    /* Never created here: a missing root is a typo or a file system that is
+     * not mounted, and taking it for an empty repository would answer "not
+     * found" for every file (or archive onto the wrong disk). */
     fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fs->rootfd < 0 && errno == ENOENT) {
-        if (make_root(fs->root, err) < 0) {
-            file_close(&fs->base);
-            return -1;
-        }
-        fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ws_err_set(err, WS_ERR_CONFIG,
+                   "repository directory %s does not exist (not mounted?); walship never creates it: make the "
+                   "directory to start a new repository",
+                   fs->root);
+        file_close(&fs->base);
+        return -1;
     }
     if (fs->rootfd < 0) {
         ws_err_sys(err, errno, "open repository directory %s", fs->root);

@@ -128,6 +128,10 @@ class Repo:
         self.key_file = key_file
         self.root = root or os.path.join(tmp, name)
         self.url = "file://" + self.root
+        # walship never creates a missing root: an empty directory is a new repository.
+        if not os.path.isdir(self.root):
+            os.makedirs(self.root)
+            give(self.root)
         self.conf = os.path.join(tmp, name + ".conf")
         self.extra = dict(settings or {})
         self.write_conf(self.conf, key_file, **self.extra)

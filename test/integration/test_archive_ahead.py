@@ -169,6 +169,7 @@ class Repo:
         if env.kind == "file":
             self.url = "file://" + os.path.join(env.tmp, name)
             self.base = {"repo": self.url}
+            env.dir(name)  # walship never creates a missing root
         else:
             self.url = "s3://%s/%s-%d" % (env.s3["S3ENV_BUCKET"], name, os.getpid())
             self.base = {"repo": self.url, "s3_endpoint": env.s3["S3ENV_HTTP_ENDPOINT"], "s3_region": "us-east-1"}

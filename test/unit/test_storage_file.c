@@ -546,11 +546,19 @@ START_TEST(bad_roots)
     open_fails(url, WS_ERR_IO, file, strerror(ENOTDIR));
     free(url);
 
-    /* A missing root is created, trailing '/' or not. */
+    /* A missing root is never created (a typo, or a file system not
+     * mounted): a configuration error naming it, and nothing made. */
     ck_assert(asprintf(&url, "file://%s/new/deeper/", dir) > 0);
+    open_fails(url, WS_ERR_CONFIG, "/new/deeper", "does not exist");
+    ck_assert(!exists(dir, "new"));
+    /* An existing empty directory is a new repository, trailing '/' or not. */
+    ck_assert(asprintf(&file, "%s/new", dir) > 0);
+    ck_assert_int_eq(mkdir(file, 0750), 0);
+    free(file);
+    ck_assert(asprintf(&file, "%s/new/deeper", dir) > 0);
+    ck_assert_int_eq(mkdir(file, 0750), 0);
     st = open_url(url, &err);
     ck_assert_msg(st != NULL, "%s", err.msg);
-    ck_assert(exists(dir, "new/deeper"));
     put_bytes(st, "x", 3, 1);
     ck_assert(exists(dir, "new/deeper/x"));
     d = get_bytes(st, "x", &len);
@@ -568,8 +576,8 @@ START_TEST(bad_roots)
 END_TEST
 
 /*
- * As an unprivileged user (root drops to nobody in a child): an uncreatable
- * root and an unwritable one give clear errors; reading still works.
+ * As an unprivileged user (root drops to nobody in a child): a missing root
+ * and an unwritable one give clear errors; reading still works.
  */
 START_TEST(unwritable_root)
 {
@@ -606,7 +614,7 @@ START_TEST(unwritable_root)
             _exit(10);
         snprintf(url, sizeof url, "file://%s/sub", ro);
         st = open_url(url, &err);
-        if (st || !strstr(err.msg, strerror(EACCES)) || !strstr(err.msg, ro))
+        if (st || err.code != WS_ERR_CONFIG || !strstr(err.msg, "does not exist") || !strstr(err.msg, ro))
             rc = 11;
         else
             dprintf(pfd[1], "%s\n", err.msg);

@@ -2,6 +2,7 @@
  * the repository pieces walship-push relies on (identity, checked stat,
  * per-name locks). */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -560,6 +561,7 @@ static ws_repo *open_repo(void)
     char url[600];
 
     snprintf(url, sizeof url, "file://%s/repo", tmpdir);
+    ck_assert(mkdir(url + 7, 0750) == 0 || errno == EEXIST);
     ck_assert_int_eq(ws_config_defaults(&cfg, &err), 0);
     cfg.repo = strdup(url);
     ck_assert_msg(ws_repo_open(&cfg, &r, &err) == 0, "%s", err.msg);

@@ -1377,6 +1377,7 @@ static ws_repo *open_repo(const char *key_file)
     char url[600];
 
     snprintf(url, sizeof url, "file://%s/repo", tmpdir);
+    ck_assert(mkdir(url + 7, 0750) == 0 || errno == EEXIST);
     ck_assert_int_eq(ws_config_defaults(&cfg, &err), 0);
     cfg.repo = strdup(url);
     if (key_file)
