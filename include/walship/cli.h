@@ -6,11 +6,7 @@
 #define WALSHIP_CLI_H
 
 #include "walship/config.h"
-
-/* Exit codes shared by the executables (walship-fetch documents its own). */
-#define WS_EXIT_OK    0
-#define WS_EXIT_ERROR 1
-#define WS_EXIT_USAGE 2
+#include "walship/errclass.h"
 
 /* Strips --config from argv, loads the configuration from it, the
  * environment (envp) and defaults, and initialises logging as progname. */

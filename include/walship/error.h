@@ -13,9 +13,10 @@
 typedef enum ws_errcode {
     WS_OK = 0,
     WS_ERR_INVALID, /* bad argument or input (user error) */
-    WS_ERR_CONFIG,  /* configuration: unknown key, bad value, missing */
-    WS_ERR_IO,      /* local system call failed */
+    WS_ERR_CONFIG,  /* configuration: unknown key, bad value, missing, unusable key file */
+    WS_ERR_IO,      /* a system call failed (local file, or a file:// repository) */
     WS_ERR_NOMEM,
+    WS_ERR_INTERNAL,  /* a library or the system behaved unexpectedly (not I/O) */
     WS_ERR_NOTFOUND,  /* object or file definitely absent */
     WS_ERR_CORRUPT,   /* integrity: checksum, tag, truncation, decode */
     WS_ERR_KEY,       /* wrong or missing encryption key */

@@ -87,6 +87,8 @@ const char *ws_errcode_name(ws_errcode code)
         return "io";
     case WS_ERR_NOMEM:
         return "nomem";
+    case WS_ERR_INTERNAL:
+        return "internal";
     case WS_ERR_NOTFOUND:
         return "notfound";
     case WS_ERR_CORRUPT:
