@@ -7,7 +7,7 @@
 
 #include "walship/hex.h"
 
-#define CHECK_KEY "check"
+#define CHECK_KEY  "check"
 #define SHA256_LEN 32
 
 static int sha256(const char *buf, size_t len, uint8_t out[SHA256_LEN], ws_err *err)
@@ -156,8 +156,8 @@ int ws_kvrec_parse(const char *buf, size_t len, const char *magic, unsigned vers
     v = buf + mlen + 1;
     vlen = (size_t) (nl - v);
     if (parse_dec(v, vlen, &ver) < 0 || ver != version)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: unknown %s format version \"%.*s\" (this walship writes %u)",
-                          what, magic, (int) (vlen > 20 ? 20 : vlen), printable(v, vlen) ? v : "?", version);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: unknown %s format version \"%.*s\" (this walship writes %u)", what,
+                          magic, (int) (vlen > 20 ? 20 : vlen), printable(v, vlen) ? v : "?", version);
     c.p = nl + 1;
     for (size_t i = 0; i < nkeys; i++) {
         if (next_field(&c, keys[i], &out->v[i].val, &out->v[i].len, err) < 0)

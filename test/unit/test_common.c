@@ -426,8 +426,8 @@ START_TEST(test_kvrec_round_trip)
         uint64_t u;
         int64_t i;
 
-        ck_assert_msg(ws_kvrec_parse(text, strlen(text), "walship-test", 3, keys3, 3, check, "t", &r, &err) == 0,
-                      "%s", err.msg);
+        ck_assert_msg(ws_kvrec_parse(text, strlen(text), "walship-test", 3, keys3, 3, check, "t", &r, &err) == 0, "%s",
+                      err.msg);
         ck_assert_int_eq(ws_kvrec_text(&r, 0, name, sizeof name, &err), 0);
         ck_assert_str_eq(name, "file:///a b");
         ck_assert_int_eq(ws_kvrec_u64(&r, 1, UINT64_MAX, &u, &err), 0);
@@ -495,8 +495,8 @@ START_TEST(test_kvrec_rejects)
     ws_kvrec r;
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert_msg(ws_kvrec_parse(cases[i].text, strlen(cases[i].text), "walship-test", 3, keys3, 3, false, "F",
-                                     &r, &err) == -1,
+        ck_assert_msg(ws_kvrec_parse(cases[i].text, strlen(cases[i].text), "walship-test", 3, keys3, 3, false, "F", &r,
+                                     &err) == -1,
                       "case %zu accepted", i);
         ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
         ck_assert_msg(strstr(err.msg, cases[i].needle) && strncmp(err.msg, "F: ", 3) == 0, "case %zu: %s", i, err.msg);
