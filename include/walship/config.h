@@ -24,7 +24,7 @@ typedef enum { WS_URI_PATH, WS_URI_HOST } ws_uri_style;
 typedef enum { WS_COMPRESS_NONE = 0, WS_COMPRESS_LZ4 = 1 } ws_compress;
 typedef enum { WS_LOG_ERROR = 0, WS_LOG_WARNING, WS_LOG_NOTICE, WS_LOG_INFO, WS_LOG_DEBUG } ws_log_level;
 
-/* Index of each key, in the order of ws_config_keys[]. */
+/* Index of each key in ws_config_table[]. */
 typedef enum ws_cfg_key {
     WS_CFG_REPO = 0,
     WS_CFG_S3_ENDPOINT,
@@ -72,8 +72,36 @@ typedef struct ws_config {
     char *source[WS_CFG_NKEYS];
 } ws_config;
 
-/* The key names, indexed by ws_cfg_key. */
-extern const char *const ws_config_keys[WS_CFG_NKEYS];
+/*
+ * The settings, one row each: everything about a key is here, and the
+ * loading code is generic over the types.  Adding a setting is an enum
+ * entry above, a field in ws_config and a row in ws_config_table
+ * (src/common/config.c), and its line in doc/configuration.md (a unit test
+ * checks that the document lists exactly these keys).
+ */
+typedef enum ws_cfg_type {
+    WS_CFG_TYPE_STRING,  /* char *; empty = not set when there is no default */
+    WS_CFG_TYPE_BOOL,    /* bool: on/off, true/false, yes/no, 1/0 */
+    WS_CFG_TYPE_SECONDS, /* double: > 0 and <= 86400, decimals allowed */
+    WS_CFG_TYPE_COUNT,   /* unsigned in [min, max] */
+    WS_CFG_TYPE_CHOICE   /* an enum: the index of the name in choices[] */
+} ws_cfg_type;
+
+typedef struct ws_cfg_def {
+    const char *name; /* key in the file; WALSHIP_<NAME> in the environment */
+    ws_cfg_type type;
+    size_t offset;   /* of the field in ws_config */
+    const char *def; /* the default, parsed like any value; NULL: not set */
+    /* STRING: checks a value (NULL: any text), setting *expected when the
+     * help below does not say enough. */
+    bool (*valid)(const char *v, const char **expected);
+    const char *const *choices; /* CHOICE: NULL-terminated, any letter case */
+    unsigned min, max;          /* COUNT */
+    bool secret;                /* the value is never echoed in messages */
+    const char *help;           /* what is accepted, for "expected ..." in errors */
+} ws_cfg_def;
+
+extern const ws_cfg_def ws_config_table[WS_CFG_NKEYS];
 
 /*
  * Removes --config FILE / --config=FILE from argv (updating *argc) and

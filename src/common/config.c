@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,32 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const ws_config_keys[WS_CFG_NKEYS] = {
-    [WS_CFG_REPO] = "repo",
-    [WS_CFG_S3_ENDPOINT] = "s3_endpoint",
-    [WS_CFG_S3_REGION] = "s3_region",
-    [WS_CFG_S3_URI_STYLE] = "s3_uri_style",
-    [WS_CFG_S3_VERIFY_TLS] = "s3_verify_tls",
-    [WS_CFG_S3_CA_FILE] = "s3_ca_file",
-    [WS_CFG_S3_RETRY_BUDGET] = "s3_retry_budget",
-    [WS_CFG_S3_REQUEST_TIMEOUT] = "s3_request_timeout",
-    [WS_CFG_COMPRESS] = "compress",
-    [WS_CFG_ENCRYPTION_KEY_FILE] = "encryption_key_file",
-    [WS_CFG_PG_CONNINFO] = "pg_conninfo",
-    [WS_CFG_LOG_LEVEL] = "log_level",
-    [WS_CFG_ARCHIVE_WORKERS] = "archive_workers",
-    [WS_CFG_ARCHIVE_LOOKAHEAD] = "archive_lookahead",
-    [WS_CFG_PREFETCH] = "prefetch",
-};
-
-static const char *const level_names[] = {
-    [WS_LOG_ERROR] = "error", [WS_LOG_WARNING] = "warning", [WS_LOG_NOTICE] = "notice",
-    [WS_LOG_INFO] = "info",   [WS_LOG_DEBUG] = "debug",
-};
-
-#define ENV_PREFIX     "WALSHIP_"
-#define ENV_CONFIG     "WALSHIP_CONFIG"
-#define DEFAULT_REGION "us-east-1"
+#define ENV_PREFIX "WALSHIP_"
+#define ENV_CONFIG "WALSHIP_CONFIG"
 /* A config file is a few lines; a bigger one is a mistake (wrong file). */
 #define CONFIG_FILE_MAX (1024 * 1024)
 /* Longer than a day is certainly a typo, and keeps later ms arithmetic sane. */
@@ -54,9 +31,13 @@ static const char *const level_names[] = {
 #define ECHO_MAX 80
 #define ECHO_BUF (ECHO_MAX * 4 + 8)
 
+static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+static const char *const uri_styles[] = {"path", "host", NULL};
+static const char *const compressions[] = {"none", "lz4", NULL};
+
 const char *ws_log_level_name(ws_log_level l)
 {
-    if ((unsigned) l >= sizeof level_names / sizeof level_names[0])
+    if ((unsigned) l >= sizeof level_names / sizeof level_names[0] - 1)
         return "unknown";
     return level_names[l];
 }
@@ -104,7 +85,7 @@ static bool is_secret_name(const char *name)
 static void env_name(ws_cfg_key key, char *buf, size_t size)
 {
     size_t j = 0;
-    const char *k = ws_config_keys[key];
+    const char *k = ws_config_table[key].name;
 
     for (const char *p = ENV_PREFIX; *p && j + 1 < size; p++)
         buf[j++] = *p;
@@ -186,8 +167,9 @@ static bool valid_endpoint(const char *v, const char **expected)
     return *p == '\0';
 }
 
-static bool valid_region(const char *v)
+static bool valid_region(const char *v, const char **expected)
 {
+    (void) expected; /* the table's help says it */
     size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
     return n > 0 && n <= 64 && v[n] == '\0';
 }
@@ -256,6 +238,39 @@ static bool parse_count(const char *v, unsigned min, unsigned max, unsigned *out
     return true;
 }
 
+/* ---- the table ---- */
+
+#define SECONDS_HELP "a number of seconds greater than 0 and at most 86400, e.g. 30 or 2.5"
+
+#define FIELD(f) offsetof(ws_config, f)
+
+const ws_cfg_def ws_config_table[WS_CFG_NKEYS] = {
+    [WS_CFG_REPO] = {"repo", WS_CFG_TYPE_STRING, FIELD(repo), NULL, .valid = valid_repo},
+    [WS_CFG_S3_ENDPOINT] = {"s3_endpoint", WS_CFG_TYPE_STRING, FIELD(s3_endpoint), NULL, .valid = valid_endpoint},
+    [WS_CFG_S3_REGION] = {"s3_region", WS_CFG_TYPE_STRING, FIELD(s3_region), "us-east-1", .valid = valid_region,
+                          .help = "a region name such as us-east-1 (letters, digits, '-', '_', '.')"},
+    [WS_CFG_S3_URI_STYLE] = {"s3_uri_style", WS_CFG_TYPE_CHOICE, FIELD(s3_uri_style), "path", .choices = uri_styles,
+                             .help = "path or host"},
+    [WS_CFG_S3_VERIFY_TLS] = {"s3_verify_tls", WS_CFG_TYPE_BOOL, FIELD(s3_verify_tls), "on", .help = "on or off"},
+    [WS_CFG_S3_CA_FILE] = {"s3_ca_file", WS_CFG_TYPE_STRING, FIELD(s3_ca_file), NULL},
+    [WS_CFG_S3_RETRY_BUDGET] = {"s3_retry_budget", WS_CFG_TYPE_SECONDS, FIELD(s3_retry_budget), "60",
+                                .help = SECONDS_HELP},
+    [WS_CFG_S3_REQUEST_TIMEOUT] = {"s3_request_timeout", WS_CFG_TYPE_SECONDS, FIELD(s3_request_timeout), "30",
+                                   .help = SECONDS_HELP},
+    [WS_CFG_COMPRESS] = {"compress", WS_CFG_TYPE_CHOICE, FIELD(compress), "lz4", .choices = compressions,
+                         .help = "lz4 or none"},
+    [WS_CFG_ENCRYPTION_KEY_FILE] = {"encryption_key_file", WS_CFG_TYPE_STRING, FIELD(encryption_key_file), NULL},
+    [WS_CFG_PG_CONNINFO] = {"pg_conninfo", WS_CFG_TYPE_STRING, FIELD(pg_conninfo), NULL, .secret = true},
+    [WS_CFG_LOG_LEVEL] = {"log_level", WS_CFG_TYPE_CHOICE, FIELD(log_level), "notice", .choices = level_names,
+                          .help = "error, warning, notice, info or debug"},
+    [WS_CFG_ARCHIVE_WORKERS] = {"archive_workers", WS_CFG_TYPE_COUNT, FIELD(archive_workers), "2", .min = 1, .max = 64,
+                                .help = "a whole number from 1 to 64"},
+    [WS_CFG_ARCHIVE_LOOKAHEAD] = {"archive_lookahead", WS_CFG_TYPE_COUNT, FIELD(archive_lookahead), "8", .min = 0,
+                                  .max = 1024, .help = "a whole number from 0 to 1024"},
+    [WS_CFG_PREFETCH] = {"prefetch", WS_CFG_TYPE_COUNT, FIELD(prefetch), "8", .min = 0, .max = 1024,
+                         .help = "a whole number from 0 to 1024"},
+};
+
 /* ---- storing values ---- */
 
 /* Replaces *field with a copy of v; an empty value means "not set". */
@@ -271,112 +286,58 @@ static int store_string(char **field, const char *v)
 }
 
 /*
+ * Parses v as d's type into the field of cfg.  Returns 1 stored, 0 invalid
+ * (*expected says what is accepted), -1 out of memory.
+ */
+static int parse_value(const ws_cfg_def *d, ws_config *cfg, const char *v, const char **expected)
+{
+    void *field = (char *) cfg + d->offset;
+
+    *expected = d->help;
+    switch (d->type) {
+    case WS_CFG_TYPE_STRING:
+        /* A setting without a default may be emptied ("not set"). */
+        if (!(*v == '\0' && !d->def) && d->valid && !d->valid(v, expected))
+            return 0;
+        return store_string(field, v) < 0 ? -1 : 1;
+    case WS_CFG_TYPE_BOOL:
+        return parse_bool(v, field) ? 1 : 0;
+    case WS_CFG_TYPE_SECONDS:
+        return parse_seconds(v, field) ? 1 : 0;
+    case WS_CFG_TYPE_COUNT:
+        return parse_count(v, d->min, d->max, field) ? 1 : 0;
+    case WS_CFG_TYPE_CHOICE:
+        for (int i = 0; d->choices[i]; i++) {
+            if (strcasecmp(v, d->choices[i]) == 0) {
+                *(int *) field = i;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/*
  * Validates value for key and stores it, recording source (which this takes
  * ownership of; NULL means an allocation already failed).
  */
 static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source, ws_err *err)
 {
+    const ws_cfg_def *d = &ws_config_table[key];
     const char *expected = NULL;
-    const char *name = ws_config_keys[key];
-    bool ok = true, b = false;
-    double secs = 0;
-    int rc = 0;
+    int rc;
 
     if (!source)
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading setting %s", name);
-
-    switch (key) {
-    case WS_CFG_REPO:
-        ok = *v == '\0' || valid_repo(v, &expected);
-        if (ok)
-            rc = store_string(&cfg->repo, v);
-        break;
-    case WS_CFG_S3_ENDPOINT:
-        ok = *v == '\0' || valid_endpoint(v, &expected);
-        if (ok)
-            rc = store_string(&cfg->s3_endpoint, v);
-        break;
-    case WS_CFG_S3_REGION:
-        expected = "a region name such as us-east-1 (letters, digits, '-', '_', '.')";
-        ok = valid_region(v);
-        if (ok)
-            rc = store_string(&cfg->s3_region, v);
-        break;
-    case WS_CFG_S3_URI_STYLE:
-        expected = "path or host";
-        if (strcasecmp(v, "path") == 0)
-            cfg->s3_uri_style = WS_URI_PATH;
-        else if (strcasecmp(v, "host") == 0)
-            cfg->s3_uri_style = WS_URI_HOST;
-        else
-            ok = false;
-        break;
-    case WS_CFG_S3_VERIFY_TLS:
-        expected = "on or off";
-        ok = parse_bool(v, &b);
-        if (ok)
-            cfg->s3_verify_tls = b;
-        break;
-    case WS_CFG_S3_CA_FILE:
-        rc = store_string(&cfg->s3_ca_file, v);
-        break;
-    case WS_CFG_S3_RETRY_BUDGET:
-    case WS_CFG_S3_REQUEST_TIMEOUT:
-        expected = "a number of seconds greater than 0 and at most 86400, e.g. 30 or 2.5";
-        ok = parse_seconds(v, &secs);
-        if (ok && key == WS_CFG_S3_RETRY_BUDGET)
-            cfg->s3_retry_budget = secs;
-        else if (ok)
-            cfg->s3_request_timeout = secs;
-        break;
-    case WS_CFG_COMPRESS:
-        expected = "lz4 or none";
-        if (strcasecmp(v, "lz4") == 0)
-            cfg->compress = WS_COMPRESS_LZ4;
-        else if (strcasecmp(v, "none") == 0)
-            cfg->compress = WS_COMPRESS_NONE;
-        else
-            ok = false;
-        break;
-    case WS_CFG_ENCRYPTION_KEY_FILE:
-        rc = store_string(&cfg->encryption_key_file, v);
-        break;
-    case WS_CFG_PG_CONNINFO:
-        rc = store_string(&cfg->pg_conninfo, v);
-        break;
-    case WS_CFG_LOG_LEVEL:
-        expected = "error, warning, notice, info or debug";
-        ok = false;
-        for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
-            if (strcasecmp(v, level_names[i]) == 0) {
-                cfg->log_level = (ws_log_level) i;
-                ok = true;
-            }
-        }
-        break;
-    case WS_CFG_ARCHIVE_WORKERS:
-        expected = "a whole number from 1 to 64";
-        ok = parse_count(v, 1, 64, &cfg->archive_workers);
-        break;
-    case WS_CFG_ARCHIVE_LOOKAHEAD:
-        expected = "a whole number from 0 to 1024";
-        ok = parse_count(v, 0, 1024, &cfg->archive_lookahead);
-        break;
-    case WS_CFG_PREFETCH:
-        expected = "a whole number from 0 to 1024";
-        ok = parse_count(v, 0, 1024, &cfg->prefetch);
-        break;
-    case WS_CFG_NKEYS:
-        break;
-    }
-
-    if (!ok) {
-        if (is_secret_name(name)) {
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", name, source, expected);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading setting %s", d->name);
+    rc = parse_value(d, cfg, v, &expected);
+    if (rc == 0) {
+        if (d->secret || is_secret_name(d->name)) {
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", d->name, source, expected);
         } else {
             char shown[ECHO_BUF];
             quote(v, strlen(v), shown);
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, name, source,
+            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, d->name, source,
                        expected);
         }
         free(source);
@@ -384,7 +345,7 @@ static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source
     }
     if (rc < 0) {
         free(source);
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory storing setting %s", name);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory storing setting %s", d->name);
     }
     free(cfg->source[key]);
     cfg->source[key] = source;
@@ -409,40 +370,29 @@ void ws_config_free(ws_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->repo);
-    free(cfg->s3_endpoint);
-    free(cfg->s3_region);
-    free(cfg->s3_ca_file);
-    free(cfg->encryption_key_file);
-    free(cfg->pg_conninfo);
+    for (int i = 0; i < WS_CFG_NKEYS; i++) {
+        if (ws_config_table[i].type == WS_CFG_TYPE_STRING)
+            free(*(char **) ((char *) cfg + ws_config_table[i].offset));
+        free(cfg->source[i]);
+    }
     free(cfg->aws_access_key_id);
     free(cfg->aws_secret_access_key);
     free(cfg->aws_session_token);
     free(cfg->config_file);
-    for (int i = 0; i < WS_CFG_NKEYS; i++)
-        free(cfg->source[i]);
     memset(cfg, 0, sizeof *cfg);
 }
 
 int ws_config_defaults(ws_config *cfg, ws_err *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->s3_uri_style = WS_URI_PATH;
-    cfg->s3_verify_tls = true;
-    cfg->s3_retry_budget = 60;
-    cfg->s3_request_timeout = 30;
-    cfg->compress = WS_COMPRESS_LZ4;
-    cfg->log_level = WS_LOG_NOTICE;
-    cfg->archive_workers = 2;
-    cfg->archive_lookahead = 8;
-    cfg->prefetch = 8;
-    cfg->s3_region = strdup(DEFAULT_REGION);
-    bool ok = cfg->s3_region != NULL;
-    for (int i = 0; i < WS_CFG_NKEYS; i++)
-        ok = (cfg->source[i] = strdup("default")) != NULL && ok;
-    if (!ok) {
-        ws_config_free(cfg);
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory setting configuration defaults");
+    /* Defaults go through the same parser as every value. */
+    for (int i = 0; i < WS_CFG_NKEYS; i++) {
+        const ws_cfg_def *d = &ws_config_table[i];
+
+        if (set_value(cfg, (ws_cfg_key) i, d->def ? d->def : "", strdup("default"), err) < 0) {
+            ws_config_free(cfg);
+            return ws_err_prefix(err, "built-in default of %s", d->name);
+        }
     }
     return 0;
 }
@@ -465,7 +415,7 @@ static void trim(const char **b, const char **e)
 static int find_key(const char *k, size_t n)
 {
     for (int i = 0; i < WS_CFG_NKEYS; i++)
-        if (strlen(ws_config_keys[i]) == n && memcmp(ws_config_keys[i], k, n) == 0)
+        if (strlen(ws_config_table[i].name) == n && memcmp(ws_config_table[i].name, k, n) == 0)
             return i;
     return -1;
 }
@@ -524,7 +474,7 @@ static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const c
     }
     if (line_of[key])
         return ws_err_set(err, WS_ERR_CONFIG, "duplicate key \"%s\" in %s:%u (already set on line %u)",
-                          ws_config_keys[key], name, lineno, line_of[key]);
+                          ws_config_table[key].name, name, lineno, line_of[key]);
     line_of[key] = lineno;
 
     char *value = strndup(vb, (size_t) (ve - vb));
@@ -807,48 +757,16 @@ int ws_config_load(ws_config *cfg, const char *explicit_path, char *const *envp,
 
 int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
 {
-    const char *v;
-
-    switch (key) {
-    case WS_CFG_REPO:
-        v = cfg->repo;
-        break;
-    case WS_CFG_S3_ENDPOINT:
-        v = cfg->s3_endpoint;
-        break;
-    case WS_CFG_S3_REGION:
-        v = cfg->s3_region;
-        break;
-    case WS_CFG_S3_CA_FILE:
-        v = cfg->s3_ca_file;
-        break;
-    case WS_CFG_ENCRYPTION_KEY_FILE:
-        v = cfg->encryption_key_file;
-        break;
-    case WS_CFG_PG_CONNINFO:
-        v = cfg->pg_conninfo;
-        break;
-    case WS_CFG_S3_URI_STYLE:
-    case WS_CFG_S3_VERIFY_TLS:
-    case WS_CFG_S3_RETRY_BUDGET:
-    case WS_CFG_S3_REQUEST_TIMEOUT:
-    case WS_CFG_COMPRESS:
-    case WS_CFG_LOG_LEVEL:
-    case WS_CFG_ARCHIVE_WORKERS:
-    case WS_CFG_ARCHIVE_LOOKAHEAD:
-    case WS_CFG_PREFETCH:
-        return 0; /* always have a value */
-    default:
-        return ws_err_set(err, WS_ERR_INVALID, "no such setting (index %d)", (int) key);
-    }
-    if (v)
-        return 0;
-
+    const ws_cfg_def *d;
     char var[64];
+
+    if ((unsigned) key >= WS_CFG_NKEYS)
+        return ws_err_set(err, WS_ERR_INTERNAL, "no such setting (index %d)", (int) key);
+    d = &ws_config_table[key];
+    if (d->type != WS_CFG_TYPE_STRING || *(char *const *) ((const char *) cfg + d->offset))
+        return 0; /* every other type always has a value */
     env_name(key, var, sizeof var);
     if (cfg->config_file)
-        return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s", ws_config_keys[key],
-                          cfg->config_file, var);
-    return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s", ws_config_keys[key],
-                      var);
+        return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s", d->name, cfg->config_file, var);
+    return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s", d->name, var);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,7 @@ START_TEST(test_key_names)
         "pg_conninfo", "log_level",       "archive_workers",    "archive_lookahead", "prefetch"};
     ck_assert_int_eq(WS_CFG_NKEYS, 15);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
-        ck_assert_str_eq(ws_config_keys[i], want[i]);
+        ck_assert_str_eq(ws_config_table[i].name, want[i]);
     ck_assert_str_eq(ws_log_level_name(WS_LOG_ERROR), "error");
     ck_assert_str_eq(ws_log_level_name(WS_LOG_WARNING), "warning");
     ck_assert_str_eq(ws_log_level_name(WS_LOG_NOTICE), "notice");
@@ -407,7 +408,7 @@ static const struct {
 /* Each row through the file and through the environment. */
 START_TEST(test_values)
 {
-    const char *key = ws_config_keys[values[_i].key];
+    const char *key = ws_config_table[values[_i].key].name;
     const char *v = values[_i].value;
     char line[300], var[300], want[600];
 
@@ -828,7 +829,7 @@ START_TEST(test_require)
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_COMPRESS, &err), 0);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_LOG_LEVEL, &err), 0);
     ck_assert_int_eq(ws_config_require(&cfg, WS_CFG_NKEYS, &err), -1);
-    ck_assert_int_eq(err.code, WS_ERR_INVALID);
+    ck_assert_int_eq(err.code, WS_ERR_INTERNAL);
     ws_config_free(&cfg);
 
     /* With a file read, the message names it. */
@@ -933,6 +934,69 @@ START_TEST(test_log_levels)
 }
 END_TEST
 
+/*
+ * doc/configuration.md's table of keys ("## Keys": rows "| `key` | `WALSHIP_KEY` |")
+ * lists exactly the keys of ws_config_table, each once, with its variable.
+ */
+START_TEST(test_doc_lists_every_key)
+{
+    const char *root = getenv("WS_SOURCE_ROOT");
+    char path[1024], line[4096];
+    bool listed[WS_CFG_NKEYS] = {false}, in_keys = false;
+    int rows = 0;
+    FILE *f;
+
+    ck_assert_msg(root != NULL, "WS_SOURCE_ROOT is not set (meson sets it)");
+    snprintf(path, sizeof path, "%s/doc/configuration.md", root);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        char key[64], var[80], want[80];
+        int k = -1;
+
+        if (strncmp(line, "## ", 3) == 0) {
+            in_keys = strcmp(line, "## Keys\n") == 0;
+            continue;
+        }
+        if (!in_keys || sscanf(line, "| `%63[^`]` | `%79[^`]` |", key, var) != 2)
+            continue;
+        rows++;
+        for (int i = 0; i < WS_CFG_NKEYS; i++)
+            if (strcmp(ws_config_table[i].name, key) == 0)
+                k = i;
+        ck_assert_msg(k >= 0, "%s lists \"%s\", which is not a setting", path, key);
+        ck_assert_msg(!listed[k], "%s lists \"%s\" twice", path, key);
+        listed[k] = true;
+        snprintf(want, sizeof want, "WALSHIP_%s", key);
+        for (char *c = want; *c; c++)
+            *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+        ck_assert_msg(strcmp(var, want) == 0, "%s: \"%s\" has variable %s, want %s", path, key, var, want);
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, WS_CFG_NKEYS);
+    for (int i = 0; i < WS_CFG_NKEYS; i++)
+        ck_assert_msg(listed[i], "%s does not list \"%s\"", path, ws_config_table[i].name);
+}
+END_TEST
+
+/* Every row of the table is complete and its default is valid (defaults are
+ * parsed like any value, so a bad one fails ws_config_defaults). */
+START_TEST(test_table_rows)
+{
+    for (int i = 0; i < WS_CFG_NKEYS; i++) {
+        const ws_cfg_def *d = &ws_config_table[i];
+
+        ck_assert_msg(d->name != NULL, "row %d has no name", i);
+        ck_assert_msg(d->type == WS_CFG_TYPE_STRING || d->help != NULL, "%s: no help text", d->name);
+        ck_assert_msg(d->type != WS_CFG_TYPE_CHOICE || d->choices != NULL, "%s: no choices", d->name);
+        ck_assert_msg(d->type != WS_CFG_TYPE_COUNT || d->min <= d->max, "%s: min > max", d->name);
+        ck_assert_msg(d->type == WS_CFG_TYPE_STRING || d->def != NULL, "%s: no default", d->name);
+    }
+    ck_assert_int_eq(ws_config_defaults(&cfg, &err), 0);
+    ws_config_free(&cfg);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -966,6 +1030,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_default_file);
     tcase_add_test(tc, test_require);
     tcase_add_test(tc, test_secrets_not_in_messages);
+    tcase_add_test(tc, test_doc_lists_every_key);
+    tcase_add_test(tc, test_table_rows);
     suite_add_tcase(s, tc);
 
     TCase *tl = tcase_create("log");
