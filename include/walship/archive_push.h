@@ -63,7 +63,7 @@ void ws_push_ctx_destroy(ws_push_ctx *ctx);
 
 typedef enum {
     WS_PUSH_STORED,    /* stored now */
-    WS_PUSH_IDENTICAL, /* an identical object was there already */
+    WS_PUSH_IDENTICAL, /* an identical object was there already (look-ahead: no ack written) */
     WS_PUSH_ACKED,     /* an ack was found under the lock (archived ahead meanwhile) */
     WS_PUSH_BUSY,      /* look-ahead: another process holds the name; left alone */
     WS_PUSH_NOT_READY  /* look-ahead: no longer .ready; left alone */
@@ -71,7 +71,7 @@ typedef enum {
 
 typedef struct ws_push_job {
     const char *path; /* the local WAL file */
-    bool ahead;       /* a look-ahead job: never wait for a lock, re-check .ready, write an ack */
+    bool ahead;       /* a look-ahead job: never wait for a lock, re-check .ready, ack what it stores */
     bool pipeline;    /* hash and compress on two threads (a core is idle) */
 } ws_push_job;
 

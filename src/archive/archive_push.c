@@ -285,7 +285,11 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         if (ctx->after_stored(repo, &s, ctx->after_stored_arg, err) < 0)
             goto out;
     }
-    if (job->ahead) {
+    /* An ack vouches only for an upload of this job: an object already
+     * stored with identical content was archived by someone else, usually
+     * PostgreSQL's own call whose .ready file is not renamed yet, and an ack
+     * for it would never be consumed. */
+    if (job->ahead && stored_now) {
         ws_ack a;
 
         /* The ack vouches for the file as it was read: unchanged since. */

@@ -198,7 +198,7 @@ static void log_ahead(const job *j)
         ws_log(WS_LOG_INFO, "archived %s ahead (%" PRIu64 " bytes, sha256 %s)", name, j->digest.size, hex);
         break;
     case WS_PUSH_IDENTICAL:
-        ws_log(WS_LOG_INFO, "%s was already archived with identical content; acknowledged ahead", name);
+        ws_log(WS_LOG_INFO, "%s is already archived with identical content; not acknowledged", name);
         break;
     case WS_PUSH_ACKED:
         ws_log(WS_LOG_DEBUG, "%s: already acknowledged", name);
@@ -272,21 +272,63 @@ static void run_pool(pool *p, unsigned workers)
 
 /* --- choosing the look-ahead ------------------------------------------------ */
 
+/*
+ * The names a background look-ahead process is done with: seen
+ * acknowledged, or its job ended without failing.  It does not take them
+ * again: PostgreSQL's call consumes an ack before its .ready file is
+ * renamed, and a later batch must not archive that file a second time.
+ */
+typedef struct {
+    char (*v)[WS_WAL_NAME_MAX];
+    size_t n, cap;
+} name_set;
+
+static bool name_set_has(const name_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Out of memory only means a name may be taken again. */
+static void name_set_add(name_set *s, const char *name)
+{
+    if (name_set_has(s, name))
+        return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        void *v = realloc(s->v, cap * sizeof *s->v);
+
+        if (!v)
+            return;
+        s->v = v;
+        s->cap = cap;
+    }
+    snprintf(s->v[s->n++], WS_WAL_NAME_MAX, "%s", name);
+}
+
 typedef struct {
     const ws_config *cfg;
     const places *p;
+    name_set *done;
 } pick_arg;
 
-/* Already archived ahead by an earlier call: not again. */
+/* Already archived ahead, or done with by this process: not again. */
 static bool already_acked(const ws_ready *r, void *arg)
 {
     const pick_arg *a = arg;
     char file[PATH_LEN];
     ws_ack ack;
 
+    if (name_set_has(a->done, r->name))
+        return true;
     if (snprintf(file, sizeof file, "%s/%s", a->p->wal_dir, r->name) >= (int) sizeof file)
         return true; /* cannot name it: leave it to PostgreSQL's own call */
-    return ack_vouches(a->cfg, a->p, r->name, file, &ack, false) == 1;
+    if (ack_vouches(a->cfg, a->p, r->name, file, &ack, false) != 1)
+        return false;
+    name_set_add(a->done, r->name);
+    return true;
 }
 
 /* --- after the jobs ----------------------------------------------------- */
@@ -413,10 +455,10 @@ static void log_summary(const places *p, const pool *pl, double secs)
 
 /* Picks up to archive_lookahead .ready files after `skip` that no ack
  * covers, as look-ahead jobs appended to pl->jobs (capacity max). */
-static void pick_ahead(const ws_config *cfg, const places *p, const ws_ready_list *ready, const char *skip, pool *pl,
-                       size_t max)
+static void pick_ahead(const ws_config *cfg, const places *p, const ws_ready_list *ready, const char *skip,
+                       name_set *done, pool *pl, size_t max)
 {
-    pick_arg pa = {.cfg = cfg, .p = p};
+    pick_arg pa = {.cfg = cfg, .p = p, .done = done};
     size_t *picked, npicked;
 
     if (max == 0 || ready->n == 0 || !(picked = calloc(max, sizeof *picked)))
@@ -445,6 +487,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
                            void *arg)
 {
     double t0 = now_s();
+    name_set done = {0};
     ws_push_ctx ctx;
 
     ws_push_ctx_init(&ctx, cfg, p->ack_dir, p->status_dir);
@@ -465,7 +508,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
         memset(&pl, 0, sizeof pl);
         pl.jobs = calloc(cfg->archive_lookahead, sizeof *pl.jobs);
         if (pl.jobs)
-            pick_ahead(cfg, p, &ready, skip, &pl, cfg->archive_lookahead);
+            pick_ahead(cfg, p, &ready, skip, &done, &pl, cfg->archive_lookahead);
         ws_ready_list_free(&ready);
         if (pl.njobs == 0) {
             free(pl.jobs);
@@ -476,9 +519,15 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
         pl.ctx = &ctx;
         pl.start_limit = t0 + WS_LOOKAHEAD_START_LIMIT;
         run_pool(&pl, cfg->archive_workers);
-        for (size_t i = 0; i < pl.njobs; i++)
-            if (pl.jobs[i].state == JOB_OK && (pl.jobs[i].res == WS_PUSH_STORED || pl.jobs[i].res == WS_PUSH_IDENTICAL))
+        for (size_t i = 0; i < pl.njobs; i++) {
+            const job *j = &pl.jobs[i];
+
+            if (j->state != JOB_OK)
+                continue;
+            name_set_add(&done, strrchr(j->path, '/') ? strrchr(j->path, '/') + 1 : j->path);
+            if (j->res == WS_PUSH_STORED || j->res == WS_PUSH_IDENTICAL)
                 progress++;
+        }
         log_summary(p, &pl, now_s() - t0);
         stopped = pl.stop;
         pthread_mutex_destroy(&pl.mu);
@@ -486,6 +535,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
         if (stopped || progress == 0)
             break;
     }
+    free(done.v);
     ws_push_ctx_destroy(&ctx);
 }
 

@@ -22,7 +22,8 @@ Scenarios, in order:
      walship repo-get: SHA-256 and size) and the file in pg_wal
   D  garbled, renamed, foreign-repository and stale acks (file replaced or
      modified) are not trusted; an ack written from doc/format.md's
-     description is
+     description is; a look-ahead that runs after PostgreSQL's call
+     consumed an ack but before the .done rename writes no new ack
   E  PostgreSQL's call for a name whose lock a look-ahead worker holds
      waits, then finds the ack; a look-ahead worker leaves a locked name
      alone; concurrent calls of several processes
@@ -579,6 +580,27 @@ def scenario_untrusted(env, c, repo):
             rc == 0 and "%s was archived ahead" % u[2] in err and u[2] not in ack_names(c), err)
     for n in u:
         mark_done(c, n)
+
+    # PostgreSQL renames a .ready file only after its call exited: a
+    # look-ahead that runs in between finds the file stored and must not
+    # acknowledge it again (nobody would consume that ack).
+    w = make_backlog(c, 3, "D3")
+    rc0, _ = env.push_call(c, ahead, w[0])
+    mark_done(c, w[0])
+    rc1, err1 = env.push_call(c, ahead, w[1])  # consumes w[1]'s ack; its .ready stays for now
+    x = make_backlog(c, 1, "D3x")[0]
+    rc2, err2 = env.push_call(c, ahead, w[2])  # its look-ahead takes w[1] and x
+    r.check("D: a file whose ack PostgreSQL's call consumed is found stored by a later look-ahead, "
+            "which acknowledges only what it stored",
+            rc0 == rc1 == rc2 == 0 and "%s was archived ahead" % w[1] in err1
+            and "%s is already archived with identical content; not acknowledged" % w[1] in err2
+            and "archived %s ahead" % x in err2 and ack_names(c) == [x], "%s %s" % (err2, ack_names(c)))
+    for n in w[1:]:
+        mark_done(c, n)
+    rc, err = env.push_call(c, alone, x)
+    r.check("D: ... and the ack of the file it stored is consumed", rc == 0 and "%s was archived ahead" % x in err
+            and not ack_names(c), err)
+    mark_done(c, x)
 
 
 # --- scenario E: concurrency ----------------------------------------------------------------
