@@ -234,9 +234,9 @@ static int restored_seg_size(const char *dest, uint32_t *seg_size, ws_err *err)
     return 0;
 }
 
-/* A history file of a newer timeline was restored: if it branches off the
- * spool's timeline, nothing on that timeline from the branch point on will
- * be read (when PostgreSQL follows the new timeline). */
+/* A history file of a newer timeline was restored: if the spool's timeline
+ * is in it, PostgreSQL following the new timeline asks for a newer
+ * timeline's segments first from some segment on; the window stops there. */
 static int spool_note_history(spool_use *u, const ws_wal_name *w, const char *dest, ws_err *err)
 {
     ws_spool_want want;
@@ -261,9 +261,12 @@ static int spool_note_history(spool_use *u, const ws_wal_name *w, const char *de
         free(buf);
         return n < 0 ? ws_err_sys(err, errno, "could not read \"%s\"", dest) : -1;
     }
-    for (size_t i = 0; i < h.n; i++)
-        if (h.e[i].tli == want.tli && h.e[i].end != WS_LSN_END)
-            rc = ws_spool_limit_at_lsn(u->sp, want.tli, h.e[i].end, err);
+    if (want.seg_size > 0) {
+        uint64_t from = ws_tli_history_newer_from(&h, want.tli, want.seg_size);
+
+        if (from != UINT64_MAX)
+            rc = ws_spool_limit_at_lsn(u->sp, want.tli, from * want.seg_size, err);
+    }
     ws_tli_history_free(&h);
     free(buf);
     return rc;

@@ -119,20 +119,21 @@ int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, cons
     ws_wal_name s;
     ws_tli_history h;
 
-    if (len == 0)
-        return ws_err_set(err, WS_ERR_INVALID, "%s: file is empty", what);
     if (len > WS_WAL_TEXT_FILE_MAX)
         return ws_err_set(err, WS_ERR_INVALID, "%s: %zu bytes is too large for a %s file", what, len,
                           name->kind == WS_WAL_HISTORY ? "history" : "backup history");
-    if (memchr(buf, '\0', len))
-        return ws_err_set(err, WS_ERR_INVALID, "%s: not a text file (contains NUL bytes)", what);
     switch (name->kind) {
     case WS_WAL_HISTORY:
+        /* Exactly what PostgreSQL accepts (even an empty file). */
         if (ws_tli_history_parse(buf, len, name->tli, what, &h, err) < 0)
             return -1;
         ws_tli_history_free(&h);
         return 0;
     case WS_WAL_BACKUP:
+        if (len == 0)
+            return ws_err_set(err, WS_ERR_INVALID, "%s: file is empty", what);
+        if (memchr(buf, '\0', len))
+            return ws_err_set(err, WS_ERR_INVALID, "%s: not a text file (contains NUL bytes)", what);
         if (len < sizeof start - 1 || memcmp(buf, start, sizeof start - 1) != 0)
             return ws_err_set(err, WS_ERR_INVALID, "%s: not a backup history file (no \"%.*s\" line)", what,
                               (int) (sizeof start - 3), start);
@@ -199,7 +200,7 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
         goto fail;
     }
     out->size = (uint64_t) st.st_size;
-    if (out->size == 0) {
+    if (out->size == 0 && out->name.kind != WS_WAL_HISTORY) { /* PostgreSQL reads an empty one as no parents */
         ws_err_set(err, WS_ERR_INVALID, "%s: file is empty", path);
         goto fail;
     }
@@ -218,7 +219,7 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
                    out->name.kind == WS_WAL_HISTORY ? "history" : "backup history");
         goto fail;
     }
-    text = malloc((size_t) out->size);
+    text = malloc((size_t) out->size + 1);
     if (!text) {
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         goto fail;

@@ -106,7 +106,7 @@ static int load_history(ws_repo *repo, uint32_t tli, ws_tli_history *h, ws_err *
 }
 
 /* The segment recovery on timeline tli reads before segno: the newest
- * timeline of its history that began at or before segno - 1 and whose
+ * timeline of its history that may hold segment segno - 1 and whose
  * segment is archived (XLogFileReadAnyTLI's rule). */
 static const seg_entry *predecessor(const seg_list *l, const ws_tli_history *h, uint64_t segno)
 {
@@ -115,7 +115,7 @@ static const seg_entry *predecessor(const seg_list *l, const ws_tli_history *h, 
     for (size_t i = h->n; i-- > 0;) {
         const seg_entry *p;
 
-        if (h->e[i].begin / l->seg_size > segno - 1)
+        if (!ws_tli_entry_may_hold_segment(&h->e[i], segno - 1, l->seg_size))
             continue;
         p = find_seg(l, h->e[i].tli, segno - 1);
         if (p)

@@ -368,85 +368,9 @@ START_TEST(test_check_filter)
 }
 END_TEST
 
-/* --- history files ------------------------------------------------------- */
+/* --- history and backup history files ---------------------------------------- */
 
-START_TEST(test_history_parse)
-{
-    static const char text[] = "# comment\n"
-                               "1\t0/3000060\tno recovery target specified\n"
-                               "\n"
-                               "   \n"
-                               "2\t0/50000A0\tbefore 2024-01-01 00:00:00+00\n"
-                               "\n"
-                               "5\tA/B\n";
-    ws_tli_history h;
-
-    ck_assert_int_eq(ws_tli_history_parse(text, strlen(text), 6, "x", &h, &err), 0);
-    ck_assert_uint_eq(h.n, 4);
-    ck_assert_uint_eq(h.e[0].tli, 1);
-    ck_assert_uint_eq(h.e[0].begin, 0);
-    ck_assert_uint_eq(h.e[0].end, UINT64_C(0x3000060));
-    ck_assert_uint_eq(h.e[1].tli, 2);
-    ck_assert_uint_eq(h.e[1].begin, UINT64_C(0x3000060));
-    ck_assert_uint_eq(h.e[1].end, UINT64_C(0x50000A0));
-    ck_assert_uint_eq(h.e[2].tli, 5);
-    ck_assert_uint_eq(h.e[2].end, UINT64_C(0xA0000000B));
-    ck_assert_uint_eq(h.e[3].tli, 6);
-    ck_assert_uint_eq(h.e[3].begin, UINT64_C(0xA0000000B));
-    ck_assert_uint_eq(h.e[3].end, WS_LSN_END);
-    ws_tli_history_free(&h);
-    /* Without a final newline, with CRLF. */
-    ck_assert_int_eq(ws_tli_history_parse("1\t0/3000000\treason", 18, 2, "x", &h, &err), 0);
-    ck_assert_uint_eq(h.n, 2);
-    ws_tli_history_free(&h);
-    ck_assert_int_eq(ws_tli_history_parse("1\t0/3000000\r\n", 13, 2, "x", &h, &err), 0);
-    ws_tli_history_free(&h);
-}
-END_TEST
-
-static const struct {
-    const char *text;
-    uint32_t tli;
-    const char *needle;
-} bad_histories[] = {
-    {"", 2, "no timeline listed"},
-    {"# only a comment\n\n", 2, "no timeline listed"},
-    {"x\t0/3000000\treason\n", 2, "x:1: syntax error: expected a numeric timeline ID"},
-    {"1\n", 2, "x:1: syntax error: expected a tab"},
-    {"1\t\n", 2, "x:1: syntax error: expected a switchpoint"},
-    {"1\t0-3000000\n", 2, "x:1: syntax error: expected a switchpoint"},
-    {"1\t0/\n", 2, "x:1: syntax error: expected a switchpoint"},
-    {"1\t0/3000000x\n", 2, "junk after the switchpoint"},
-    {"1\t100000000/0\n", 2, "expected a switchpoint"},
-    {"0\t0/3000000\n", 2, "timeline ID 0"},
-    {"1\t0/3000000\n\n1\t0/4000000\n", 3, "x:3: timeline IDs must increase (1 after 1)"},
-    {"2\t0/3000000\n1\t0/4000000\n", 3, "x:2: timeline IDs must increase"},
-    {"1\t0/5000000\n2\t0/4000000\n", 3, "x:2: switchpoint goes back"},
-    {"1\t0/3000000\n2\t0/4000000\n", 2, "timeline 2 listed, but the file is for timeline 2"},
-    {"99999999999\t0/3000000\n", 2, "expected a numeric timeline ID"},
-};
-
-START_TEST(test_history_malformed)
-{
-    ws_tli_history h;
-    const char *t = bad_histories[_i].text;
-
-    ck_assert_int_eq(ws_tli_history_parse(t, strlen(t), bad_histories[_i].tli, "x", &h, &err), -1);
-    ck_assert_int_eq(err.code, WS_ERR_INVALID);
-    ck_assert_msg(strstr(err.msg, bad_histories[_i].needle) != NULL, "\"%s\" not in \"%s\"", bad_histories[_i].needle,
-                  err.msg);
-    ck_assert_ptr_null(h.e);
-}
-END_TEST
-
-START_TEST(test_history_nul)
-{
-    ws_tli_history h;
-
-    ck_assert_int_eq(ws_tli_history_parse("1\t0/3\0\n", 7, 2, "x", &h, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "NUL"));
-}
-END_TEST
+/* History files: test_timeline_history.c. */
 
 START_TEST(test_backup_text)
 {
@@ -730,9 +654,6 @@ static Suite *wal_suite(void)
     tcase_add_test(hdr, test_check_filter);
     suite_add_tcase(s, hdr);
 
-    tcase_add_test(hist, test_history_parse);
-    tcase_add_loop_test(hist, test_history_malformed, 0, (int) (sizeof bad_histories / sizeof bad_histories[0]));
-    tcase_add_test(hist, test_history_nul);
     tcase_add_test(hist, test_backup_text);
     suite_add_tcase(s, hist);
 
