@@ -22,6 +22,7 @@
 #include "walship/archive_ack.h"
 #include "walship/archive_backlog.h"
 #include "walship/archive_queue.h"
+#include "walship/buf.h"
 #include "walship/log.h"
 #include "walship/repo_keys.h"
 
@@ -296,15 +297,12 @@ static void name_set_add(name_set *s, const char *name)
 {
     if (name_set_has(s, name))
         return;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 32;
-        void *v = realloc(s->v, cap * sizeof *s->v);
+    void *v = s->v;
+    ws_err e;
 
-        if (!v)
-            return;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (ws_buf_grow_array(&v, &s->cap, s->n + 1, sizeof *s->v, &e) < 0)
+        return;
+    s->v = v;
     snprintf(s->v[s->n++], WS_WAL_NAME_MAX, "%s", name);
 }
 

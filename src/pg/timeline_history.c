@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "walship/buf.h"
+
 /* PostgreSQL reads the file with fgets() into a buffer of MAXPGPATH
  * (1024) bytes: a longer line is read as several. */
 #define PG_LINE_BUF 1024
@@ -19,15 +21,11 @@ static bool is_space(char c)
 
 static int add_entry(ws_tli_history *h, size_t *cap, uint32_t tli, uint64_t begin, uint64_t end, ws_err *err)
 {
-    if (h->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        ws_tli_entry *ne = realloc(h->e, ncap * sizeof *ne);
+    void *v = h->e;
 
-        if (!ne)
-            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-        h->e = ne;
-        *cap = ncap;
-    }
+    if (ws_buf_grow_array(&v, cap, h->n + 1, sizeof *h->e, err) < 0)
+        return -1;
+    h->e = v;
     h->e[h->n].tli = tli;
     h->e[h->n].begin = begin;
     h->e[h->n].end = end;
