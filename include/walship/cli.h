@@ -1,6 +1,8 @@
 /*
- * cli.h - start-up shared by every executable: --config handling, loading
- * the configuration, setting up logging.  Errors are printed by the caller.
+ * cli.h - start-up shared by every executable (src/cmd/): --config
+ * handling, loading the configuration, checking `repo` with the storage
+ * registry, the storage drivers' process-wide set-up, logging.  Errors are
+ * printed by the caller.
  */
 #ifndef WALSHIP_CLI_H
 #define WALSHIP_CLI_H
@@ -9,7 +11,9 @@
 #include "walship/errclass.h"
 
 /* Strips --config from argv, loads the configuration from it, the
- * environment (envp) and defaults, and initialises logging as progname. */
+ * environment (envp) and defaults, initialises logging as progname, checks
+ * `repo` (when set) and sets up its storage driver (ws_storage_global_init).
+ * On error cfg is left freed. */
 int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp, ws_config *cfg, ws_err *err);
 
 #endif

@@ -117,6 +117,15 @@ int ws_config_take_arg(int *argc, char **argv, const char **config_path, ws_err 
  */
 int ws_config_load(ws_config *cfg, const char *explicit_path, char *const *envp, ws_err *err);
 
+/*
+ * Checks a string setting with a validator of another layer (the storage
+ * registry checks `repo`), with the same message as any rejected value
+ * ("invalid value ... for KEY (from SOURCE): expected ...").  An unset
+ * setting passes.
+ */
+int ws_config_check(const ws_config *cfg, ws_cfg_key key, bool (*valid)(const char *v, const char **expected),
+                    ws_err *err);
+
 /* Checks that a setting required by a command is present. */
 int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err);
 

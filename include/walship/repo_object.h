@@ -63,16 +63,4 @@ int ws_repo_put_mem(ws_repo *repo, const char *key, const void *buf, size_t len,
  * WS_ERR_CORRUPT even when its metadata survived.  1 found, 0 absent, -1. */
 int ws_repo_stat_checked(ws_repo *repo, const char *key, ws_digest *digest, uint64_t *stored_size, ws_err *err);
 
-/*
- * A per-name lock among processes sharing a local (file://) repository:
- * flock() on ROOT/locks/lock-XX~, XX a hash of name into 64 files (a fixed
- * set, so nothing accumulates; '~' keeps them out of listings).  Waits up to
- * timeout seconds (then WS_ERR_TRANSIENT).  Returns 1 with *out set, 0 with
- * *out NULL when the storage has no local locks (S3: callers rely on a check
- * after writing), -1 on error.
- */
-typedef struct ws_repo_lock ws_repo_lock;
-int ws_repo_lock_name(ws_repo *repo, const char *name, double timeout, ws_repo_lock **out, ws_err *err);
-void ws_repo_unlock(ws_repo_lock *lock);
-
 #endif

@@ -3,7 +3,11 @@
  *
  * A storage holds objects under keys (relative, '/'-separated; see
  * ws_storage_key_valid).  Drivers: file:// (storage_file.c) and s3://
- * (storage_s3.c), chosen by the URL scheme of the `repo` setting.
+ * (storage_s3.c), chosen by the URL scheme of the `repo` setting.  Each
+ * driver owns everything about its kind of storage: its URL syntax
+ * (ws_storage_driver.url_valid), its process-wide set-up (global_init), its
+ * file naming and its locks; nothing outside src/storage/ parses a
+ * repository URL.
  *
  * Writes are streamed: put_begin() returns a ws_put whose embedded sink
  * receives the bytes; nothing is visible under the key until commit()
@@ -95,6 +99,11 @@ typedef struct ws_storage_ops {
      * Removes what the put of key named token left; already gone is not an
      * error. */
     int (*abandon)(ws_storage *st, const char *key, const char *token, ws_err *err);
+    /* Optional (NULL: the driver has no locks, e.g. S3).  Takes the
+     * per-name lock of name among the processes using this storage,
+     * waiting up to timeout seconds: 1 locked (*fd holds it, closed to
+     * release), 0 still held by another, -1 error. */
+    int (*lock)(ws_storage *st, const char *name, double timeout, int *fd, ws_err *err);
 } ws_storage_ops;
 
 struct ws_storage {
@@ -145,9 +154,44 @@ static inline int ws_put_track(ws_put *p, ws_put_track_cb cb, void *arg, ws_err 
     return p->ops->track ? p->ops->track(p, cb, arg, err) : 0;
 }
 
+/* A kind of storage: one row of the registry (storage.c). */
+typedef struct ws_storage_driver {
+    const char *scheme; /* the URL scheme, e.g. "file" */
+    /* Whether url (of this scheme) names a storage of this kind; when not,
+     * *expected says what is accepted. */
+    bool (*url_valid)(const char *url, const char **expected);
+    /* Optional: process-wide set-up, once, before any thread exists. */
+    int (*global_init)(ws_err *err);
+    int (*open)(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
+} ws_storage_driver;
+
+extern const ws_storage_driver ws_storage_file_driver;
+extern const ws_storage_driver ws_storage_s3_driver;
+
+/* Whether url names a storage of a known kind (the driver of its scheme
+ * decides); when not, *expected says what is accepted.  The check of the
+ * `repo` setting. */
+bool ws_storage_url_valid(const char *url, const char **expected);
+
+/* The process-wide set-up of the driver of url (libcurl and libxml2 for
+ * s3://; nothing for file://).  Call once from main(), before threads. */
+int ws_storage_global_init(const char *url, ws_err *err);
+
 /* Opens the storage named by cfg->repo (file:// or s3://). */
 int ws_storage_open(const ws_config *cfg, ws_storage **out, ws_err *err);
 void ws_storage_close(ws_storage *st);
+
+/*
+ * A per-name lock among the processes using one storage, where the driver
+ * has locks (file://: flock on a file of the repository's own; see
+ * doc/storage.md).  Waits up to timeout seconds.  1 locked (*out set;
+ * ws_storage_unlock after use), 0 the driver has no locks (*out NULL:
+ * callers rely on reading back what they wrote, as on S3), -1 error
+ * (WS_ERR_TRANSIENT: still held by another after timeout).
+ */
+typedef struct ws_storage_lock ws_storage_lock;
+int ws_storage_lock_name(ws_storage *st, const char *name, double timeout, ws_storage_lock **out, ws_err *err);
+void ws_storage_unlock(ws_storage_lock *lock);
 
 /* Keys: 1..1024 bytes of [A-Za-z0-9._-/], no leading '/', no empty, "." or
  * ".." segment, not ending in '/'. */
@@ -162,9 +206,5 @@ int ws_storage_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws_
 /* Removes the leftover a tracked put of key named token; 0 when removed or
  * already gone (or the driver leaves none). */
 int ws_storage_abandon(ws_storage *st, const char *key, const char *token, ws_err *err);
-
-/* Driver entry points (the registry in storage.c picks by scheme). */
-int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
-int ws_storage_s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
 
 #endif

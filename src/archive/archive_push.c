@@ -210,7 +210,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
 {
     double timeout = job->ahead ? 0 : WS_PUSH_LOCK_TIMEOUT;
     ws_archive_lock *llock = NULL;
-    ws_repo_lock *rlock = NULL;
+    ws_storage_lock *rlock = NULL;
     ws_file_id before, after;
     char key[WS_KEY_MAX];
     bool stored_now;
@@ -246,7 +246,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
             goto out;
         }
     }
-    if (ws_repo_lock_name(repo, wf.base, timeout, &rlock, err) < 0) {
+    if (ws_storage_lock_name(repo->st, wf.base, timeout, &rlock, err) < 0) {
         if (job->ahead && err->code == WS_ERR_TRANSIENT) {
             ws_err_clear(err);
             *res = WS_PUSH_BUSY;
@@ -315,7 +315,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
     *digest = d;
     rc = 0;
 out:
-    ws_repo_unlock(rlock);
+    ws_storage_unlock(rlock);
     ws_archive_unlock(llock);
     close(fd);
     return rc;

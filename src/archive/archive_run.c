@@ -16,9 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <libxml/parser.h>
-
 #include "walship/archive_ack.h"
 #include "walship/archive_backlog.h"
 #include "walship/archive_queue.h"
@@ -28,19 +25,6 @@
 
 #define PATH_LEN     4096
 #define TEMP_MAX_AGE 600 /* seconds: an ack's temp file older than this was left by a crash */
-
-int ws_archive_threads_init(ws_err *err)
-{
-    /* libcurl and libxml2 initialise global state lazily, which is not
-     * safe once several threads may do it at once. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return ws_err_set(err, WS_ERR_IO, "could not initialise libcurl");
-    xmlInitParser();
-    /* A peer closing a connection must be an error on that request, not
-     * the end of every thread. */
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
 
 static double now_s(void)
 {

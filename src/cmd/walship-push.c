@@ -72,9 +72,7 @@ int main(int argc, char **argv)
         return WS_EXIT_USAGE;
     }
     /* Every segment's WAL index entry is stored before it is acknowledged. */
-    rc = ws_archive_threads_init(&err) < 0
-             ? -1
-             : ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL, &err);
+    rc = ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL, &err);
     if (rc < 0)
         ws_log_err(&err);
     ws_config_free(&cfg);

@@ -96,36 +96,6 @@ static void env_name(ws_cfg_key key, char *buf, size_t size)
 
 /* ---- validators: true when valid, else *expected says what is accepted ---- */
 
-static bool is_lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool valid_bucket(const char *b, size_t n)
-{
-    if (n < 3 || n > 63 || !is_lower_alnum(b[0]) || !is_lower_alnum(b[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_lower_alnum(b[i]) && b[i] != '.' && b[i] != '-')
-            return false;
-    return true;
-}
-
-static bool valid_repo(const char *v, const char **expected)
-{
-    if (strncmp(v, "file://", 7) == 0) {
-        *expected = "file:// followed by an absolute path, e.g. file:///var/lib/walship";
-        return v[7] == '/';
-    }
-    if (strncmp(v, "s3://", 5) == 0) {
-        *expected = "s3://bucket[/prefix] with a bucket name of 3 to 63 characters "
-                    "(a-z, 0-9, '.', '-') starting and ending with a letter or digit";
-        return valid_bucket(v + 5, strcspn(v + 5, "/"));
-    }
-    *expected = "file:///absolute/path or s3://bucket[/prefix]";
-    return false;
-}
-
 static bool valid_endpoint(const char *v, const char **expected)
 {
     const char *p;
@@ -245,7 +215,9 @@ static bool parse_count(const char *v, unsigned min, unsigned max, unsigned *out
 #define FIELD(f) offsetof(ws_config, f)
 
 const ws_cfg_def ws_config_table[WS_CFG_NKEYS] = {
-    [WS_CFG_REPO] = {"repo", WS_CFG_TYPE_STRING, FIELD(repo), NULL, .valid = valid_repo},
+    /* Checked by the storage registry (ws_config_check at start-up): the
+     * drivers own their URL syntax. */
+    [WS_CFG_REPO] = {"repo", WS_CFG_TYPE_STRING, FIELD(repo), NULL},
     [WS_CFG_S3_ENDPOINT] = {"s3_endpoint", WS_CFG_TYPE_STRING, FIELD(s3_endpoint), NULL, .valid = valid_endpoint},
     [WS_CFG_S3_REGION] = {"s3_region", WS_CFG_TYPE_STRING, FIELD(s3_region), "us-east-1", .valid = valid_region,
                           .help = "a region name such as us-east-1 (letters, digits, '-', '_', '.')"},
@@ -318,6 +290,18 @@ static int parse_value(const ws_cfg_def *d, ws_config *cfg, const char *v, const
     return 0;
 }
 
+/* The one message for a rejected value; secrets are not echoed. */
+static int bad_value(const ws_cfg_def *d, const char *v, const char *source, const char *expected, ws_err *err)
+{
+    char shown[ECHO_BUF];
+
+    if (d->secret || is_secret_name(d->name))
+        return ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", d->name, source, expected);
+    quote(v, strlen(v), shown);
+    return ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, d->name, source,
+                      expected);
+}
+
 /*
  * Validates value for key and stores it, recording source (which this takes
  * ownership of; NULL means an allocation already failed).
@@ -332,14 +316,7 @@ static int set_value(ws_config *cfg, ws_cfg_key key, const char *v, char *source
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading setting %s", d->name);
     rc = parse_value(d, cfg, v, &expected);
     if (rc == 0) {
-        if (d->secret || is_secret_name(d->name)) {
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", d->name, source, expected);
-        } else {
-            char shown[ECHO_BUF];
-            quote(v, strlen(v), shown);
-            ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, d->name, source,
-                       expected);
-        }
+        bad_value(d, v, source, expected, err);
         free(source);
         return -1;
     }
@@ -769,4 +746,19 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err)
     if (cfg->config_file)
         return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in %s or %s", d->name, cfg->config_file, var);
     return ws_err_set(err, WS_ERR_CONFIG, "missing setting %s: set it in the config file or %s", d->name, var);
+}
+
+int ws_config_check(const ws_config *cfg, ws_cfg_key key, bool (*valid)(const char *v, const char **expected),
+                    ws_err *err)
+{
+    const ws_cfg_def *d;
+    const char *v, *expected = NULL;
+
+    if ((unsigned) key >= WS_CFG_NKEYS || ws_config_table[key].type != WS_CFG_TYPE_STRING)
+        return ws_err_set(err, WS_ERR_INTERNAL, "setting %d is not a string", (int) key);
+    d = &ws_config_table[key];
+    v = *(char *const *) ((const char *) cfg + d->offset);
+    if (!v || valid(v, &expected))
+        return 0;
+    return bad_value(d, v, cfg->source[key] ? cfg->source[key] : "default", expected ? expected : "", err);
 }

@@ -140,7 +140,7 @@ int ws_repo_identity_verify(ws_repo *r, uint64_t sysid, ws_err *err)
 int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char *what, bool *created, ws_err *err)
 {
     ws_repo_identity rec;
-    ws_repo_lock *lock = NULL;
+    ws_storage_lock *lock = NULL;
     char *json = NULL;
     int found, rc = -1;
 
@@ -151,7 +151,7 @@ int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char
     if (found)
         return ws_repo_identity_compare(&rec, mine, what, err);
     /* First use: record under the lock, re-checking inside it. */
-    if (ws_repo_lock_name(r, WS_REPO_IDENTITY_KEY, LOCK_TIMEOUT, &lock, err) < 0)
+    if (ws_storage_lock_name(r->st, WS_REPO_IDENTITY_KEY, LOCK_TIMEOUT, &lock, err) < 0)
         return -1;
     found = ws_repo_identity_load(r, &rec, err);
     if (found < 0)
@@ -175,6 +175,6 @@ int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char
     rc = ws_repo_identity_compare(&rec, mine, what, err);
 out:
     free(json);
-    ws_repo_unlock(lock);
+    ws_storage_unlock(lock);
     return rc;
 }

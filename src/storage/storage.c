@@ -5,19 +5,46 @@
  * its open function.  The wrappers validate keys once for every driver and add
  * "URL: KEY: " to errors so a message always says which object failed where.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "walship/storage.h"
 
-typedef int (*driver_open_fn)(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err);
-
-static const struct {
-    const char *scheme;
-    driver_open_fn open;
-} drivers[] = {
-    {"file", ws_storage_file_open},
-    {"s3", ws_storage_s3_open},
+static const ws_storage_driver *const drivers[] = {
+    &ws_storage_file_driver,
+    &ws_storage_s3_driver,
 };
+
+#define URL_FORMS "file:///absolute/path or s3://bucket[/prefix]"
+
+/* The driver of url's scheme, or NULL. */
+static const ws_storage_driver *driver_of(const char *url)
+{
+    const char *sep = strstr(url, "://");
+
+    if (!sep || sep == url)
+        return NULL;
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strlen(drivers[i]->scheme) == (size_t) (sep - url) && strncmp(drivers[i]->scheme, url, sep - url) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+bool ws_storage_url_valid(const char *url, const char **expected)
+{
+    const ws_storage_driver *d = driver_of(url);
+
+    *expected = URL_FORMS;
+    return d && d->url_valid(url, expected);
+}
+
+int ws_storage_global_init(const char *url, ws_err *err)
+{
+    const ws_storage_driver *d = url ? driver_of(url) : NULL;
+
+    return d && d->global_init ? d->global_init(err) : 0;
+}
 
 #define KEY_MAX 1024
 
@@ -31,30 +58,59 @@ static const char *repo_source(const ws_config *cfg)
 int ws_storage_open(const ws_config *cfg, ws_storage **out, ws_err *err)
 {
     const char *url = cfg->repo;
+    const ws_storage_driver *d;
     const char *sep;
-    size_t slen;
 
     *out = NULL;
     if (!url || !*url)
         return ws_err_set(err, WS_ERR_CONFIG,
-                          "setting 'repo' is not set: give a repository as file:///path or "
-                          "s3://bucket/prefix (config file or WALSHIP_REPO)");
+                          "setting 'repo' is not set: give a repository as " URL_FORMS
+                          " (config file or WALSHIP_REPO)");
     sep = strstr(url, "://");
     if (!sep || sep == url)
-        return ws_err_set(err, WS_ERR_CONFIG,
-                          "setting 'repo' (from %s): '%s' is not a URL: want file:///path or "
-                          "s3://bucket/prefix",
+        return ws_err_set(err, WS_ERR_CONFIG, "setting 'repo' (from %s): '%s' is not a URL: want " URL_FORMS,
                           repo_source(cfg), url);
-    slen = (size_t) (sep - url);
-    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
-        if (strlen(drivers[i].scheme) == slen && strncmp(drivers[i].scheme, url, slen) == 0) {
-            if (drivers[i].open(cfg, url, out, err) < 0)
-                return ws_err_prefix(err, "setting 'repo' (from %s)", repo_source(cfg));
-            return 0;
-        }
+    d = driver_of(url);
+    if (!d)
+        return ws_err_set(err, WS_ERR_CONFIG, "setting 'repo' (from %s): unknown storage scheme '%.*s' in '%s'",
+                          repo_source(cfg), (int) (sep - url), url, url);
+    if (d->open(cfg, url, out, err) < 0)
+        return ws_err_prefix(err, "setting 'repo' (from %s)", repo_source(cfg));
+    return 0;
+}
+
+struct ws_storage_lock {
+    int fd;
+};
+
+int ws_storage_lock_name(ws_storage *st, const char *name, double timeout, ws_storage_lock **out, ws_err *err)
+{
+    int fd = -1, rc;
+
+    *out = NULL;
+    if (!st->ops->lock)
+        return 0;
+    rc = st->ops->lock(st, name, timeout, &fd, err);
+    if (rc < 0)
+        return ws_err_prefix(err, "%s", st->url);
+    if (rc == 0)
+        return ws_err_set(err, WS_ERR_TRANSIENT, "%s: the lock for %s is still held by another process after %.0f s",
+                          st->url, name, timeout);
+    *out = malloc(sizeof **out);
+    if (!*out) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
-    return ws_err_set(err, WS_ERR_CONFIG, "setting 'repo' (from %s): unknown storage scheme '%.*s' in '%s'",
-                      repo_source(cfg), (int) slen, url, url);
+    (*out)->fd = fd;
+    return 1;
+}
+
+void ws_storage_unlock(ws_storage_lock *lock)
+{
+    if (!lock)
+        return;
+    close(lock->fd); /* releases the lock */
+    free(lock);
 }
 
 void ws_storage_close(ws_storage *st)

@@ -8,7 +8,8 @@
  * so no key can name one and listings skip them; a later put into the same
  * directory removes those whose writer is dead or that are over an hour old.
  * Metadata lives in user xattrs "user.walship.NAME" where the filesystem has
- * them.  See doc/storage.md.
+ * them.  Per-name locks are flock()s on ROOT/locks~/lock-XX (lockfile.h);
+ * '~' keeps the directory out of listings too.  See doc/storage.md.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "walship/lockfile.h"
 #include "walship/storage.h"
 
 #define KEY_MAX          1024
@@ -35,6 +37,7 @@
 #define FILE_MODE        0640
 #define ENSURE_DIR_TRIES 5
 #define WRITE_BUF        (128 * 1024)
+#define LOCK_DIR         "locks~"
 
 typedef struct file_storage {
     ws_storage base;
@@ -917,6 +920,21 @@ static int file_abandon(ws_storage *st, const char *key, const char *token, ws_e
     return 0;
 }
 
+/* --- locks ---------------------------------------------------------------- */
+
+static int file_lock(ws_storage *st, const char *name, double timeout, int *fd, ws_err *err)
+{
+    file_storage *fs = (file_storage *) st;
+    char dir[PATH_MAX], path[PATH_MAX];
+
+    if (snprintf(dir, sizeof dir, "%s%s" LOCK_DIR, fs->root, sep_after(fs)) >= (int) sizeof dir ||
+        ws_lockfile_slot_path(dir, name, path, sizeof path, err) < 0)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: lock path too long", fs->root);
+    if (mkdir(dir, DIR_MODE) < 0 && errno != EEXIST)
+        return ws_err_sys(err, errno, "create lock directory %s", dir);
+    return ws_lockfile_take(path, true, true, timeout, fd, err);
+}
+
 /* --- open / close ----------------------------------------------------- */
 
 static void file_close(ws_storage *st)
@@ -938,22 +956,27 @@ static const ws_storage_ops file_ops = {
     .remove = file_remove,
     .close = file_close,
     .abandon = file_abandon,
+    .lock = file_lock,
 };
 
-int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err)
+static bool file_url_valid(const char *url, const char **expected)
 {
-    const char *path;
+    *expected = "file:// followed by an absolute path, e.g. file:///var/lib/walship";
+    return strncmp(url, "file://", 7) == 0 && url[7] == '/' && strlen(url + 7) < PATH_MAX;
+}
+
+static int file_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err)
+{
+    const char *path, *expected;
     file_storage *fs;
     size_t n;
 
     (void) cfg;
     *out = NULL;
-    if (strncmp(url, "file://", 7) != 0 || url[7] != '/')
-        return ws_err_set(err, WS_ERR_CONFIG, "'%s' is not a local repository URL: want file:///absolute/path", url);
+    if (!file_url_valid(url, &expected))
+        return ws_err_set(err, WS_ERR_CONFIG, "'%s' is not a local repository URL: want %s", url, expected);
     path = url + 7;
     n = strlen(path);
-    if (n >= PATH_MAX)
-        return ws_err_set(err, WS_ERR_CONFIG, "'%s': path too long", url);
     fs = calloc(1, sizeof *fs);
     if (!fs)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
@@ -987,3 +1010,9 @@ int ws_storage_file_open(const ws_config *cfg, const char *url, ws_storage **out
     *out = &fs->base;
     return 0;
 }
+
+const ws_storage_driver ws_storage_file_driver = {
+    .scheme = "file",
+    .url_valid = file_url_valid,
+    .open = file_open,
+};

@@ -12,10 +12,13 @@
 #include "walship/storage_s3.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <libxml/parser.h>
 #include <openssl/evp.h>
 
 #include "walship/s3_http.h"
@@ -715,7 +718,36 @@ static bool bucket_valid(const char *b, size_t n)
     return true;
 }
 
-int ws_storage_s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err)
+#define S3_URL_FORM                                                                                                  \
+    "s3://bucket[/prefix] with a bucket name of 3 to 63 characters (a-z, 0-9, '.', '-') starting and ending with a " \
+    "letter or digit"
+
+static bool s3_url_valid(const char *url, const char **expected)
+{
+    const char *b = url + 5;
+    size_t bn;
+
+    *expected = S3_URL_FORM;
+    if (strncmp(url, "s3://", 5) != 0)
+        return false;
+    bn = strcspn(b, "/");
+    return bucket_valid(b, bn);
+}
+
+static int s3_global_init(ws_err *err)
+{
+    /* libcurl and libxml2 initialise global state lazily, which is not
+     * safe once several threads may do it at once. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return ws_err_set(err, WS_ERR_INTERNAL, "could not initialise libcurl");
+    xmlInitParser();
+    /* A peer closing a connection must be an error on that request, not
+     * the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_err *err)
 {
     *out = NULL;
     if (strncmp(url, "s3://", 5) != 0)
@@ -778,3 +810,10 @@ int ws_storage_s3_open(const ws_config *cfg, const char *url, ws_storage **out, 
     *out = &s->base;
     return 0;
 }
+
+const ws_storage_driver ws_storage_s3_driver = {
+    .scheme = "s3",
+    .url_valid = s3_url_valid,
+    .global_init = s3_global_init,
+    .open = s3_open,
+};

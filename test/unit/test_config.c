@@ -296,25 +296,9 @@ static const struct {
     const char *value;
     bool ok;
 } values[] = {
+    /* repo: any text here; the storage registry checks it (test_storage_file.c). */
     {WS_CFG_REPO, "file:///tmp/r", true},
-    {WS_CFG_REPO, "file:///", true},
-    {WS_CFG_REPO, "s3://bucket", true},
-    {WS_CFG_REPO, "s3://my.bucket-1/some/prefix", true},
-    {WS_CFG_REPO, "s3://abc/", true},
-    {WS_CFG_REPO, "s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true},
     {WS_CFG_REPO, "", true},
-    {WS_CFG_REPO, "s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
-    {WS_CFG_REPO, "file://relative/x", false},
-    {WS_CFG_REPO, "file:relative", false},
-    {WS_CFG_REPO, "file://", false},
-    {WS_CFG_REPO, "/tmp/r", false},
-    {WS_CFG_REPO, "s3://ab", false},
-    {WS_CFG_REPO, "s3://Bucket", false},
-    {WS_CFG_REPO, "s3://-abc", false},
-    {WS_CFG_REPO, "s3://abc-", false},
-    {WS_CFG_REPO, "s3://bu_cket/x", false},
-    {WS_CFG_REPO, "s3://", false},
-    {WS_CFG_REPO, "http://bucket", false},
     {WS_CFG_S3_ENDPOINT, "http://127.0.0.1:9000", true},
     {WS_CFG_S3_ENDPOINT, "https://s3.eu-west-3.amazonaws.com", true},
     {WS_CFG_S3_ENDPOINT, "https://localhost/", true},
@@ -871,7 +855,7 @@ START_TEST(test_secrets_not_in_messages)
     ck_assert_str_eq(err.msg, "unknown environment variable WALSHIP_SECRET");
 
     /* Nor a pg_conninfo password when a later setting fails. */
-    ck_assert_int_eq(load(NULL, env("WALSHIP_PG_CONNINFO=password=S3CR3T-VALUE-1", "WALSHIP_REPO=x", NULL)), -1);
+    ck_assert_int_eq(load(NULL, env("WALSHIP_PG_CONNINFO=password=S3CR3T-VALUE-1", "WALSHIP_S3_REGION=", NULL)), -1);
     ck_assert_ptr_null(strstr(err.msg, secrets[0]));
 }
 END_TEST

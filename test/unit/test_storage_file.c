@@ -521,6 +521,67 @@ static void open_fails(const char *url, ws_errcode code, const char *must1, cons
     ck_assert_msg(!strchr(err.msg, '\n'), "not one line: %s", err.msg);
 }
 
+/* The registry's check of the `repo` setting: each driver decides on its
+ * own URLs; config reports a rejected one like any bad value. */
+static const struct {
+    const char *url;
+    bool ok;
+} urls[] = {
+    {"file:///tmp/r", true},
+    {"file:///", true},
+    {"s3://bucket", true},
+    {"s3://my.bucket-1/some/prefix", true},
+    {"s3://abc/", true},
+    {"s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true},
+    {"", true},
+    {"s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+    {"file://relative/x", false},
+    {"file:relative", false},
+    {"file://", false},
+    {"/tmp/r", false},
+    {"s3://ab", false},
+    {"s3://Bucket", false},
+    {"s3://-abc", false},
+    {"s3://abc-", false},
+    {"s3://bu_cket/x", false},
+    {"s3://", false},
+    {"http://bucket", false},
+};
+
+START_TEST(url_check)
+{
+    ws_config cfg;
+    ws_err err;
+    const char *expected;
+    char want[300];
+
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        ck_assert_int_eq(ws_config_defaults(&cfg, &err), 0);
+        cfg.repo = *urls[i].url ? strdup(urls[i].url) : NULL;
+        ck_assert_msg((ws_config_check(&cfg, WS_CFG_REPO, ws_storage_url_valid, &err) == 0) == urls[i].ok, "%s: %s",
+                      urls[i].url, err.msg);
+        if (!urls[i].ok) {
+            snprintf(want, sizeof want, "invalid value \"%s\" for repo (from default): expected ", urls[i].url);
+            ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
+            ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+        }
+        ck_assert(ws_storage_url_valid(urls[i].url, &expected) == urls[i].ok || !*urls[i].url);
+        ck_assert_ptr_nonnull(expected);
+        ws_config_free(&cfg);
+    }
+    /* Each driver says what it wants. */
+    ck_assert(!ws_storage_url_valid("s3://Bucket", &expected));
+    ck_assert_ptr_nonnull(strstr(expected, "bucket name"));
+    ck_assert(!ws_storage_url_valid("file://rel", &expected));
+    ck_assert_ptr_nonnull(strstr(expected, "absolute path"));
+    ck_assert(!ws_storage_url_valid("ftp://x", &expected));
+    ck_assert_ptr_nonnull(strstr(expected, "file:///absolute/path or s3://"));
+    /* Global set-up: nothing for file://, a no-op without a URL. */
+    ck_assert_int_eq(ws_storage_global_init("file:///x", &err), 0);
+    ck_assert_int_eq(ws_storage_global_init(NULL, &err), 0);
+}
+END_TEST
+
 START_TEST(bad_roots)
 {
     char *dir = make_tmpdir(), *file, *url;
@@ -820,6 +881,7 @@ static Suite *storage_file_suite(void)
     tcase_add_test(tc, atomic_slow_write);
     tcase_add_test(tc, crash_leftovers);
     tcase_add_test(tc, abandon_after_crash);
+    tcase_add_test(tc, url_check);
     tcase_add_test(tc, bad_roots);
     tcase_add_test(tc, unwritable_root);
     tcase_add_test(tc, nested_keys);

@@ -595,13 +595,13 @@ static int count_key(const ws_list_entry *e, void *arg, ws_err *e2)
 START_TEST(test_lock)
 {
     ws_repo *r = open_repo();
-    ws_repo_lock *l1, *l2;
+    ws_storage_lock *l1, *l2;
     char path[700];
     int keys = 0;
 
-    ck_assert_int_eq(ws_repo_lock_name(r, "000000010000000000000001", 5, &l1, &err), 1);
+    ck_assert_int_eq(ws_storage_lock_name(r->st, "000000010000000000000001", 5, &l1, &err), 1);
     ck_assert_ptr_nonnull(l1);
-    snprintf(path, sizeof path, "%s/repo/locks", tmpdir);
+    snprintf(path, sizeof path, "%s/repo/locks~", tmpdir);
     ck_assert_int_eq(access(path, F_OK), 0);
     /* Another process cannot take the same name's lock: a child tries. */
     {
@@ -610,9 +610,9 @@ START_TEST(test_lock)
 
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-            ws_repo_lock *l;
+            ws_storage_lock *l;
             ws_err e;
-            int rc = ws_repo_lock_name(r, "000000010000000000000001", 0.3, &l, &e);
+            int rc = ws_storage_lock_name(r->st, "000000010000000000000001", 0.3, &l, &e);
 
             _exit(rc == -1 && e.code == WS_ERR_TRANSIENT ? 0 : 1);
         }
@@ -620,11 +620,11 @@ START_TEST(test_lock)
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     /* Another name's lock is independent (unless it hashes alike). */
-    ck_assert_int_eq(ws_repo_lock_name(r, "000000010000000000000002", 5, &l2, &err), 1);
-    ws_repo_unlock(l2);
-    ws_repo_unlock(l1);
-    ck_assert_int_eq(ws_repo_lock_name(r, "000000010000000000000001", 5, &l2, &err), 1);
-    ws_repo_unlock(l2);
+    ck_assert_int_eq(ws_storage_lock_name(r->st, "000000010000000000000002", 5, &l2, &err), 1);
+    ws_storage_unlock(l2);
+    ws_storage_unlock(l1);
+    ck_assert_int_eq(ws_storage_lock_name(r->st, "000000010000000000000001", 5, &l2, &err), 1);
+    ws_storage_unlock(l2);
     /* Lock files are not keys. */
     ck_assert_int_eq(ws_storage_list(r->st, "", NULL, count_key, &keys, &err), 0);
     ck_assert_int_eq(keys, 0);

@@ -2,6 +2,7 @@
 #include "walship/cli.h"
 
 #include "walship/log.h"
+#include "walship/storage.h"
 
 int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp, ws_config *cfg, ws_err *err)
 {
@@ -13,5 +14,12 @@ int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp
     if (ws_config_load(cfg, path, envp, err) < 0)
         return -1;
     ws_log_init(progname, cfg->log_level);
+    /* The storage drivers own the syntax of `repo`, and set up what they
+     * need before any thread exists. */
+    if (ws_config_check(cfg, WS_CFG_REPO, ws_storage_url_valid, err) < 0 ||
+        ws_storage_global_init(cfg->repo, err) < 0) {
+        ws_config_free(cfg);
+        return -1;
+    }
     return 0;
 }
