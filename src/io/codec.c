@@ -356,13 +356,13 @@ static int dec_start(ws_decoder *d, ws_err *err)
             return ws_err_set(err, WS_ERR_KEY,
                               "%s: object is encrypted (key id %s) but no encryption_key_file is configured", d->name,
                               want);
-        if (memcmp(ws_key_id(d->key), h.key_id, WS_KEY_ID_LEN) != 0) {
+        if (!ws_key_has_id(d->key, h.key_id)) {
             ws_key_id_hex(ws_key_id(d->key), have);
             return ws_err_set(err, WS_ERR_KEY,
                               "%s: wrong key: object was encrypted with key id %s, the configured key has id %s",
                               d->name, want, have);
         }
-        if (ws_key_derive(d->key, h.salt, key, err) < 0)
+        if (ws_key_derive_for(d->key, h.key_id, h.salt, key, err) < 0)
             return -1;
         d->gcm = ws_filter_aesgcm_decrypt_new(next, key, h.chunk_size, d->header, WS_HEADER_LEN, dec_final_aad, d,
                                               d->name, err);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,8 +16,14 @@
 
 struct ws_key {
     uint8_t material[WS_KEY_MAX_LEN];
-    size_t len;
+    size_t len; /* of the material */
     uint8_t id[WS_KEY_ID_LEN];
+    /* The same file as walship read key files before the text rule (every
+     * trailing \n and \r removed), when that differs and is long enough:
+     * material[0..old_len), with old_id.  Objects name it by its id; it
+     * is used to decrypt them, never to encrypt. */
+    size_t old_len;
+    uint8_t old_id[WS_KEY_ID_LEN];
 };
 
 static const char KEY_ID_INFO[] = "walship key id v1";
@@ -43,24 +50,40 @@ static int hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t 
     return ok ? 0 : ws_err_set(err, WS_ERR_IO, "HKDF-SHA256 key derivation failed");
 }
 
+/* Whether m[0..len) is printable ASCII text (base64, hex, a passphrase). */
+static bool printable(const uint8_t *m, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (m[i] < 0x20 || m[i] > 0x7e)
+            return false;
+    return true;
+}
+
+size_t ws_key_material_len(const void *file, size_t len)
+{
+    const uint8_t *m = file;
+    size_t text = len;
+
+    /* One final newline of a text file is not material (editors add or
+     * drop it); in any other file every byte is. */
+    if (text > 0 && m[text - 1] == '\n') {
+        text--;
+        if (text > 0 && m[text - 1] == '\r')
+            text--;
+    }
+    return printable(m, text) ? text : len;
+}
+
 int ws_key_from_bytes(const void *material, size_t len, ws_key **out, ws_err *err)
 {
     const uint8_t *m = material;
-    size_t given = len;
+    size_t given = len, old = len;
     ws_key *k;
 
-    /* Editors add or drop a final newline: it is not key material. */
-    while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == '\r'))
-        len--;
-    /* A raw binary key can end in such a byte by chance: say so. */
-    if (len < WS_KEY_MIN_LEN && len < given)
-        return ws_err_set(err, WS_ERR_KEY,
-                          "key material is too short: %zu bytes without the %zu trailing \\n/\\r byte(s), which are "
-                          "never key material (a raw binary key must not end in one), at least %d needed",
-                          len, given - len, WS_KEY_MIN_LEN);
+    len = ws_key_material_len(m, given);
     if (len < WS_KEY_MIN_LEN)
-        return ws_err_set(err, WS_ERR_KEY, "key material is too short: %zu bytes, at least %d needed", len,
-                          WS_KEY_MIN_LEN);
+        return ws_err_set(err, WS_ERR_KEY, "key material is too short: %zu bytes%s, at least %d needed", len,
+                          len < given ? " of text without its final newline" : "", WS_KEY_MIN_LEN);
     if (len > WS_KEY_MAX_LEN)
         return ws_err_set(err, WS_ERR_KEY, "key material is too long: more than %d bytes", WS_KEY_MAX_LEN);
     k = calloc(1, sizeof *k);
@@ -71,6 +94,16 @@ int ws_key_from_bytes(const void *material, size_t len, ws_key **out, ws_err *er
     if (hkdf(k->material, k->len, NULL, 0, KEY_ID_INFO, k->id, sizeof k->id, err) < 0) {
         ws_key_free(k);
         return -1;
+    }
+    /* Earlier releases removed every trailing \n and \r, of any file. */
+    while (old > 0 && (m[old - 1] == '\n' || m[old - 1] == '\r'))
+        old--;
+    if (old != len && old >= WS_KEY_MIN_LEN) {
+        k->old_len = old;
+        if (hkdf(k->material, k->old_len, NULL, 0, KEY_ID_INFO, k->old_id, sizeof k->old_id, err) < 0) {
+            ws_key_free(k);
+            return -1;
+        }
     }
     *out = k;
     return 0;
@@ -141,6 +174,24 @@ void ws_key_id_hex(const uint8_t id[WS_KEY_ID_LEN], char out[2 * WS_KEY_ID_LEN +
 int ws_key_derive(const ws_key *key, const uint8_t salt[WS_SALT_LEN], uint8_t out[32], ws_err *err)
 {
     return hkdf(key->material, key->len, salt, WS_SALT_LEN, OBJECT_KEY_INFO, out, 32, err);
+}
+
+bool ws_key_has_id(const ws_key *key, const uint8_t id[WS_KEY_ID_LEN])
+{
+    return memcmp(key->id, id, WS_KEY_ID_LEN) == 0 || (key->old_len && memcmp(key->old_id, id, WS_KEY_ID_LEN) == 0);
+}
+
+int ws_key_derive_for(const ws_key *key, const uint8_t id[WS_KEY_ID_LEN], const uint8_t salt[WS_SALT_LEN],
+                      uint8_t out[32], ws_err *err)
+{
+    size_t len = key->len;
+
+    if (memcmp(key->id, id, WS_KEY_ID_LEN) != 0) {
+        if (!key->old_len || memcmp(key->old_id, id, WS_KEY_ID_LEN) != 0)
+            return ws_err_set(err, WS_ERR_KEY, "the key has no material with that key id");
+        len = key->old_len;
+    }
+    return hkdf(key->material, len, salt, WS_SALT_LEN, OBJECT_KEY_INFO, out, 32, err);
 }
 
 int ws_random_bytes(uint8_t *buf, size_t len, ws_err *err)

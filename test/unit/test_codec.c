@@ -391,35 +391,6 @@ START_TEST(unknown_version_and_not_an_object)
 }
 END_TEST
 
-START_TEST(key_material_rules)
-{
-    ws_key *k = NULL;
-    ws_err err;
-    char path[] = "/tmp/ws-key-XXXXXX";
-    int fd = mkstemp(path);
-    uint8_t id1[WS_KEY_ID_LEN];
-
-    ck_assert_int_eq(ws_key_from_bytes("zq9x!", 5, &k, &err), -1);
-    ck_assert_int_eq(err.code, WS_ERR_KEY);
-    ck_assert_ptr_null(strstr(err.msg, "zq9x")); /* material never echoed */
-    /* 32 raw bytes that happen to end in '\n': the message says why they are short */
-    ck_assert_int_eq(ws_key_from_bytes("0123456789abcdef0123456789abcde\n", 32, &k, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "31 bytes without the 1 trailing \\n/\\r byte(s)"));
-    /* trailing newlines are not material: with and without give one id */
-    ck_assert_int_eq(ws_key_from_bytes("0123456789abcdef0123456789abcdef\n", 33, &k, &err), 0);
-    memcpy(id1, ws_key_id(k), sizeof id1);
-    ws_key_free(k);
-    ck_assert_int_eq(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
-    close(fd);
-    ck_assert_int_eq(ws_key_load(path, &k, &err), 0);
-    ck_assert_int_eq(memcmp(id1, ws_key_id(k), sizeof id1), 0);
-    ws_key_free(k);
-    unlink(path);
-    ck_assert_int_eq(ws_key_load(path, &k, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, path));
-}
-END_TEST
-
 START_TEST(nonce_layout)
 {
     uint8_t n[12];
@@ -529,7 +500,6 @@ static Suite *codec_suite(void)
     suite_add_tcase(s, bad);
 
     tcase_set_timeout(misc, 300);
-    tcase_add_test(misc, key_material_rules);
     tcase_add_test(misc, nonce_layout);
     tcase_add_test(misc, standard_tools_recover_plain_objects);
     tcase_add_test(misc, bounded_memory_streaming);
