@@ -2,17 +2,15 @@
  * archive_lock.h - a per-name lock among the walship-push processes and
  * threads of one pg_wal directory.
  *
- * flock() on DIR/lock-XX, XX a hash of the WAL file name into 64 files (a
- * fixed set, so nothing accumulates).  Each call opens its own descriptor,
- * so two threads of one process exclude each other as two processes do.
- * The lock is released when the holder unlocks or dies.
+ * flock() on DIR/lock-XX, XX a hash of the WAL file name into 64 files
+ * (lockfile.h: a fixed set, so nothing accumulates).  Each call opens its
+ * own descriptor, so two threads of one process exclude each other as two
+ * processes do.  The lock is released when the holder unlocks or dies.
  */
 #ifndef WALSHIP_ARCHIVE_LOCK_H
 #define WALSHIP_ARCHIVE_LOCK_H
 
 #include "walship/error.h"
-
-#define WS_ARCHIVE_LOCK_FILES 64
 
 typedef struct ws_archive_lock ws_archive_lock;
 
@@ -21,8 +19,5 @@ typedef struct ws_archive_lock ws_archive_lock;
  * -1 error. */
 int ws_archive_lock_name(const char *dir, const char *name, double timeout, ws_archive_lock **out, ws_err *err);
 void ws_archive_unlock(ws_archive_lock *lock);
-
-/* The lock file's number for name (tests). */
-unsigned ws_archive_lock_slot(const char *name);
 
 #endif

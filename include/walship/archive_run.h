@@ -27,9 +27,9 @@
 
 #define WS_LOOKAHEAD_START_LIMIT 60.0 /* seconds after the call's start: no look-ahead job starts later */
 
-/* Archives path (PostgreSQL's %p).  after_stored (may be NULL) is called
- * for every object before it is acknowledged (archive_push.h). */
-int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg,
-                   ws_err *err);
+/* Archives path (PostgreSQL's %p) and logs a failure (one line); returns
+ * the exit status (errclass.h).  after_stored (may be NULL) is called for
+ * every object before it is acknowledged (archive_push.h). */
+int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg);
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "walship/buf.h"
 #include "walship/error.h"
 #include "walship/wal_name.h"
 #include "walship/wal_segment.h"
@@ -58,11 +59,11 @@ typedef struct ws_spool_want {
     unsigned depth;    /* the prefetch setting */
 } ws_spool_want;
 
-/* Text forms ("key value" lines); format returns -1 when buf is too small,
- * parse -1 with WS_ERR_FORMAT naming `what` on anything unexpected. */
-int ws_spool_state_format(const ws_spool_state *s, char *buf, size_t len, ws_err *err);
+/* Text forms (kvrec.h; doc/format.md): format replaces out's content;
+ * parse fails with WS_ERR_CORRUPT naming `what` on anything unexpected. */
+int ws_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err);
 int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err);
-int ws_spool_want_format(const ws_spool_want *w, char *buf, size_t len, ws_err *err);
+int ws_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err);
 int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err);
 
 bool ws_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b);

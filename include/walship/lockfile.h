@@ -32,7 +32,8 @@ int ws_lockfile_flock(int fd, bool exclusive, double timeout, const char *what, 
 /*
  * Opens path (creating it when create) and flocks it as ws_lockfile_flock.
  * 1 locked (*fd set), 0 held by another at the deadline, or absent when not
- * create (*fd -1, err untouched), -1 error.
+ * create (*fd -1, err untouched), -1 error (WS_ERR_NOTFOUND: the directory
+ * to create it in is missing).
  */
 int ws_lockfile_take(const char *path, bool exclusive, bool create, double timeout, int *fd, ws_err *err);
 

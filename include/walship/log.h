@@ -1,9 +1,13 @@
 /*
  * log.h - one-line messages to stderr: "progname: LEVEL: message".
  *
- * Only executables' main() and command code log; library code returns
- * errors instead.  The program name and the level are set once at start-up
- * from the configuration and are the only process state here.
+ * The rule: only the command layers log -- src/cmd/, and the modules of
+ * src/archive/, src/restore/, src/backup/ and src/tool/ (what a command
+ * does, as it does it).  The layers below them (common, io, storage, pg,
+ * repo) never log: they return errors (error.h) and results, and the
+ * command layer decides what is said.  The program name and the level are
+ * set once at start-up from the configuration and are the only process
+ * state here.
  */
 #ifndef WALSHIP_LOG_H
 #define WALSHIP_LOG_H

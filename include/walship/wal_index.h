@@ -79,13 +79,6 @@ bool ws_xid_precedes(uint32_t a, uint32_t b);
 /* "X/X" to an LSN; -1 unless the whole string is that form. */
 int ws_lsn_parse(const char *text, uint64_t *out);
 
-/* The entry as JSON (malloc'd, NUL-terminated); pretty: indented. */
-char *ws_wal_index_to_json(const ws_wal_index *ix, bool pretty, ws_err *err);
-
-/* Parses and checks an entry (what names it in messages); WS_ERR_FORMAT
- * for another version, WS_ERR_CORRUPT for anything else wrong. */
-int ws_wal_index_from_json(const char *buf, size_t len, const char *what, ws_wal_index *out, ws_err *err);
-
 /* --- building entries ----------------------------------------------------
  * An indexer is a WAL reader (wal_reader.h) that sums up each segment.  Feed
  * consecutive segments to carry records across; only the entry of the

@@ -1,13 +1,12 @@
 /* archive_backlog.c - backlog reports (see archive_backlog.h). */
 #include "walship/archive_backlog.h"
 
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "walship/file_out.h"
+#include "walship/kvrec.h"
+#include "walship/localfile.h"
 
 ws_backlog_action ws_backlog_decide(const ws_backlog_state *prev, uint64_t count, uint64_t threshold, int64_t now,
                                     ws_backlog_state *next)
@@ -27,46 +26,45 @@ ws_backlog_action ws_backlog_decide(const ws_backlog_state *prev, uint64_t count
     return WS_BACKLOG_NORMAL;
 }
 
+#define MAGIC   "walship-backlog"
+#define VERSION 2
+
+enum { F_HIGH, F_COUNT, F_AT, F_N };
+static const char *const keys[F_N] = {"high", "count", "at"};
+
 void ws_backlog_load(const char *dir, ws_backlog_state *out)
 {
-    char path[4096], buf[128];
-    int high, fd;
-    ssize_t n;
-    uint64_t count;
+    char path[4096], *buf = NULL;
+    uint64_t high, count;
     int64_t at;
+    size_t len;
+    ws_kvrec r;
+    ws_err e;
 
     memset(out, 0, sizeof *out);
-    if (snprintf(path, sizeof path, "%s/" WS_BACKLOG_FILE, dir) >= (int) sizeof path)
+    if (snprintf(path, sizeof path, "%s/" WS_BACKLOG_FILE, dir) >= (int) sizeof path ||
+        ws_localfile_read(path, 1024, WS_LOCALFILE_NOFOLLOW, &buf, &len, &e) != 1)
         return;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    if (sscanf(buf, "walship-backlog 1 high %d count %" SCNu64 " at %" SCNd64, &high, &count, &at) == 3 &&
-        (high == 0 || high == 1) && at > 0)
+    if (ws_kvrec_parse(buf, len, MAGIC, VERSION, keys, F_N, false, path, &r, &e) == 0 &&
+        ws_kvrec_u64(&r, F_HIGH, 1, &high, &e) == 0 && ws_kvrec_u64(&r, F_COUNT, UINT64_MAX, &count, &e) == 0 &&
+        ws_kvrec_i64(&r, F_AT, &at, &e) == 0 && at > 0)
         *out = (ws_backlog_state){.high = high == 1, .count = count, .at = at};
+    free(buf);
 }
 
 int ws_backlog_save(const char *dir, const ws_backlog_state *s, ws_err *err)
 {
-    char path[4096], text[128];
-    ws_file_out *f;
+    char path[4096];
+    ws_buf text = {0};
     int rc = -1;
 
     if (snprintf(path, sizeof path, "%s/" WS_BACKLOG_FILE, dir) >= (int) sizeof path)
         return ws_err_set(err, WS_ERR_INVALID, "%s: path too long", dir);
-    snprintf(text, sizeof text, "walship-backlog 1 high %d count %" PRIu64 " at %" PRId64 "\n", s->high ? 1 : 0,
-             s->count, s->at);
-    f = ws_file_out_open(path, 0600, err);
-    if (!f)
-        return -1;
-    if (ws_sink_write(ws_file_out_sink(f), text, strlen(text), err) == 0 &&
-        ws_sink_finish(ws_file_out_sink(f), err) == 0 && ws_file_out_commit(f, err) == 0)
+    if (ws_kvrec_begin(&text, MAGIC, VERSION, err) == 0 && ws_kvrec_add_u64(&text, keys[F_HIGH], s->high, err) == 0 &&
+        ws_kvrec_add_u64(&text, keys[F_COUNT], s->count, err) == 0 &&
+        ws_kvrec_add_i64(&text, keys[F_AT], s->at, err) == 0 && ws_kvrec_end(&text, false, err) == 0 &&
+        ws_localfile_write(path, text.data, text.len, 0600, 0, err) == 0)
         rc = 0;
-    ws_file_out_free(f);
+    ws_buf_free(&text);
     return rc;
 }

@@ -1,11 +1,10 @@
 /*
  * archive_index.c - the push path's WAL index entry (archive_index.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "walship/archive_index.h"
+#include "walship/localfile.h"
 #include "walship/repo_keys.h"
 #include "walship/wal_index.h"
 
@@ -34,9 +33,9 @@ int ws_archive_index_after_stored(ws_repo *repo, const ws_push_stored *s, void *
     have_prev = ws_wal_index_prev_path(s->path, wf, prev, sizeof prev, err);
     if (have_prev < 0)
         return -1;
-    fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    fd = ws_localfile_open(s->path, 0, NULL, err);
     if (fd < 0)
-        return ws_err_sys(err, errno, "%s: could not open to index", s->path);
+        return ws_err_prefix(err, "index %s", wf->base);
     ws_wal_index_init(&ix);
     rc = ws_wal_index_file(fd, s->path, wf, have_prev == 0 ? prev : NULL, &ix, err);
     close(fd);

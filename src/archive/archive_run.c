@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,19 +19,14 @@
 #include "walship/archive_backlog.h"
 #include "walship/archive_queue.h"
 #include "walship/buf.h"
+#include "walship/clock.h"
+#include "walship/errclass.h"
+#include "walship/lockfile.h"
 #include "walship/log.h"
 #include "walship/repo_keys.h"
 
 #define PATH_LEN     4096
 #define TEMP_MAX_AGE 600 /* seconds: an ack's temp file older than this was left by a crash */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static bool is_dir(const char *path)
 {
@@ -161,12 +155,6 @@ typedef struct {
     ws_push_ctx *ctx;
 } pool;
 
-static bool repository_error(ws_errcode c)
-{
-    return c == WS_ERR_TRANSIENT || c == WS_ERR_STORAGE || c == WS_ERR_PERM || c == WS_ERR_NOMEM || c == WS_ERR_KEY ||
-           c == WS_ERR_CONFIG;
-}
-
 static void log_ahead(const job *j)
 {
     const char *name = strrchr(j->path, '/') ? strrchr(j->path, '/') + 1 : j->path;
@@ -208,7 +196,7 @@ static void *worker(void *arg)
         int rc;
 
         pthread_mutex_lock(&p->mu);
-        if (p->next >= p->njobs || (p->next >= p->first_ahead && (p->stop || now_s() > p->start_limit))) {
+        if (p->next >= p->njobs || (p->next >= p->first_ahead && (p->stop || ws_clock_now() > p->start_limit))) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
@@ -227,7 +215,7 @@ static void *worker(void *arg)
         pthread_mutex_lock(&p->mu);
         p->running--;
         j->state = rc == 0 ? JOB_OK : JOB_FAILED;
-        if (rc < 0 && (i < p->first_ahead || !repo || repository_error(j->err.code)))
+        if (rc < 0 && (i < p->first_ahead || !repo || ws_errclass_is_global(ws_errclass_of(j->err.code))))
             p->stop = true;
         pthread_mutex_unlock(&p->mu);
         if (i >= p->first_ahead)
@@ -468,14 +456,14 @@ static void pick_ahead(const ws_config *cfg, const places *p, const ws_ready_lis
 static void lookahead_loop(const ws_config *cfg, const places *p, const char *skip, ws_push_after_stored_fn fn,
                            void *arg)
 {
-    double t0 = now_s();
+    double t0 = ws_clock_now();
     name_set done = {0};
     ws_push_ctx ctx;
 
     ws_push_ctx_init(&ctx, cfg, p->ack_dir, p->status_dir);
     ctx.after_stored = fn;
     ctx.after_stored_arg = arg;
-    for (unsigned round = 0; round < LOOKAHEAD_ROUNDS && now_s() - t0 < WS_LOOKAHEAD_START_LIMIT; round++) {
+    for (unsigned round = 0; round < LOOKAHEAD_ROUNDS && ws_clock_now() - t0 < WS_LOOKAHEAD_START_LIMIT; round++) {
         ws_ready_list ready = {0};
         unsigned progress = 0;
         bool stopped;
@@ -510,7 +498,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
             if (j->res == WS_PUSH_STORED || j->res == WS_PUSH_IDENTICAL)
                 progress++;
         }
-        log_summary(p, &pl, now_s() - t0);
+        log_summary(p, &pl, ws_clock_now() - t0);
         stopped = pl.stop;
         pthread_mutex_destroy(&pl.mu);
         free(pl.jobs);
@@ -540,12 +528,12 @@ static void start_lookahead(const ws_config *cfg, const places *p, const ws_read
         return;
     if (snprintf(lock_path, sizeof lock_path, "%s/%s", p->ack_dir, LOOKAHEAD_LOCK) >= (int) sizeof lock_path)
         return;
-    fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) { /* one runs already */
-        close(fd);
-        return;
+    {
+        ws_err e;
+
+        /* Held (0) means one runs already; an error means no look-ahead. */
+        if (ws_lockfile_take(lock_path, true, true, 0, &fd, &e) != 1)
+            return;
     }
     fflush(NULL);
     child = fork();
@@ -577,9 +565,11 @@ static void start_lookahead(const ws_config *cfg, const places *p, const ws_read
     _exit(0);
 }
 
-int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg, ws_err *err)
+/* The call's work; 0 when path is archived, else -1 with err. */
+static int archive_call(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg,
+                        ws_err *err)
 {
-    double t0 = now_s();
+    double t0 = ws_clock_now();
     ws_ready_list ready = {0};
     ws_push_ctx ctx;
     places p;
@@ -649,4 +639,15 @@ int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_
     free(pl.jobs);
     ws_ready_list_free(&ready);
     return rc;
+}
+
+int ws_archive_run(const ws_config *cfg, const char *path, ws_push_after_stored_fn after_stored, void *arg)
+{
+    ws_err err;
+
+    ws_err_clear(&err);
+    if (archive_call(cfg, path, after_stored, arg, &err) == 0)
+        return WS_EXIT_OK;
+    ws_log_err(&err);
+    return ws_errclass_push_exit(ws_errclass_of(err.code));
 }

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     };
     ws_config cfg;
     ws_err err;
-    int c, rc;
+    int c, status;
 
     ws_err_clear(&err);
     if (ws_cli_start("walship-push", &argc, argv, environ, &cfg, &err) < 0) {
@@ -72,9 +72,7 @@ int main(int argc, char **argv)
         return WS_EXIT_USAGE;
     }
     /* Every segment's WAL index entry is stored before it is acknowledged. */
-    rc = ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL, &err);
-    if (rc < 0)
-        ws_log_err(&err);
+    status = ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL);
     ws_config_free(&cfg);
-    return rc < 0 ? WS_EXIT_ERROR : WS_EXIT_OK;
+    return status;
 }

@@ -10,16 +10,14 @@
  */
 #include "walship/config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "walship/localfile.h"
 
 #define ENV_PREFIX "WALSHIP_"
 #define ENV_CONFIG "WALSHIP_CONFIG"
@@ -488,58 +486,25 @@ int ws_config_parse_buffer(ws_config *cfg, const char *name, const char *buf, si
 }
 
 /*
- * Reads the whole file.  Returns 1 when it does not exist and may be absent
- * (the default file), 0 when read, -1 on error.
+ * Reads the whole file (never blocking on a FIFO or device: localfile.h).
+ * Returns 1 when it does not exist and may be absent (the default file), 0
+ * when read, -1 on error.
  */
 static int read_file(const char *path, const char *why, bool may_be_absent, char **out, size_t *out_len, ws_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT && may_be_absent)
-            return 1;
-        ws_err_sys(err, errno, "cannot open config file %s (%s)", path, why);
-        if (err)
-            err->code = WS_ERR_CONFIG;
-        return -1;
-    }
+    int rc = ws_localfile_read(path, CONFIG_FILE_MAX, 0, out, out_len, err);
 
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is a directory", path, why);
+    if (rc == 1)
+        return 0;
+    if (rc == 0 && may_be_absent)
+        return 1;
+    if (rc == 0)
+        ws_err_set(err, WS_ERR_CONFIG, "cannot open config file %s (%s): No such file or directory", path, why);
+    else if (err && err->code != WS_ERR_NOMEM) {
+        err->code = WS_ERR_CONFIG;
+        ws_err_prefix(err, "config file %s (%s)", path, why);
     }
-
-    char *buf = malloc(CONFIG_FILE_MAX + 1);
-    size_t len = 0;
-    if (!buf) {
-        close(fd);
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory reading config file %s", path);
-    }
-    while (len <= CONFIG_FILE_MAX) {
-        ssize_t r = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            ws_err_sys(err, errno, "cannot read config file %s (%s)", path, why);
-            if (err)
-                err->code = WS_ERR_CONFIG;
-            close(fd);
-            free(buf);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        len += (size_t) r;
-    }
-    close(fd);
-    if (len > CONFIG_FILE_MAX) {
-        free(buf);
-        return ws_err_set(err, WS_ERR_CONFIG, "config file %s (%s) is larger than %d bytes", path, why,
-                          CONFIG_FILE_MAX);
-    }
-    *out = buf;
-    *out_len = len;
-    return 0;
+    return -1;
 }
 
 /* ---- the environment ---- */

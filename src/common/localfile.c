@@ -37,8 +37,12 @@ int ws_localfile_open(const char *path, unsigned flags, struct stat *st_out, ws_
         oflags |= O_NOFOLLOW;
     fd = open(path, oflags);
     if (fd < 0) {
-        if (errno == ENOENT)
-            return ws_err_set(err, WS_ERR_NOTFOUND, "\"%s\" does not exist", path);
+        if (errno == ENOENT) {
+            ws_err_sys(err, errno, "could not open \"%s\"", path);
+            if (err)
+                err->code = WS_ERR_NOTFOUND;
+            return -1;
+        }
         if (errno == ELOOP && (flags & WS_LOCALFILE_NOFOLLOW))
             return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is a symbolic link, not a regular file", path);
         return ws_err_sys(err, errno, "could not open \"%s\"", path);

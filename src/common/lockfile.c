@@ -41,6 +41,9 @@ int ws_lockfile_take(const char *path, bool exclusive, bool create, double timeo
     if (fd < 0) {
         if (errno == ENOENT && !create)
             return 0;
+        if (errno == ENOENT)
+            return ws_err_set(err, WS_ERR_NOTFOUND, "could not create lock file \"%s\": its directory is missing",
+                              path);
         return ws_err_sys(err, errno, "could not open lock file \"%s\"", path);
     }
     rc = ws_lockfile_flock(fd, exclusive, timeout, path, err);

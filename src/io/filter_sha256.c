@@ -5,6 +5,8 @@
 
 #include <openssl/evp.h>
 
+#include "walship/hex.h"
+
 typedef struct {
     ws_sink base;
     EVP_MD_CTX *md;
@@ -81,11 +83,5 @@ bool ws_filter_sha256_result(const ws_sink *s, uint8_t digest[WS_SHA256_LEN], ui
 
 void ws_sha256_hex(const uint8_t digest[WS_SHA256_LEN], char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-
-    for (int i = 0; i < WS_SHA256_LEN; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[64] = '\0';
+    ws_hex_encode(digest, WS_SHA256_LEN, out);
 }

@@ -1,18 +1,17 @@
 /* key.c - loading key material, HKDF-SHA256 derivation, key ids. */
 #include "walship/key.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+
+#include "walship/hex.h"
+#include "walship/localfile.h"
 
 struct ws_key {
     uint8_t material[WS_KEY_MAX_LEN];
@@ -47,7 +46,7 @@ static int hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t 
     ok = ctx && EVP_KDF_derive(ctx, out, out_len, params) == 1;
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
-    return ok ? 0 : ws_err_set(err, WS_ERR_IO, "HKDF-SHA256 key derivation failed");
+    return ok ? 0 : ws_err_set(err, WS_ERR_INTERNAL, "HKDF-SHA256 key derivation failed");
 }
 
 /* Whether m[0..len) is printable ASCII text (base64, hex, a passphrase). */
@@ -111,40 +110,26 @@ int ws_key_from_bytes(const void *material, size_t len, ws_key **out, ws_err *er
 
 int ws_key_load(const char *path, ws_key **out, ws_err *err)
 {
-    uint8_t buf[WS_KEY_MAX_LEN + 8];
+    char *buf = NULL;
     size_t len = 0;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     int rc;
 
-    if (fd < 0)
-        return ws_err_sys(err, errno, "could not open encryption key file \"%s\"", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ws_err_set(err, WS_ERR_KEY, "encryption key file \"%s\" is not a regular file", path);
+    /* Never blocks on a FIFO or device named by mistake (localfile.h). */
+    rc = ws_localfile_read(path, WS_KEY_MAX_LEN + 8, 0, &buf, &len, err);
+    if (rc == 0)
+        ws_err_set(err, WS_ERR_CONFIG, "\"%s\" does not exist", path);
+    if (rc == 1) {
+        rc = ws_key_from_bytes(buf, len, out, err) < 0 ? -1 : 1;
+        OPENSSL_cleanse(buf, len);
     }
-    while (len < sizeof buf) {
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-
-            close(fd);
-            OPENSSL_cleanse(buf, sizeof buf);
-            return ws_err_sys(err, e, "could not read encryption key file \"%s\"", path);
-        }
-        if (n == 0)
-            break;
-        len += (size_t) n;
-    }
-    close(fd);
-    rc = ws_key_from_bytes(buf, len, out, err);
-    OPENSSL_cleanse(buf, sizeof buf);
-    if (rc < 0)
-        ws_err_prefix(err, "encryption key file \"%s\"", path);
-    return rc;
+    free(buf);
+    if (rc == 1)
+        return 0;
+    /* A key file that is missing, unreadable or not key material is a
+     * configuration error; WS_ERR_KEY is for objects the key cannot open. */
+    if (err->code != WS_ERR_NOMEM)
+        err->code = WS_ERR_CONFIG;
+    return ws_err_prefix(err, "encryption key file \"%s\"", path);
 }
 
 void ws_key_free(ws_key *key)
@@ -162,13 +147,7 @@ const uint8_t *ws_key_id(const ws_key *key)
 
 void ws_key_id_hex(const uint8_t id[WS_KEY_ID_LEN], char out[2 * WS_KEY_ID_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-
-    for (int i = 0; i < WS_KEY_ID_LEN; i++) {
-        out[2 * i] = hex[id[i] >> 4];
-        out[2 * i + 1] = hex[id[i] & 15];
-    }
-    out[2 * WS_KEY_ID_LEN] = '\0';
+    ws_hex_encode(id, WS_KEY_ID_LEN, out);
 }
 
 int ws_key_derive(const ws_key *key, const uint8_t salt[WS_SALT_LEN], uint8_t out[32], ws_err *err)
@@ -197,6 +176,6 @@ int ws_key_derive_for(const ws_key *key, const uint8_t id[WS_KEY_ID_LEN], const 
 int ws_random_bytes(uint8_t *buf, size_t len, ws_err *err)
 {
     if (RAND_bytes(buf, (int) len) != 1)
-        return ws_err_set(err, WS_ERR_IO, "could not obtain random bytes");
+        return ws_err_set(err, WS_ERR_INTERNAL, "could not obtain random bytes");
     return 0;
 }

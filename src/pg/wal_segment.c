@@ -1,8 +1,6 @@
 /* wal_segment.c - long page header checks (see wal_segment.h). */
 #include "walship/wal_segment.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "walship/localfile.h"
 #include "walship/timeline_history.h"
 
 static const struct {
@@ -154,26 +153,6 @@ int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, cons
 
 /* --- local files ---------------------------------------------------------- */
 
-static int read_full(int fd, uint8_t *buf, size_t len, size_t *got)
-{
-    size_t n = 0;
-
-    while (n < len) {
-        ssize_t r = pread(fd, buf + n, len - n, (off_t) n);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t) r;
-    }
-    *got = n;
-    return 0;
-}
-
 int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
 {
     const char *slash = strrchr(path, '/');
@@ -188,27 +167,18 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
     if (ws_wal_name_parse(base, &out->name, err) < 0)
         return ws_err_prefix(err, "%s", path);
     snprintf(out->base, sizeof out->base, "%s", base);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* A FIFO or device never blocks the archiver here (localfile.h). */
+    fd = ws_localfile_open(path, 0, &st, err);
     if (fd < 0)
-        return ws_err_sys(err, errno, "%s: could not open", path);
-    if (fstat(fd, &st) < 0) {
-        ws_err_sys(err, errno, "%s: could not stat", path);
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ws_err_set(err, WS_ERR_INVALID, "%s: not a regular file", path);
-        goto fail;
-    }
+        return -1;
     out->size = (uint64_t) st.st_size;
     if (out->size == 0 && out->name.kind != WS_WAL_HISTORY) { /* PostgreSQL reads an empty one as no parents */
         ws_err_set(err, WS_ERR_INVALID, "%s: file is empty", path);
         goto fail;
     }
     if (out->name.kind == WS_WAL_SEGMENT || out->name.kind == WS_WAL_PARTIAL) {
-        if (read_full(fd, head, sizeof head, &got) < 0) {
-            ws_err_sys(err, errno, "%s: could not read", path);
+        if (ws_localfile_pread(fd, head, sizeof head, 0, &got, path, err) < 0)
             goto fail;
-        }
         if (ws_wal_check_segment(head, got, out->size, &out->name, path, &out->hdr, err) < 0)
             goto fail;
         out->has_header = true;
@@ -224,10 +194,8 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (read_full(fd, (uint8_t *) text, (size_t) out->size, &got) < 0) {
-        ws_err_sys(err, errno, "%s: could not read", path);
+    if (ws_localfile_pread(fd, text, (size_t) out->size, 0, &got, path, err) < 0)
         goto fail;
-    }
     if (got != out->size) {
         ws_err_set(err, WS_ERR_INVALID, "%s: file shrank while being read", path);
         goto fail;

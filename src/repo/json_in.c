@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "walship/hex.h"
 #include "walship/wal_index.h"
 
 void ws_json_in_init(ws_json_in *in, const char *what, ws_err *err)
@@ -162,21 +163,9 @@ void ws_json_in_sha256(ws_json_in *in, json_t *o, const char *key, uint8_t out[3
     const char *s = ws_json_in_str(in, o, key, true);
 
     memset(out, 0, 32);
-    if (!s)
-        return;
-    if (strlen(s) != 64) {
-        ws_json_in_bad(in, "field \"%s\" is not 64 hex digits", key);
-        return;
-    }
-    for (int i = 0; i < 64; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
-
-        if (v < 0) {
-            ws_json_in_bad(in, "field \"%s\" is not 64 lower-case hex digits", key);
-            return;
-        }
-        out[i / 2] = (uint8_t) (out[i / 2] << 4 | v);
+    if (s && ws_hex_decode(s, strlen(s), out, 32) < 0) {
+        memset(out, 0, 32);
+        ws_json_in_bad(in, "field \"%s\" is not 64 lower-case hex digits", key);
     }
 }
 

@@ -2,16 +2,13 @@
 #include "walship/repo_object.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "walship/hex.h"
 
 int ws_repo_open(const ws_config *cfg, ws_repo **out, ws_err *err)
 {
@@ -145,18 +142,10 @@ int ws_repo_get_file(ws_repo *r, const char *key, const char *path, ws_digest *d
     return rc;
 }
 
+/* A digest in metadata: exactly 64 lower-case hex digits. */
 static int hex_to_digest(const char *hex, uint8_t out[WS_SHA256_LEN])
 {
-    if (!hex || strlen(hex) != 64)
-        return -1;
-    for (int i = 0; i < WS_SHA256_LEN; i++) {
-        unsigned v;
-
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t) v;
-    }
-    return 0;
+    return hex ? ws_hex_decode(hex, strlen(hex), out, WS_SHA256_LEN) : -1;
 }
 
 int ws_repo_stat(ws_repo *r, const char *key, ws_digest *digest, uint64_t *stored_size, ws_err *err)

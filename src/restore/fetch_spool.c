@@ -10,20 +10,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "walship/file_out.h"
 #include "walship/key.h"
+#include "walship/kvrec.h"
+#include "walship/localfile.h"
+#include "walship/lockfile.h"
 
 #define STATE_FILE      "state"
 #define WANT_FILE       "want"
 #define LOCK_FILE       "lock"
 #define PREFETCHER_FILE "prefetcher"
-#define STATE_MAGIC     "walship-spool-state 1"
-#define WANT_MAGIC      "walship-spool-want 1"
+#define STATE_MAGIC     "walship-spool-state"
+#define WANT_MAGIC      "walship-spool-want"
+#define FORMAT_VERSION  2
 #define PART_INFIX      ".part-"
 #define SMALL_FILE_MAX  8192
 #define LOCK_TIMEOUT    30.0 /* seconds; holders keep the lock for milliseconds */
@@ -32,204 +35,82 @@ struct ws_spool {
     char *path;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
+/* --- text forms (kvrec.h) ---------------------------------------------- */
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
+enum { ST_GENERATION, ST_SYSID, ST_KEY, ST_ENDPOINT, ST_REPO, ST_N };
+static const char *const state_keys[ST_N] = {"generation", "sysid", "key", "endpoint", "repo"};
+enum { WT_TLI, WT_POS, WT_SEG_SIZE, WT_CAP, WT_DEPTH, WT_N };
+static const char *const want_keys[WT_N] = {"tli", "pos", "seg_size", "cap", "depth"};
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-/* --- text forms ------------------------------------------------------- */
-
-typedef struct kv_line {
-    char key[32];
-    const char *val;
-    size_t vlen;
-} kv_line;
-
-/* Splits buf into the magic line and "key value" lines (at most max). */
-static int split_lines(const char *buf, size_t len, const char *magic, const char *what, kv_line *out, size_t max,
-                       size_t *n, ws_err *err)
-{
-    size_t pos = 0, count = 0;
-    bool first = true;
-
-    while (pos < len) {
-        const char *line = buf + pos, *nl = memchr(line, '\n', len - pos), *sp;
-        size_t ll;
-
-        if (!nl)
-            return ws_err_set(err, WS_ERR_FORMAT, "%s: last line not terminated", what);
-        ll = (size_t) (nl - line);
-        pos += ll + 1;
-        if (first) {
-            if (ll != strlen(magic) || memcmp(line, magic, ll) != 0)
-                return ws_err_set(err, WS_ERR_FORMAT, "%s: not a walship spool file (first line)", what);
-            first = false;
-            continue;
-        }
-        sp = memchr(line, ' ', ll);
-        if (!sp || sp == line || (size_t) (sp - line) >= sizeof out->key || count == max)
-            return ws_err_set(err, WS_ERR_FORMAT, "%s: unexpected line %zu", what, count + 2);
-        memcpy(out[count].key, line, (size_t) (sp - line));
-        out[count].key[sp - line] = '\0';
-        out[count].val = sp + 1;
-        out[count].vlen = ll - (size_t) (sp - line) - 1;
-        for (size_t i = 0; i < count; i++)
-            if (strcmp(out[i].key, out[count].key) == 0)
-                return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" given twice", what, out[count].key);
-        count++;
-    }
-    if (first)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: empty", what);
-    *n = count;
-    return 0;
-}
-
-static const kv_line *find_kv(const kv_line *l, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(l[i].key, key) == 0)
-            return &l[i];
-    return NULL;
-}
-
-/* An unsigned decimal (or hex) number filling the whole value. */
-static int kv_u64(const kv_line *l, size_t n, const char *key, int base, uint64_t max, const char *what, uint64_t *out,
-                  ws_err *err)
-{
-    const kv_line *kv = find_kv(l, n, key);
-    char tmp[32], *end;
-    unsigned long long v;
-
-    if (!kv)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" missing", what, key);
-    if (kv->vlen == 0 || kv->vlen >= sizeof tmp)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
-    memcpy(tmp, kv->val, kv->vlen);
-    tmp[kv->vlen] = '\0';
-    for (size_t i = 0; i < kv->vlen; i++)
-        if (!(base == 16 ? (tmp[i] >= '0' && tmp[i] <= '9') || (tmp[i] >= 'a' && tmp[i] <= 'f')
-                         : (tmp[i] >= '0' && tmp[i] <= '9')))
-            return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
-    errno = 0;
-    v = strtoull(tmp, &end, base);
-    if (errno || *end || v > max)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
-    *out = v;
-    return 0;
-}
-
-/* A text value; "-" stands for the empty value. */
-static int kv_text(const kv_line *l, size_t n, const char *key, const char *what, char *out, size_t outlen, ws_err *err)
-{
-    const kv_line *kv = find_kv(l, n, key);
-
-    if (!kv)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: \"%s\" missing", what, key);
-    if (kv->vlen == 0 || kv->vlen >= outlen || memchr(kv->val, '\0', kv->vlen))
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad %s", what, key);
-    if (kv->vlen == 1 && kv->val[0] == '-') {
-        out[0] = '\0';
-        return 0;
-    }
-    memcpy(out, kv->val, kv->vlen);
-    out[kv->vlen] = '\0';
-    return 0;
-}
-
-static bool text_ok(const char *s)
-{
-    return !strchr(s, '\n') && strcmp(s, "-") != 0;
-}
-
-int ws_spool_state_format(const ws_spool_state *s, char *buf, size_t len, ws_err *err)
+int ws_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err)
 {
     const ws_spool_identity *id = &s->id;
-    int n;
 
-    if (!text_ok(id->repo) || !text_ok(id->endpoint) || !text_ok(id->key_id) || id->repo[0] == '\0')
-        return ws_err_set(err, WS_ERR_INVALID, "spool state: unusable repository settings");
-    n = snprintf(buf, len, "%s\ngeneration %016" PRIx64 "\nsysid %" PRIu64 "\nkey %s\nendpoint %s\nrepo %s\n",
-                 STATE_MAGIC, s->generation, id->sysid, id->key_id[0] ? id->key_id : "-",
-                 id->endpoint[0] ? id->endpoint : "-", id->repo);
-    if (n < 0 || (size_t) n >= len)
-        return ws_err_set(err, WS_ERR_INVALID, "spool state: too long");
-    return n;
+    if (id->repo[0] == '\0')
+        return ws_err_set(err, WS_ERR_INVALID, "spool state: no repository");
+    if (ws_kvrec_begin(out, STATE_MAGIC, FORMAT_VERSION, err) < 0 ||
+        ws_kvrec_add_u64(out, state_keys[ST_GENERATION], s->generation, err) < 0 ||
+        ws_kvrec_add_u64(out, state_keys[ST_SYSID], id->sysid, err) < 0 ||
+        ws_kvrec_add(out, state_keys[ST_KEY], id->key_id, err) < 0 ||
+        ws_kvrec_add(out, state_keys[ST_ENDPOINT], id->endpoint, err) < 0 ||
+        ws_kvrec_add(out, state_keys[ST_REPO], id->repo, err) < 0 || ws_kvrec_end(out, false, err) < 0)
+        return ws_err_prefix(err, "spool state");
+    return 0;
 }
 
 int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err)
 {
-    kv_line l[8];
-    size_t n;
+    ws_kvrec r;
 
     memset(out, 0, sizeof *out);
-    if (split_lines(buf, len, STATE_MAGIC, what, l, 8, &n, err) < 0)
-        return -1;
-    if (n != 5)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: expected 5 settings, found %zu", what, n);
-    if (kv_u64(l, n, "generation", 16, UINT64_MAX, what, &out->generation, err) < 0 ||
-        kv_u64(l, n, "sysid", 10, UINT64_MAX, what, &out->id.sysid, err) < 0 ||
-        kv_text(l, n, "key", what, out->id.key_id, sizeof out->id.key_id, err) < 0 ||
-        kv_text(l, n, "endpoint", what, out->id.endpoint, sizeof out->id.endpoint, err) < 0 ||
-        kv_text(l, n, "repo", what, out->id.repo, sizeof out->id.repo, err) < 0)
+    if (ws_kvrec_parse(buf, len, STATE_MAGIC, FORMAT_VERSION, state_keys, ST_N, false, what, &r, err) < 0 ||
+        ws_kvrec_u64(&r, ST_GENERATION, UINT64_MAX, &out->generation, err) < 0 ||
+        ws_kvrec_u64(&r, ST_SYSID, UINT64_MAX, &out->id.sysid, err) < 0 ||
+        ws_kvrec_text(&r, ST_KEY, out->id.key_id, sizeof out->id.key_id, err) < 0 ||
+        ws_kvrec_text(&r, ST_ENDPOINT, out->id.endpoint, sizeof out->id.endpoint, err) < 0 ||
+        ws_kvrec_text(&r, ST_REPO, out->id.repo, sizeof out->id.repo, err) < 0)
         return -1;
     if (out->id.repo[0] == '\0')
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad repo", what);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: no repository", what);
     return 0;
 }
 
-int ws_spool_want_format(const ws_spool_want *w, char *buf, size_t len, ws_err *err)
+int ws_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err)
 {
-    char cap[32];
-    int n;
+    char cap[24] = "";
 
-    if (w->cap == WS_SPOOL_NO_CAP)
-        snprintf(cap, sizeof cap, "-");
-    else
+    if (w->cap != WS_SPOOL_NO_CAP)
         snprintf(cap, sizeof cap, "%" PRIu64, w->cap);
-    n = snprintf(buf, len, "%s\ntli %" PRIu32 "\npos %" PRIu64 "\nseg_size %" PRIu32 "\ncap %s\ndepth %u\n", WANT_MAGIC,
-                 w->tli, w->pos, w->seg_size, cap, w->depth);
-    if (n < 0 || (size_t) n >= len)
-        return ws_err_set(err, WS_ERR_INVALID, "spool want: too long");
-    return n;
+    if (ws_kvrec_begin(out, WANT_MAGIC, FORMAT_VERSION, err) < 0 ||
+        ws_kvrec_add_u64(out, want_keys[WT_TLI], w->tli, err) < 0 ||
+        ws_kvrec_add_u64(out, want_keys[WT_POS], w->pos, err) < 0 ||
+        ws_kvrec_add_u64(out, want_keys[WT_SEG_SIZE], w->seg_size, err) < 0 ||
+        ws_kvrec_add(out, want_keys[WT_CAP], cap, err) < 0 ||
+        ws_kvrec_add_u64(out, want_keys[WT_DEPTH], w->depth, err) < 0 || ws_kvrec_end(out, false, err) < 0)
+        return ws_err_prefix(err, "spool want");
+    return 0;
 }
 
 int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err)
 {
-    kv_line l[8];
     uint64_t tli, seg_size, depth;
-    const kv_line *cap;
-    size_t n;
+    ws_kvrec r;
 
     memset(out, 0, sizeof *out);
-    if (split_lines(buf, len, WANT_MAGIC, what, l, 8, &n, err) < 0)
+    if (ws_kvrec_parse(buf, len, WANT_MAGIC, FORMAT_VERSION, want_keys, WT_N, false, what, &r, err) < 0 ||
+        ws_kvrec_u64(&r, WT_TLI, UINT32_MAX, &tli, err) < 0 ||
+        ws_kvrec_u64(&r, WT_POS, UINT64_MAX - 1, &out->pos, err) < 0 ||
+        ws_kvrec_u64(&r, WT_SEG_SIZE, WS_WAL_SEG_SIZE_MAX, &seg_size, err) < 0 ||
+        ws_kvrec_u64(&r, WT_DEPTH, 1024, &depth, err) < 0)
         return -1;
-    if (n != 5)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: expected 5 settings, found %zu", what, n);
-    if (kv_u64(l, n, "tli", 10, UINT32_MAX, what, &tli, err) < 0 ||
-        kv_u64(l, n, "pos", 10, UINT64_MAX - 1, what, &out->pos, err) < 0 ||
-        kv_u64(l, n, "seg_size", 10, WS_WAL_SEG_SIZE_MAX, what, &seg_size, err) < 0 ||
-        kv_u64(l, n, "depth", 10, 1024, what, &depth, err) < 0)
+    if (ws_kvrec_empty(&r, WT_CAP))
+        out->cap = WS_SPOOL_NO_CAP;
+    else if (ws_kvrec_u64(&r, WT_CAP, UINT64_MAX - 1, &out->cap, err) < 0)
         return -1;
     if (tli == 0)
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad tli", what);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: bad tli", what);
     if (!ws_wal_seg_size_valid(seg_size))
-        return ws_err_set(err, WS_ERR_FORMAT, "%s: bad seg_size", what);
-    cap = find_kv(l, n, "cap");
-    if (cap && cap->vlen == 1 && cap->val[0] == '-')
-        out->cap = WS_SPOOL_NO_CAP;
-    else if (kv_u64(l, n, "cap", 10, UINT64_MAX - 1, what, &out->cap, err) < 0)
-        return -1;
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: bad seg_size", what);
     out->tli = (uint32_t) tli;
     out->seg_size = (uint32_t) seg_size;
     out->depth = (unsigned) depth;
@@ -265,8 +146,7 @@ bool ws_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
 
 ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid)
 {
-    static const char *const control[] = {LOCK_FILE,       STATE_FILE,        WANT_FILE,
-                                          PREFETCHER_FILE, STATE_FILE ".tmp", WANT_FILE ".tmp"};
+    static const char *const control[] = {LOCK_FILE, STATE_FILE, WANT_FILE, PREFETCHER_FILE};
     char head[WS_WAL_SEG_NAME_LEN + 1];
     ws_wal_name w;
     ws_err err;
@@ -275,6 +155,10 @@ ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t
     for (size_t i = 0; i < sizeof control / sizeof control[0]; i++)
         if (strcmp(entry, control[i]) == 0)
             return WS_SPOOL_ENT_CONTROL;
+    /* state and want being replaced (localfile.h) */
+    if (ws_localfile_is_tmp_name(entry) && (strncmp(entry, "." STATE_FILE ".", strlen(STATE_FILE) + 2) == 0 ||
+                                            strncmp(entry, "." WANT_FILE ".", strlen(WANT_FILE) + 2) == 0))
+        return WS_SPOOL_ENT_CONTROL;
     if (len < WS_WAL_SEG_NAME_LEN)
         return WS_SPOOL_ENT_OTHER;
     memcpy(head, entry, WS_WAL_SEG_NAME_LEN);
@@ -406,142 +290,81 @@ static int spool_lock(ws_spool *sp, bool create, int *fd_out, ws_err *err)
     if (path_in(sp, LOCK_FILE, path, sizeof path, err) < 0)
         return -1;
     for (int attempt = 0; attempt < 20; attempt++) {
-        struct stat a, b;
-        double deadline = now_s() + LOCK_TIMEOUT;
-        int fd;
+        int fd, rc;
 
         if (create && mkdir(sp->path, 0700) < 0 && errno != EEXIST)
             return ws_err_sys(err, errno, "could not create prefetch spool \"%s\"", sp->path);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            if (errno == ENOENT && !create)
-                return 0;
-            if (errno == ENOENT)
-                continue;
-            return ws_err_sys(err, errno, "could not open \"%s\"", path);
+        rc = ws_lockfile_take(path, true, true, LOCK_TIMEOUT, &fd, err);
+        if (rc < 0 && err->code == WS_ERR_NOTFOUND) {
+            if (!create)
+                return 0; /* the spool is gone */
+            continue;
         }
-        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            if (errno != EWOULDBLOCK && errno != EINTR) {
-                int e = errno;
-
-                close(fd);
-                return ws_err_sys(err, e, "could not lock \"%s\"", path);
-            }
-            if (now_s() > deadline) {
-                close(fd);
-                return ws_err_set(err, WS_ERR_TRANSIENT, "\"%s\" stayed locked for %.0f s", path, LOCK_TIMEOUT);
-            }
-            sleep_ms(2);
-        }
-        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return ws_err_set(err, WS_ERR_TRANSIENT, "\"%s\" stayed locked for %.0f s", path, LOCK_TIMEOUT);
+        if (ws_lockfile_still_at(fd, path)) {
             *fd_out = fd;
             return 1;
         }
-        close(fd); /* removed while we waited: start over */
+        ws_lockfile_release(fd); /* removed while we waited: start over */
     }
     return ws_err_set(err, WS_ERR_TRANSIENT, "could not lock prefetch spool \"%s\"", sp->path);
 }
 
 static void spool_unlock(int fd)
 {
-    if (fd >= 0)
-        close(fd);
+    ws_lockfile_release(fd);
 }
 
-/* 1 read, 0 absent, -1 error; buf is NUL-terminated. */
-static int read_small(ws_spool *sp, const char *name, char *buf, size_t cap, size_t *len, ws_err *err)
+/* Reads the small file name: 1 read (*buf malloc'd), 0 absent, -1 error. */
+static int read_small(ws_spool *sp, const char *name, char **buf, size_t *len, ws_err *err)
 {
     char path[PATH_MAX];
-    ssize_t n;
-    size_t got = 0;
-    int fd;
 
     if (path_in(sp, name, path, sizeof path, err) < 0)
         return -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return ws_err_sys(err, errno, "could not open \"%s\"", path);
-    }
-    while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) != 0) {
-        if (n < 0) {
-            int e = errno;
-
-            if (e == EINTR)
-                continue;
-            close(fd);
-            return ws_err_sys(err, e, "could not read \"%s\"", path);
-        }
-        got += (size_t) n;
-    }
-    close(fd);
-    if (got == cap - 1)
-        return ws_err_set(err, WS_ERR_FORMAT, "\"%s\" is too large", path);
-    buf[got] = '\0';
-    *len = got;
-    return 1;
+    return ws_localfile_read(path, SMALL_FILE_MAX, WS_LOCALFILE_NOFOLLOW, buf, len, err);
 }
 
 /* Replaces name atomically (the caller holds the spool lock).  The spool
  * is a cache: nothing here needs to survive a crash, so no fsync. */
-static int write_small(ws_spool *sp, const char *name, const char *buf, size_t len, ws_err *err)
+static int write_small(ws_spool *sp, const char *name, const ws_buf *text, ws_err *err)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
-    size_t done = 0;
-    int fd;
+    char path[PATH_MAX];
 
     if (path_in(sp, name, path, sizeof path, err) < 0)
         return -1;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return ws_err_sys(err, errno, "could not create \"%s\"", tmp);
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-
-            close(fd);
-            unlink(tmp);
-            return ws_err_sys(err, e, "could not write \"%s\"", tmp);
-        }
-        done += (size_t) n;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-
-        unlink(tmp);
-        return ws_err_sys(err, e, "could not replace \"%s\"", path);
-    }
-    return 0;
+    return ws_localfile_write(path, text->data, text->len, 0600, WS_LOCALFILE_NOSYNC, err);
 }
 
 int ws_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err)
 {
-    char buf[SMALL_FILE_MAX], what[PATH_MAX + 16];
+    char what[PATH_MAX + 16], *buf;
     size_t len;
-    int rc = read_small(sp, STATE_FILE, buf, sizeof buf, &len, err);
+    int rc = read_small(sp, STATE_FILE, &buf, &len, err);
 
     if (rc <= 0)
         return rc;
     snprintf(what, sizeof what, "%s/%s", sp->path, STATE_FILE);
-    return ws_spool_state_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+    rc = ws_spool_state_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+    free(buf);
+    return rc;
 }
 
 int ws_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err)
 {
-    char buf[SMALL_FILE_MAX], what[PATH_MAX + 16];
+    char what[PATH_MAX + 16], *buf;
     size_t len;
-    int rc = read_small(sp, WANT_FILE, buf, sizeof buf, &len, err);
+    int rc = read_small(sp, WANT_FILE, &buf, &len, err);
 
     if (rc <= 0)
         return rc;
     snprintf(what, sizeof what, "%s/%s", sp->path, WANT_FILE);
-    return ws_spool_want_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+    rc = ws_spool_want_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+    free(buf);
+    return rc;
 }
 
 /* Removes entries chosen by keep() (false = remove).  Errors other than
@@ -599,8 +422,8 @@ static uint64_t new_generation(void)
 static int adopt_locked(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
 {
     ws_spool_state st, cur;
-    char buf[SMALL_FILE_MAX];
-    int n;
+    ws_buf text = {0};
+    int rc;
 
     if (ws_spool_read_state(sp, &cur, err) == 1 && ws_spool_identity_equal(&cur.id, id))
         return 0;
@@ -611,9 +434,9 @@ static int adopt_locked(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
         return -1;
     st.id = *id;
     st.generation = new_generation();
-    if ((n = ws_spool_state_format(&st, buf, sizeof buf, err)) < 0)
-        return -1;
-    return write_small(sp, STATE_FILE, buf, (size_t) n, err);
+    rc = ws_spool_state_format(&st, &text, err) < 0 ? -1 : write_small(sp, STATE_FILE, &text, err);
+    ws_buf_free(&text);
+    return rc;
 }
 
 int ws_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
@@ -636,8 +459,8 @@ static bool wait_for_writer(ws_spool *sp, const char *name, double wait_max)
     char part[PATH_MAX] = "";
     DIR *d = opendir(sp->path);
     struct dirent *de;
-    double deadline;
-    int fd;
+    ws_err e;
+    int fd, got;
 
     if (!d)
         return false;
@@ -655,19 +478,12 @@ static bool wait_for_writer(ws_spool *sp, const char *name, double wait_max)
     closedir(d);
     if (!part[0])
         return false;
-    fd = open(part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOENT; /* just renamed (or dropped) */
-    deadline = now_s() + wait_max;
-    while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
-        if ((errno != EWOULDBLOCK && errno != EINTR) || now_s() > deadline) {
-            close(fd);
-            return false;
-        }
-        sleep_ms(5);
-    }
+    got = ws_lockfile_flock(fd, false, wait_max, part, &e);
     close(fd);
-    return true;
+    return got == 1;
 }
 
 int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
@@ -676,8 +492,7 @@ int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64
     char name[WS_WAL_NAME_MAX], path[PATH_MAX];
     uint8_t head[WS_WAL_LONG_HEADER_LEN];
     struct stat st, dst;
-    char *dup;
-    int fd, rc;
+    int fd;
 
     ws_err_clear(err);
     if (seg->kind != WS_WAL_SEGMENT)
@@ -685,19 +500,19 @@ int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64
     ws_wal_name_format(seg, name);
     if (path_in(sp, name, path, sizeof path, err) < 0)
         return 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT && wait_for_writer(sp, name, wait_max))
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = ws_localfile_open(path, WS_LOCALFILE_NOFOLLOW, &st, err);
+    if (fd < 0 && err->code == WS_ERR_NOTFOUND && wait_for_writer(sp, name, wait_max))
+        fd = ws_localfile_open(path, WS_LOCALFILE_NOFOLLOW, &st, err);
     if (fd < 0) {
-        if (errno != ENOENT)
-            ws_err_sys(err, errno, "could not open spooled \"%s\"", path);
+        if (err->code == WS_ERR_NOTFOUND) {
+            ws_err_clear(err); /* not spooled: fetched directly, nothing wrong */
+            return 0;
+        }
+        if (err->code == WS_ERR_INVALID) /* not a regular file: never served */
+            unlink(path);
         return 0;
     }
-    if (fstat(fd, &st) < 0) {
-        ws_err_sys(err, errno, "could not stat spooled \"%s\"", path);
-        goto refuse;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    if (st.st_uid != geteuid()) {
         ws_err_set(err, WS_ERR_INVALID, "spooled \"%s\" is not a regular file of this user", path);
         goto refuse;
     }
@@ -727,12 +542,7 @@ int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64
         return 0;
     }
     close(fd);
-    dup = strdup(dest);
-    if (!dup)
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-    rc = ws_fsync_dir(dirname(dup), err);
-    free(dup);
-    return rc < 0 ? -1 : 1;
+    return ws_localfile_fsync_parent(dest, err) < 0 ? -1 : 1;
 refuse:
     unlink(path);
     close(fd);
@@ -746,10 +556,11 @@ static bool keep_not_segments(const char *entry, ws_spool_entry_kind kind, const
 
 static int write_want(ws_spool *sp, const ws_spool_want *w, ws_err *err)
 {
-    char buf[SMALL_FILE_MAX];
-    int n = ws_spool_want_format(w, buf, sizeof buf, err);
+    ws_buf text = {0};
+    int rc = ws_spool_want_format(w, &text, err) < 0 ? -1 : write_small(sp, WANT_FILE, &text, err);
 
-    return n < 0 ? -1 : write_small(sp, WANT_FILE, buf, (size_t) n, err);
+    ws_buf_free(&text);
+    return rc;
 }
 
 int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
@@ -868,35 +679,22 @@ int ws_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err)
 
 /* Opens `prefetcher` and tries to lock it; 1 locked (*fd), 0 held by
  * another process, -1 error. */
-static int try_prefetcher_lock(ws_spool *sp, int op, int *fd_out, ws_err *err)
+static int try_prefetcher_lock(ws_spool *sp, bool exclusive, int *fd_out, ws_err *err)
 {
     char path[PATH_MAX];
-    int fd;
 
     if (path_in(sp, PREFETCHER_FILE, path, sizeof path, err) < 0)
         return -1;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return ws_err_sys(err, errno, "could not open \"%s\"", path);
-    while (flock(fd, op | LOCK_NB) < 0) {
-        if (errno == EINTR)
-            continue;
-        close(fd);
-        if (errno == EWOULDBLOCK)
-            return 0;
-        return ws_err_sys(err, errno, "could not lock \"%s\"", path);
-    }
-    *fd_out = fd;
-    return 1;
+    return ws_lockfile_take(path, exclusive, true, 0, fd_out, err);
 }
 
 bool ws_spool_prefetcher_running(ws_spool *sp)
 {
     ws_err err;
-    int fd, rc = try_prefetcher_lock(sp, LOCK_SH, &fd, &err);
+    int fd, rc = try_prefetcher_lock(sp, false, &fd, &err);
 
     if (rc == 1)
-        close(fd);
+        ws_lockfile_release(fd);
     return rc == 0;
 }
 
@@ -905,24 +703,27 @@ bool ws_spool_prefetcher_running(ws_spool *sp)
 int ws_spool_claim_prefetcher(ws_spool *sp, int *fd_out, ws_err *err)
 {
     char path[PATH_MAX], pid[32];
-    struct stat a, b;
-    int fd, rc, n;
+    int fd, rc, n, wfd;
 
-    rc = try_prefetcher_lock(sp, LOCK_EX, &fd, err);
+    rc = try_prefetcher_lock(sp, true, &fd, err);
     if (rc <= 0)
         return rc;
-    if (path_in(sp, PREFETCHER_FILE, path, sizeof path, err) < 0 || fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
-        a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
-        close(fd); /* the spool went away meanwhile */
+    if (path_in(sp, PREFETCHER_FILE, path, sizeof path, err) < 0 || !ws_lockfile_still_at(fd, path)) {
+        ws_lockfile_release(fd); /* the spool went away meanwhile */
         return 0;
     }
+    /* The pid, for people looking; the lock is what counts. */
     n = snprintf(pid, sizeof pid, "%d\n", (int) getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t) n, 0) != n) {
-        int e = errno;
-
-        close(fd);
-        return ws_err_sys(err, e, "could not write \"%s\"", path);
+    wfd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    if (wfd < 0 || ws_localfile_write_all(wfd, pid, (size_t) n, path, err) < 0) {
+        if (wfd < 0)
+            ws_err_sys(err, errno, "could not write \"%s\"", path);
+        else
+            close(wfd);
+        ws_lockfile_release(fd);
+        return -1;
     }
+    close(wfd);
     *fd_out = fd;
     return 1;
 }
@@ -944,14 +745,11 @@ int ws_spool_part_create(ws_spool *sp, const char *name, int *fd_out, char **pat
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return ws_err_sys(err, errno, "could not create \"%s\"", tmp);
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            int e = errno;
-
-            close(fd);
-            unlink(tmp);
-            return ws_err_sys(err, e, "could not lock \"%s\"", tmp);
-        }
+    /* A new file nobody else has open: one try is enough. */
+    if (ws_lockfile_flock(fd, true, 0, tmp, err) != 1) {
+        close(fd);
+        unlink(tmp);
+        return ws_err_prefix(err, "could not lock the new part file");
     }
     if (rename(tmp, path) < 0) {
         int e = errno;
@@ -1009,14 +807,13 @@ int ws_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg
 /* True when no process holds the part file's lock (its writer is gone). */
 static bool part_abandoned(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    bool free_ = false;
+    ws_err e;
+    int fd;
 
-    if (fd < 0)
-        return false;
-    free_ = flock(fd, LOCK_SH | LOCK_NB) == 0;
-    close(fd);
-    return free_;
+    if (ws_lockfile_take(path, false, false, 0, &fd, &e) != 1)
+        return false; /* held by its writer, or gone */
+    ws_lockfile_release(fd);
+    return true;
 }
 
 int ws_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err)

@@ -2,13 +2,14 @@
 #include "walship/pg_datadir.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "walship/localfile.h"
 
 static bool exists_in(const char *dir, const char *name)
 {
@@ -31,16 +32,18 @@ int ws_datadir_sysid(const char *datadir, uint64_t *sysid, ws_err *err)
 {
     char path[4096];
     uint64_t v;
-    ssize_t n;
-    int fd;
+    size_t got = 0;
+    int fd, rc;
 
     snprintf(path, sizeof path, "%s/global/pg_control", datadir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = ws_localfile_open(path, 0, NULL, err);
     if (fd < 0)
-        return ws_err_sys(err, errno, "could not open \"%s\"", path);
-    n = pread(fd, &v, sizeof v, 0);
+        return -1;
+    rc = ws_localfile_pread(fd, &v, sizeof v, 0, &got, path, err);
     close(fd);
-    if (n != (ssize_t) sizeof v)
+    if (rc < 0)
+        return -1;
+    if (got != sizeof v)
         return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is too short", path);
     if (v == 0)
         return ws_err_set(err, WS_ERR_INVALID, "\"%s\" has no system identifier", path);
@@ -50,44 +53,45 @@ int ws_datadir_sysid(const char *datadir, uint64_t *sysid, ws_err *err)
 
 int ws_proc_read(pid_t pid, pid_t *ppid, unsigned long long *start, ws_err *err)
 {
-    char path[64], buf[1024], state;
+    char path[64], state, *buf;
     const char *p;
     unsigned long long field;
     long parent;
-    ssize_t n;
-    int fd;
+    size_t len;
+    int rc;
 
     snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT)
+    rc = ws_localfile_read(path, 4096, 0, &buf, &len, err);
+    if (rc == 0)
         return ws_err_set(err, WS_ERR_NOTFOUND, "process %d does not exist", (int) pid);
-    if (fd < 0)
-        return ws_err_sys(err, errno, "could not open \"%s\"", path);
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return ws_err_set(err, WS_ERR_IO, "could not read \"%s\"", path);
-    buf[n] = '\0';
+    if (rc < 0)
+        return -1;
     /* "pid (comm) state ppid ..."; comm may hold spaces and parentheses. */
     p = strrchr(buf, ')');
+    rc = -1;
     if (!p || sscanf(p + 1, " %c %ld", &state, &parent) != 2)
-        return ws_err_set(err, WS_ERR_IO, "\"%s\": unexpected format", path);
-    if (state == 'Z' || state == 'X')
-        return ws_err_set(err, WS_ERR_NOTFOUND, "process %d has exited", (int) pid);
+        goto bad;
+    if (state == 'Z' || state == 'X') {
+        rc = ws_err_set(err, WS_ERR_NOTFOUND, "process %d has exited", (int) pid);
+        goto out;
+    }
     /* Field 22 (starttime) is the 20th after the closing parenthesis. */
     p++;
-    for (int i = 0; i < 19; i++) {
+    for (int i = 0; i < 19 && p; i++)
         p = strchr(p + 1, ' ');
-        if (!p)
-            return ws_err_set(err, WS_ERR_IO, "\"%s\": unexpected format", path);
-    }
-    if (sscanf(p, " %llu", &field) != 1)
-        return ws_err_set(err, WS_ERR_IO, "\"%s\": unexpected format", path);
+    if (!p || sscanf(p, " %llu", &field) != 1)
+        goto bad;
     if (ppid)
         *ppid = (pid_t) parent;
     if (start)
         *start = field;
-    return 0;
+    rc = 0;
+    goto out;
+bad:
+    ws_err_set(err, WS_ERR_INTERNAL, "\"%s\": unexpected format", path);
+out:
+    free(buf);
+    return rc;
 }
 
 bool ws_proc_alive(const ws_proc_id *p)
@@ -105,17 +109,16 @@ bool ws_proc_alive(const ws_proc_id *p)
 /* The postmaster's pid: the first line of postmaster.pid; 0 when none. */
 static pid_t postmaster_pid(const char *datadir)
 {
-    char path[4096], line[32];
-    FILE *f;
+    char path[4096], *buf;
+    size_t len;
     long v = 0;
+    ws_err e;
 
     snprintf(path, sizeof path, "%s/postmaster.pid", datadir);
-    f = fopen(path, "re");
-    if (!f)
+    if (ws_localfile_read(path, 4096, 0, &buf, &len, &e) != 1)
         return 0;
-    if (fgets(line, sizeof line, f))
-        v = strtol(line, NULL, 10);
-    fclose(f);
+    v = strtol(buf, NULL, 10);
+    free(buf);
     return v > 1 ? (pid_t) v : 0;
 }
 

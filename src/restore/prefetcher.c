@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "walship/clock.h"
+#include "walship/errclass.h"
 #include "walship/log.h"
 #include "walship/repo_object.h"
 #include "walship/restore_fetch.h"
@@ -60,14 +62,6 @@ typedef struct prefetcher {
     uint64_t *done;
 } prefetcher;
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* --- one segment, in a child process ------------------------------------ */
 
 static int worker_main(const ws_config *cfg, const char *dir, const ws_wal_name *seg, uint64_t gen, bool quiet)
@@ -107,7 +101,7 @@ static int worker_main(const ws_config *cfg, const char *dir, const ws_wal_name 
             status = PF_ABSENT;
             goto done;
         }
-        if (!local && (err.code == WS_ERR_CORRUPT || err.code == WS_ERR_KEY || err.code == WS_ERR_FORMAT))
+        if (!local && ws_errclass_of(err.code) == WS_CLASS_INTEGRITY)
             status = PF_INTEGRITY;
         goto fail;
     }
@@ -201,7 +195,7 @@ static void note_failure(prefetcher *p, const worker *w, int status)
     } else {
         b->delay = b->delay * 2 > max ? max : b->delay * 2;
     }
-    b->next = now_s() + b->delay;
+    b->next = ws_clock_now() + b->delay;
     if (status != PF_ABSENT)
         b->warned = true; /* the worker logged it once */
 }
@@ -273,7 +267,7 @@ static void follow(prefetcher *p, const ws_spool_want *w)
         memset(p->done, 0, DONE_SLOTS * sizeof *p->done);
     p->want = *w;
     p->have_want = true;
-    p->last_change = now_s();
+    p->last_change = ws_clock_now();
     for (size_t i = 0; i < WS_PREFETCH_IN_FLIGHT; i++)
         if (p->w[i].pid && !ws_spool_wants_segno(w, p->w[i].seg.tli, p->w[i].segno)) {
             kill(p->w[i].pid, SIGTERM);
@@ -288,7 +282,7 @@ static void follow(prefetcher *p, const ws_spool_want *w)
 static void dispatch(prefetcher *p)
 {
     const ws_spool_want *w = &p->want;
-    double now = now_s();
+    double now = ws_clock_now();
 
     for (unsigned i = 1; i <= w->depth; i++) {
         uint64_t segno = w->pos + i;
@@ -356,7 +350,7 @@ static const char *run(prefetcher *p, const sigset_t *waitset, bool *clean)
         rc = ws_spool_read_want(p->sp, &w, &err);
         if (rc == 1 && (!p->have_want || !ws_spool_want_equal(&w, &p->want)))
             follow(p, &w);
-        if (now_s() - p->last_change > WS_PREFETCH_IDLE && busy(p) == 0) {
+        if (ws_clock_now() - p->last_change > WS_PREFETCH_IDLE && busy(p) == 0) {
             rc = ws_spool_remove(p->sp, p->have_want ? &p->want : NULL, &err);
             if (rc != 0) {
                 *clean = false; /* done (or failed: leave it for the next prefetcher) */
@@ -405,7 +399,7 @@ static void __attribute__((noreturn)) prefetcher_main(const ws_config *cfg, cons
 
     p.cfg = cfg;
     p.owner = *owner;
-    p.last_change = now_s();
+    p.last_change = ws_clock_now();
     p.present = calloc(1025, sizeof *p.present);
     p.done = calloc(DONE_SLOTS, sizeof *p.done);
     if (!p.present || !p.done || ws_spool_open(dir, false, &p.sp, &err) != 1 ||

@@ -12,7 +12,7 @@
  *            reached), damages one byte chosen by the input unless bit 0 of
  *            byte 1 is clear, and reads both segments with a small cap on
  *            decoded records
- *   224..255 entry: the input is JSON for ws_wal_index_from_json; what parses
+ *   224..255 entry: the input is JSON for ws_wal_index_json_parse; what parses
  *            must print and parse again to the same entry
  * Every result must be self-consistent (checked below).
  */
@@ -21,6 +21,7 @@
 
 #include "walship/crc32c.h"
 #include "walship/wal_index.h"
+#include "walship/wal_index_json.h"
 #include "walship/wal_reader.h"
 
 #define SEG  (1u << 20)
@@ -229,12 +230,12 @@ static void entry_mode(const uint8_t *data, size_t size)
     ws_err err;
     char *json;
 
-    if (ws_wal_index_from_json((const char *) data + 1, size - 1, "fuzz", &ix, &err) < 0)
+    if (ws_wal_index_json_parse((const char *) data + 1, size - 1, "fuzz", &ix, &err) < 0)
         return;
-    json = ws_wal_index_to_json(&ix, (data[0] & 1) != 0, &err);
+    json = ws_wal_index_json_format(&ix, (data[0] & 1) != 0, &err);
     if (!json)
         abort();
-    if (ws_wal_index_from_json(json, strlen(json), "fuzz", &again, &err) < 0)
+    if (ws_wal_index_json_parse(json, strlen(json), "fuzz", &again, &err) < 0)
         abort();
     if (again.records != ix.records || again.first_lsn != ix.first_lsn || again.end_lsn != ix.end_lsn ||
         again.stop != ix.stop || again.n_restore_points != ix.n_restore_points ||

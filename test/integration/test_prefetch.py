@@ -399,7 +399,7 @@ def scenario_stale(env, t):
     pw = pwd.getpwnam(pgtest.run_user())
 
     def state(repo=None, sysid=None, key="-"):
-        return ("walship-spool-state 1\ngeneration 00000000000000aa\nsysid %s\nkey %s\nendpoint -\nrepo %s\n"
+        return ("walship-spool-state 2\ngeneration 170\nsysid %s\nkey %s\nendpoint -\nrepo %s\n"
                 % (sysid or t["sysid"], key, repo or env.url))
 
     def plant(state_text, files, mode=0o700):
@@ -473,7 +473,7 @@ def scenario_stale(env, t):
     # timeline 1 files from the fork segment on are dropped, earlier kept.
     def want_text(tli, pos_name, cap="-"):
         segno = int(pos_name[8:16], 16) * 256 + int(pos_name[16:24], 16)
-        return ("walship-spool-want 1\ntli %d\npos %d\nseg_size %d\ncap %s\ndepth 8\n"
+        return ("walship-spool-want 2\ntli %d\npos %d\nseg_size %d\ncap %s\ndepth 8\n"
                 % (tli, segno, 16 * MiB, cap))
 
     def segno(name):

@@ -18,6 +18,7 @@
 #include "walship/archive_lock.h"
 #include "walship/archive_queue.h"
 #include "walship/filter_sha256.h"
+#include "walship/lockfile.h"
 
 static ws_err err;
 static char tmpdir[256];
@@ -167,7 +168,7 @@ START_TEST(test_ack_parse_rejects_fields)
         {"walship-ack 2\nname 000000010000000000000003\nrepo r\nsize 1\nsha256 "
          "0000000000000000000000000000000000000000000000000000000000000000\nfile-dev 1\nfile-ino 1\nfile-size 1\n"
          "file-mtime-ns 1\nfile-ctime-ns 1\n",
-         "unknown ack format version"},
+         "unknown walship-ack format version"},
         {"walship-ack 1\nname notawalfile\nrepo r\nsize 1\nsha256 "
          "0000000000000000000000000000000000000000000000000000000000000000\nfile-dev 1\nfile-ino 1\nfile-size 1\n"
          "file-mtime-ns 1\nfile-ctime-ns 1\n",
@@ -175,7 +176,7 @@ START_TEST(test_ack_parse_rejects_fields)
         {"walship-ack 1\nname 000000010000000000000003\nrepo \nsize 1\nsha256 "
          "0000000000000000000000000000000000000000000000000000000000000000\nfile-dev 1\nfile-ino 1\nfile-size 1\n"
          "file-mtime-ns 1\nfile-ctime-ns 1\n",
-         "repository URL is empty"},
+         "\"repo\" has no value"},
         {"walship-ack 1\nname 000000010000000000000003\nrepo r\nsize -1\nsha256 "
          "0000000000000000000000000000000000000000000000000000000000000000\nfile-dev 1\nfile-ino 1\nfile-size 1\n"
          "file-mtime-ns 1\nfile-ctime-ns 1\n",
@@ -196,7 +197,7 @@ START_TEST(test_ack_parse_rejects_fields)
          "0000000000000000000000000000000000000000000000000000000000000000\nfile-dev 1\nfile-ino 1\nfile-size 1\n"
          "file-mtime-ns 1\nfile-ctime-ns 1\n",
          "\"size\" is not"},
-        {"hello\n", "not a walship ack file"},
+        {"hello\n", "not a walship-ack file"},
     };
     ws_ack b;
 
@@ -500,7 +501,7 @@ START_TEST(test_lock)
     /* A name in another slot is free. */
     for (unsigned i = 4;; i++) {
         snprintf(other, sizeof other, "0000000100000000000000%02X", i);
-        if (ws_archive_lock_slot(other) != ws_archive_lock_slot(n1))
+        if (ws_lockfile_slot(other) != ws_lockfile_slot(n1))
             break;
     }
     ck_assert_int_eq(ws_archive_lock_name(tmpdir, other, 0, &b, &err), 1);
@@ -508,7 +509,7 @@ START_TEST(test_lock)
     ws_archive_unlock(a);
     ck_assert_int_eq(ws_archive_lock_name(tmpdir, n1, 0, &a, &err), 1);
     ws_archive_unlock(a);
-    ck_assert_uint_lt(ws_archive_lock_slot(n1), WS_ARCHIVE_LOCK_FILES);
+    ck_assert_uint_lt(ws_lockfile_slot(n1), WS_LOCKFILE_SLOTS);
     /* A missing directory is an error naming it. */
     ck_assert_int_lt(ws_archive_lock_name("/nonexistent/dir", n1, 0, &a, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/dir"));

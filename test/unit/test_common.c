@@ -181,7 +181,8 @@ START_TEST(test_lock_errors_and_slots)
     ck_assert_int_eq(ws_lockfile_take(in_tmp("link"), true, true, 0, &fd, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "link"));
     ck_assert_int_eq(ws_lockfile_take(in_tmp("no/such"), true, true, 0, &fd, &err), -1);
-    ck_assert_int_eq(err.code, WS_ERR_IO);
+    ck_assert_int_eq(err.code, WS_ERR_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.msg, "directory is missing"));
     /* Slots: stable, in range, spread. */
     ck_assert_uint_eq(ws_lockfile_slot("000000010000000000000001"), ws_lockfile_slot("000000010000000000000001"));
     {

@@ -748,6 +748,19 @@ START_TEST(test_missing_explicit_file)
 
     ck_assert_int_eq(load("", env(NULL)), -1);
     assert_err("needs a file name");
+
+    /* A FIFO (by --config or WALSHIP_CONFIG) fails at once, never blocks. */
+    snprintf(path, sizeof path, "%s/fifo.conf", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(10);
+    ck_assert_int_eq(load(path, env(NULL)), -1);
+    assert_err("is a FIFO");
+    assert_err(path);
+    snprintf(want, sizeof want, "WALSHIP_CONFIG=%s", path);
+    ck_assert_int_eq(load(NULL, env(want, NULL)), -1);
+    alarm(0);
+    assert_err("is a FIFO");
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
 }
 END_TEST
 

@@ -138,30 +138,29 @@ static const char *seg_name(uint32_t tli, uint64_t segno)
 START_TEST(test_state_roundtrip)
 {
     ws_spool_state s = {.generation = UINT64_C(0x0123456789abcdef)}, t;
-    char buf[4096];
-    int n;
+    ws_buf buf = {0};
 
     s.id = ident("s3://bucket/prefix with space");
     snprintf(s.id.endpoint, sizeof s.id.endpoint, "http://127.0.0.1:9000");
     snprintf(s.id.key_id, sizeof s.id.key_id, "00112233445566778899aabbccddeeff");
-    n = ws_spool_state_format(&s, buf, sizeof buf, &err);
-    ck_assert_int_gt(n, 0);
-    ck_assert_int_eq(ws_spool_state_parse(buf, (size_t) n, "state", &t, &err), 0);
+    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), 0);
+    ck_assert_int_eq(ws_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
     ck_assert(ws_spool_identity_equal(&s.id, &t.id));
     ck_assert(t.generation == s.generation);
 
     /* Empty endpoint and key are written as "-". */
     s.id.endpoint[0] = s.id.key_id[0] = '\0';
-    n = ws_spool_state_format(&s, buf, sizeof buf, &err);
-    ck_assert_ptr_nonnull(strstr(buf, "\nkey -\n"));
-    ck_assert_int_eq(ws_spool_state_parse(buf, (size_t) n, "state", &t, &err), 0);
+    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), 0);
+    ck_assert_ptr_nonnull(strstr(buf.data, "\nkey -\n"));
+    ck_assert_int_eq(ws_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
     ck_assert(ws_spool_identity_equal(&s.id, &t.id));
     t.id.sysid++;
     ck_assert(!ws_spool_identity_equal(&s.id, &t.id));
 
     /* A value with a newline cannot be written. */
     snprintf(s.id.repo, sizeof s.id.repo, "file:///a\nrepo x");
-    ck_assert_int_eq(ws_spool_state_format(&s, buf, sizeof buf, &err), -1);
+    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), -1);
+    ws_buf_free(&buf);
 }
 END_TEST
 
@@ -169,24 +168,26 @@ START_TEST(test_state_parse_errors)
 {
     static const char *const bad[] = {
         "",
-        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\n",               /* no repo */
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r", /* no newline */
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\nx y\n",
-        "walship-spool-state 1\ngeneration 1\ngeneration 2\nsysid 1\nkey -\nrepo file:///r\n",
-        "walship-spool-state 1\ngeneration XYZ\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
-        "walship-spool-state 1\ngeneration 1\nsysid -1\nkey -\nendpoint -\nrepo file:///r\n",
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo -\n",
-        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey\nendpoint -\nrepo file:///r\n",
+        "walship-spool-state 1\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
+        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\n",               /* no repo */
+        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r", /* no newline */
+        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\nx y\n",
+        "walship-spool-state 2\ngeneration 1\ngeneration 2\nsysid 1\nkey -\nrepo file:///r\n",
+        "walship-spool-state 2\ngeneration XYZ\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n",
+        "walship-spool-state 2\ngeneration 1\nsysid -1\nkey -\nendpoint -\nrepo file:///r\n",
+        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo -\n",
+        "walship-spool-state 2\ngeneration 1\nsysid 1\nkey\nendpoint -\nrepo file:///r\n",
+        "walship-spool-state 2\nsysid 1\ngeneration 1\nkey -\nendpoint -\nrepo file:///r\n", /* order */
     };
+    static const char good[] = "walship-spool-state 2\ngeneration 1\nsysid 1\nkey -\nendpoint -\nrepo file:///r\n";
+    ws_spool_state s;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ws_spool_state s;
-
         ck_assert_msg(ws_spool_state_parse(bad[i], strlen(bad[i]), "st", &s, &err) == -1, "case %zu", i);
-        ck_assert_int_eq(err.code, WS_ERR_FORMAT);
+        ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
         ck_assert_ptr_nonnull(strstr(err.msg, "st"));
     }
+    ck_assert_msg(ws_spool_state_parse(good, strlen(good), "st", &s, &err) == 0, "%s", err.msg);
 }
 END_TEST
 
@@ -194,27 +195,27 @@ START_TEST(test_want_roundtrip_and_errors)
 {
     ws_spool_want w = {.tli = 3, .pos = 1234567, .seg_size = 16 * MiB, .cap = WS_SPOOL_NO_CAP, .depth = 8}, v;
     static const char *const bad[] = {
-        "walship-spool-want 1\ntli 0\npos 1\nseg_size 16777216\ncap -\ndepth 8\n",
-        "walship-spool-want 1\ntli 1\npos 1\nseg_size 1000\ncap -\ndepth 8\n",
-        "walship-spool-want 1\ntli 1\npos 1\nseg_size 16777216\ncap -\ndepth 1025\n",
-        "walship-spool-want 1\ntli 1\npos 1\nseg_size 16777216\ncap x\ndepth 8\n",
-        "walship-spool-want 1\ntli 1\npos 1\nseg_size 16777216\ndepth 8\n",
-        "walship-spool-want 1\ntli 4294967296\npos 1\nseg_size 16777216\ncap -\ndepth 8\n",
+        "walship-spool-want 2\ntli 0\npos 1\nseg_size 16777216\ncap -\ndepth 8\n",
+        "walship-spool-want 2\ntli 1\npos 1\nseg_size 1000\ncap -\ndepth 8\n",
+        "walship-spool-want 2\ntli 1\npos 1\nseg_size 16777216\ncap -\ndepth 1025\n",
+        "walship-spool-want 2\ntli 1\npos 1\nseg_size 16777216\ncap x\ndepth 8\n",
+        "walship-spool-want 2\ntli 1\npos 1\nseg_size 16777216\ndepth 8\n",
+        "walship-spool-want 2\ntli 4294967296\npos 1\nseg_size 16777216\ncap -\ndepth 8\n",
+        "walship-spool-want 1\ntli 1\npos 1\nseg_size 16777216\ncap -\ndepth 8\n",
     };
-    char buf[512];
-    int n;
+    ws_buf buf = {0};
 
-    n = ws_spool_want_format(&w, buf, sizeof buf, &err);
-    ck_assert_int_gt(n, 0);
-    ck_assert_int_eq(ws_spool_want_parse(buf, (size_t) n, "want", &v, &err), 0);
+    ck_assert_int_eq(ws_spool_want_format(&w, &buf, &err), 0);
+    ck_assert_int_eq(ws_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
     ck_assert(ws_spool_want_equal(&w, &v));
     w.cap = 1234570;
-    n = ws_spool_want_format(&w, buf, sizeof buf, &err);
-    ck_assert_int_eq(ws_spool_want_parse(buf, (size_t) n, "want", &v, &err), 0);
+    ck_assert_int_eq(ws_spool_want_format(&w, &buf, &err), 0);
+    ck_assert_int_eq(ws_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
     ck_assert(ws_spool_want_equal(&w, &v));
     ck_assert(v.cap == 1234570);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(ws_spool_want_parse(bad[i], strlen(bad[i]), "want", &v, &err) == -1, "case %zu", i);
+    ws_buf_free(&buf);
 }
 END_TEST
 
@@ -251,7 +252,9 @@ START_TEST(test_classify)
 
     ck_assert_int_eq(ws_spool_classify("lock", NULL, NULL), WS_SPOOL_ENT_CONTROL);
     ck_assert_int_eq(ws_spool_classify("state", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify("want.tmp", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_spool_classify(".want.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_spool_classify(".state.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_spool_classify("want.tmp", NULL, NULL), WS_SPOOL_ENT_OTHER);
     ck_assert_int_eq(ws_spool_classify("prefetcher", NULL, NULL), WS_SPOOL_ENT_CONTROL);
     ck_assert_int_eq(ws_spool_classify("00000001000000000000000A", &seg, NULL), WS_SPOOL_ENT_SEGMENT);
     ck_assert_uint_eq(seg.seg, 10);

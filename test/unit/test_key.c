@@ -3,9 +3,11 @@
  * written by earlier releases (which removed every trailing \n and \r of any
  * file) still decode with the same key file. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "walship/codec.h"
@@ -134,8 +136,26 @@ START_TEST(key_file_load)
     ck_assert_mem_eq(id, ws_key_id(k), WS_KEY_ID_LEN);
     ws_key_free(k);
     unlink(path);
+    /* A missing key file, a FIFO (never blocks), short material: all
+     * configuration errors naming the file, never WS_ERR_KEY (that is for
+     * objects the key cannot open). */
     ck_assert_int_eq(ws_key_load(path, &k, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, path));
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(10);
+    ck_assert_int_eq(ws_key_load(path, &k, &err), -1);
+    alarm(0);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "FIFO"));
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_eq(write(fd, "qzxwv", 5), 5);
+    close(fd);
+    ck_assert_int_eq(ws_key_load(path, &k, &err), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_ptr_null(strstr(err.msg, "qzxwv"));
+    unlink(path);
 }
 END_TEST
 

@@ -462,8 +462,15 @@ START_TEST(test_file_open)
     /* Missing. */
     snprintf(path, sizeof path, "%s/000000010000000000000009", tmpdir);
     ck_assert_int_eq(ws_wal_file_open(path, &wf, &err), -1);
-    ck_assert_int_eq(err.code, WS_ERR_IO);
+    ck_assert_int_eq(err.code, WS_ERR_NOTFOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such file"));
+    /* A FIFO (nobody writing): refused at once, never blocks. */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(10);
+    ck_assert_int_eq(ws_wal_file_open(path, &wf, &err), -1);
+    alarm(0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a FIFO, not a regular file"));
+    ck_assert_int_eq(unlink(path), 0);
     /* A directory. */
     ck_assert_int_eq(mkdir(path, 0700), 0);
     ck_assert_int_eq(ws_wal_file_open(path, &wf, &err), -1);

@@ -25,6 +25,7 @@
 #include "walship/repo_keys.h"
 #include "walship/repo_object.h"
 #include "walship/wal_index.h"
+#include "walship/wal_index_json.h"
 #include "walship/wal_reader.h"
 #include "walship/wal_segment.h"
 
@@ -1238,14 +1239,14 @@ START_TEST(test_json_round_trip)
 
     sample_entry(&ix);
     for (int pretty = 0; pretty < 2; pretty++) {
-        json = ws_wal_index_to_json(&ix, pretty, &err);
+        json = ws_wal_index_json_format(&ix, pretty, &err);
         ck_assert_ptr_nonnull(json);
         ck_assert_msg(strstr(json, "\"walship_wal_index\"") && strstr(json, "\"system_identifier\""), "%s", json);
         ck_assert_msg(strstr(json, "\"name_hex\": \"fffe206c6174696e3120e9\"") ||
                           strstr(json, "\"name_hex\":\"fffe206c6174696e3120e9\""),
                       "%s", json);
         ck_assert_msg(strstr(json, "2024-04-26T12:54:56.123456Z"), "%s", json);
-        ck_assert_msg(ws_wal_index_from_json(json, strlen(json), "entry", &back, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ws_wal_index_json_parse(json, strlen(json), "entry", &back, &err) == 0, "%s", err.msg);
         assert_same_entry(&ix, &back);
         ws_wal_index_free(&back);
         free(json);
@@ -1286,22 +1287,22 @@ START_TEST(test_json_rejects)
         {"\"xid_min\":4294967290", "\"xid_min\":4294967296", WS_ERR_CORRUPT, "out of range"},
         {"\"count\":3", "\"count\":0", WS_ERR_CORRUPT, "more prepared"},
         {"\"time_min\":-5", "\"time_min\":\"-5\"", WS_ERR_CORRUPT, "not an integer"},
-        {"\"continued_unread\":false", "\"continued_unread\":0", WS_ERR_CORRUPT, "not a boolean"},
+        {"\"continued_unread\":false", "\"continued_unread\":0", WS_ERR_CORRUPT, "not true or false"},
         {"\"end_lsn\":\"1/FE000168\"", "\"end_lsn\":\"1/FE000100\"", WS_ERR_CORRUPT, "ends before it starts"},
         {"\"system_identifier\":\"18000000000000000000\"", "\"system_identifier\":\"x\"", WS_ERR_CORRUPT,
-         "bad system_identifier"},
+         "\"system_identifier\" is not a decimal number"},
         {"{", "[", WS_ERR_CORRUPT, "not valid JSON"},
     };
     ws_wal_index ix, back;
     char *json;
 
     sample_entry(&ix);
-    json = ws_wal_index_to_json(&ix, false, &err);
+    json = ws_wal_index_json_format(&ix, false, &err);
     ck_assert_ptr_nonnull(json);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *bad = edit(json, cases[i].from, cases[i].to);
 
-        ck_assert_int_eq(ws_wal_index_from_json(bad, strlen(bad), "X.ws", &back, &err), -1);
+        ck_assert_int_eq(ws_wal_index_json_parse(bad, strlen(bad), "X.ws", &back, &err), -1);
         ck_assert_msg(err.code == cases[i].code && strstr(err.msg, cases[i].msg) && strstr(err.msg, "X.ws"),
                       "case %zu: %s (%s)", i, err.msg, ws_errcode_name(err.code));
         free(bad);
