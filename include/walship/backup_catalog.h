@@ -52,14 +52,15 @@ typedef struct ws_backup_archive {
     uint64_t tar_size;    /* sum of the objects' sizes */
     uint64_t stored_size; /* sum of their stored sizes */
     uint64_t members;     /* tar members */
-    size_t nobjects;
+    size_t nobjects, objects_cap;
     ws_backup_object *objects;
 } ws_backup_archive;
 
-/* An upload that outlives a killed process (storage.h, ws_put_track). */
+/* An object being written: recorded before it is opened, with the token of
+ * its upload once the storage names one (storage.h, ws_put_track). */
 typedef struct ws_backup_pending {
     char *key;
-    char *token;
+    char *token; /* NULL until named */
 } ws_backup_pending;
 
 typedef struct ws_backup_record {
@@ -102,7 +103,7 @@ typedef struct ws_backup_record {
     uint64_t tar_size;    /* sum of the archives */
     uint64_t stored_size; /* sum of every object, the manifest included */
 
-    size_t narchives;
+    size_t narchives, archives_cap;
     ws_backup_archive *archives;
     bool has_manifest;
     ws_backup_object manifest;
@@ -113,7 +114,7 @@ typedef struct ws_backup_record {
     long pid;
     uint64_t pid_start; /* the process's start time in clock ticks since boot */
     double heartbeat;   /* Unix seconds of the last rewrite */
-    size_t npending;
+    size_t npending, pending_cap;
     ws_backup_pending *pending;
 
     char *error; /* failed: why */
@@ -139,6 +140,7 @@ int ws_backup_catalog_dir(const char *id, char *out, size_t outlen, ws_err *err)
 /* Adds an archive / an object to the last archive / a pending upload. */
 ws_backup_archive *ws_backup_record_add_archive(ws_backup_record *r, const char *name, ws_err *err);
 ws_backup_object *ws_backup_archive_add_object(ws_backup_archive *a, const char *key, ws_err *err);
+/* token may be NULL. */
 int ws_backup_record_add_pending(ws_backup_record *r, const char *key, const char *token, ws_err *err);
 void ws_backup_record_clear_pending(ws_backup_record *r);
 

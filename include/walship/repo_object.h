@@ -43,8 +43,29 @@ int ws_repo_put_fd_pipelined(ws_repo *repo, const char *key, int fd, const char 
                              bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
                              ws_err *err);
 
+/*
+ * Streaming: an object written through the codec as its bytes come.  Write
+ * into ws_repo_writer_sink() (finishing it is optional), then commit, which
+ * returns once the object is durable, with its plaintext digest and the bytes
+ * stored.  track (may be NULL) is given to ws_put_track (storage.h).  Freeing
+ * an uncommitted writer aborts the object.  pipeline: as for
+ * ws_repo_put_fd_pipelined.
+ */
+typedef struct ws_repo_writer ws_repo_writer;
+int ws_repo_writer_open(ws_repo *repo, const char *key, uint64_t size_hint, bool pipeline, ws_put_track_cb track,
+                        void *track_arg, ws_repo_writer **out, ws_err *err);
+ws_sink *ws_repo_writer_sink(ws_repo_writer *w);
+int ws_repo_writer_commit(ws_repo_writer *w, ws_digest *digest, uint64_t *stored_size, ws_err *err);
+void ws_repo_writer_free(ws_repo_writer *w);
+
 /* Decodes and verifies the object into dst (finished on success only). */
 int ws_repo_get_sink(ws_repo *repo, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err);
+
+/* Decodes and verifies a small object into memory: *out (malloc'd, NUL
+ * after the last byte) and *len.  More than max bytes of plaintext fails
+ * with WS_ERR_CORRUPT naming what the object should have been (`what`);
+ * an absent object is WS_ERR_NOTFOUND. */
+int ws_repo_get_mem(ws_repo *repo, const char *key, size_t max, const char *what, char **out, size_t *len, ws_err *err);
 
 /* Decodes into path atomically: the file appears only once verified. */
 int ws_repo_get_file(ws_repo *repo, const char *key, const char *path, ws_digest *digest, ws_err *err);

@@ -63,6 +63,10 @@ const uint8_t *ws_sink_mem_data(const ws_sink *s, size_t *len);
 ws_sink *ws_sink_null_new(void);
 uint64_t ws_sink_null_count(const ws_sink *s);
 
+/* Counts the bytes passing into next (a filter; NULL next = the null sink). */
+ws_sink *ws_sink_count_new(ws_sink *next);
+uint64_t ws_sink_count_bytes(const ws_sink *s);
+
 /* --- sources ---------------------------------------------------------- */
 
 #define WS_IO_BLOCK (256 * 1024)

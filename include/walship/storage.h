@@ -97,7 +97,8 @@ typedef struct ws_storage_ops {
     void (*close)(ws_storage *st);
     /* Optional (NULL: the driver leaves nothing behind a killed put).
      * Removes what the put of key named token left; already gone is not an
-     * error. */
+     * error.  token NULL: what dead writers of key left that the driver can
+     * find without a token. */
     int (*abandon)(ws_storage *st, const char *key, const char *token, ws_err *err);
     /* Optional (NULL: the driver has no locks, e.g. S3).  Takes the
      * per-name lock of name among the processes using this storage,
@@ -204,7 +205,9 @@ int ws_storage_head(ws_storage *st, const char *key, ws_obj_info *info, ws_err *
 int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, ws_list_cb cb, void *arg, ws_err *err);
 int ws_storage_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws_err *err);
 /* Removes the leftover a tracked put of key named token; 0 when removed or
- * already gone (or the driver leaves none). */
+ * already gone (or the driver leaves none).  With token NULL, removes what
+ * dead writers of key left where the driver can find it without a token
+ * (file://: their temp files; S3: nothing, upload ids cannot be found). */
 int ws_storage_abandon(ws_storage *st, const char *key, const char *token, ws_err *err);
 
 #endif

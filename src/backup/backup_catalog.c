@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "walship/buf.h"
 #include "walship/json_in.h"
 #include "walship/wal_index.h"
 #include "walship/wal_reader.h"
@@ -125,21 +126,12 @@ int ws_backup_catalog_dir(const char *id, char *out, size_t outlen, ws_err *err)
 
 /* --- building ------------------------------------------------------------------ */
 
-static void *grow(void *p, size_t n, size_t size)
-{
-    /* Capacity doubles at powers of two. */
-    if (n && (n & (n - 1)))
-        return p;
-    return realloc(p, (n ? 2 * n : 4) * size);
-}
-
 ws_backup_archive *ws_backup_record_add_archive(ws_backup_record *r, const char *name, ws_err *err)
 {
-    ws_backup_archive *a = grow(r->archives, r->narchives, sizeof *a);
+    ws_backup_archive *a;
 
-    if (!a)
-        goto nomem;
-    r->archives = a;
+    if (ws_buf_grow_array((void **) &r->archives, &r->archives_cap, r->narchives + 1, sizeof *a, err) < 0)
+        return NULL;
     a = &r->archives[r->narchives];
     memset(a, 0, sizeof *a);
     if (!(a->name = strdup(name)))
@@ -153,11 +145,10 @@ nomem:
 
 ws_backup_object *ws_backup_archive_add_object(ws_backup_archive *a, const char *key, ws_err *err)
 {
-    ws_backup_object *o = grow(a->objects, a->nobjects, sizeof *o);
+    ws_backup_object *o;
 
-    if (!o)
-        goto nomem;
-    a->objects = o;
+    if (ws_buf_grow_array((void **) &a->objects, &a->objects_cap, a->nobjects + 1, sizeof *o, err) < 0)
+        return NULL;
     o = &a->objects[a->nobjects];
     memset(o, 0, sizeof *o);
     if (!(o->key = strdup(key)))
@@ -171,15 +162,14 @@ nomem:
 
 int ws_backup_record_add_pending(ws_backup_record *r, const char *key, const char *token, ws_err *err)
 {
-    ws_backup_pending *p = grow(r->pending, r->npending, sizeof *p);
+    ws_backup_pending *p;
 
-    if (!p)
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-    r->pending = p;
+    if (ws_buf_grow_array((void **) &r->pending, &r->pending_cap, r->npending + 1, sizeof *p, err) < 0)
+        return -1;
     p = &r->pending[r->npending];
     p->key = strdup(key);
-    p->token = strdup(token);
-    if (!p->key || !p->token) {
+    p->token = token ? strdup(token) : NULL;
+    if (!p->key || (token && !p->token)) {
         free(p->key);
         free(p->token);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
@@ -409,7 +399,8 @@ char *ws_backup_record_to_json(const ws_backup_record *r, bool pretty, ws_err *e
                         break;
                     }
                     put(p, "key", json_string(r->pending[i].key), &ok);
-                    put(p, "token", json_string(r->pending[i].token), &ok);
+                    if (r->pending[i].token)
+                        put(p, "token", json_string(r->pending[i].token), &ok);
                 }
                 put(run, "pending", pend, &ok);
                 pend = NULL;
@@ -529,7 +520,8 @@ static void read_archive(ws_json_in *in, json_t *v, const char *dir, bool comple
     objs = ws_json_in_array(in, v, "objects");
     if (!objs || in->failed)
         return;
-    a->objects = calloc(json_array_size(objs) ? json_array_size(objs) : 1, sizeof *a->objects);
+    a->objects_cap = json_array_size(objs) ? json_array_size(objs) : 1;
+    a->objects = calloc(a->objects_cap, sizeof *a->objects);
     if (!a->objects) {
         ws_json_in_bad(in, "out of memory");
         return;
@@ -700,7 +692,8 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
     arr = ws_json_in_array(in, root, "archives");
     if (in->failed)
         return;
-    r->archives = calloc(json_array_size(arr) ? json_array_size(arr) : 1, sizeof *r->archives);
+    r->archives_cap = json_array_size(arr) ? json_array_size(arr) : 1;
+    r->archives = calloc(r->archives_cap, sizeof *r->archives);
     if (!r->archives) {
         ws_json_in_bad(in, "out of memory");
         return;
@@ -751,7 +744,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
         pend = ws_json_in_array(in, run, "pending");
         for (size_t i = 0; pend && i < json_array_size(pend) && !in->failed; i++) {
             json_t *p = json_array_get(pend, i);
-            const char *k = ws_json_in_str(in, p, "key", true), *t = ws_json_in_str(in, p, "token", true);
+            const char *k = ws_json_in_str(in, p, "key", true), *t = ws_json_in_str(in, p, "token", false);
 
             if (in->failed)
                 break;

@@ -134,40 +134,50 @@ const uint8_t *ws_sink_mem_data(const ws_sink *s, size_t *len)
     return m->data;
 }
 
-/* --- null sink ------------------------------------------------------------ */
+/* --- counting sink (the null sink is one without next) --------------------- */
 
 typedef struct {
     ws_sink base;
     uint64_t count;
-} null_sink;
+} count_sink;
 
-static int null_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
+static int count_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
 {
-    (void) buf;
-    (void) err;
-    ((null_sink *) s)->count += len;
-    return 0;
+    ((count_sink *) s)->count += len;
+    return s->next ? ws_sink_write(s->next, buf, len, err) : 0;
 }
 
-static void null_destroy(ws_sink *s)
+static void count_destroy(ws_sink *s)
 {
     free(s);
 }
 
-static const ws_sink_ops null_ops = {"null", null_write, fd_finish, null_destroy};
+static const ws_sink_ops count_ops = {"count", count_write, ws_sink_finish_next, count_destroy};
+
+ws_sink *ws_sink_count_new(ws_sink *next)
+{
+    count_sink *n = calloc(1, sizeof *n);
+
+    if (!n)
+        return NULL;
+    n->base.ops = &count_ops;
+    n->base.next = next;
+    return &n->base;
+}
+
+uint64_t ws_sink_count_bytes(const ws_sink *s)
+{
+    return ((const count_sink *) s)->count;
+}
 
 ws_sink *ws_sink_null_new(void)
 {
-    null_sink *n = calloc(1, sizeof *n);
-
-    if (n)
-        n->base.ops = &null_ops;
-    return n ? &n->base : NULL;
+    return ws_sink_count_new(NULL);
 }
 
 uint64_t ws_sink_null_count(const ws_sink *s)
 {
-    return ((const null_sink *) s)->count;
+    return ws_sink_count_bytes(s);
 }
 
 /* --- sources ---------------------------------------------------------------- */

@@ -1,6 +1,8 @@
 /* repo_object.c - codec + storage (see repo_object.h). */
 #include "walship/repo_object.h"
 
+#include "walship/buf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -52,67 +54,137 @@ static int digest_meta(const ws_digest *d, ws_meta *m, ws_err *err)
     return 0;
 }
 
-/* Where put_encoded's plaintext comes from: a file descriptor or memory. */
-typedef struct {
-    int fd;
-    const char *src_name;
-    const void *buf;
-    size_t len;
-    ws_repo_precommit_fn precommit;
-    void *precommit_arg;
-} plain_source;
+/* --- streaming writer ------------------------------------------------------- */
 
-/* Encodes the source into a new object under key and commits it with its
- * digest as metadata; returns once the object is durable. */
-static int put_encoded(ws_repo *r, const char *key, const plain_source *src, uint64_t size_hint, bool pipeline,
-                       ws_digest *digest, ws_err *err)
+struct ws_repo_writer {
+    ws_sink front; /* the caller's sink: the encoder's, remembering finish */
+    ws_put *put;
+    ws_sink *count; /* between the encoder and the put: stored bytes */
+    ws_encoder *enc;
+    bool finished;
+};
+
+static int front_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
+{
+    return ws_sink_write(s->next, buf, len, err);
+}
+
+static int front_finish(ws_sink *s, ws_err *err)
+{
+    ((ws_repo_writer *) s)->finished = true;
+    return ws_sink_finish(s->next, err);
+}
+
+static void front_destroy(ws_sink *s)
+{
+    (void) s; /* the writer owns it */
+}
+
+static const ws_sink_ops front_ops = {"repo writer", front_write, front_finish, front_destroy};
+
+int ws_repo_writer_open(ws_repo *r, const char *key, uint64_t size_hint, bool pipeline, ws_put_track_cb track,
+                        void *track_arg, ws_repo_writer **out, ws_err *err)
 {
     ws_codec_opts o = {.compress = r->compress, .key = r->key, .pipeline = pipeline};
-    ws_put *put = NULL;
-    ws_encoder *enc = NULL;
-    ws_digest d;
-    ws_meta meta;
-    int rc = -1;
+    ws_repo_writer *w = calloc(1, sizeof *w);
 
+    *out = NULL;
+    if (!w)
+        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     /* Compressed size is unknown; the plaintext size bounds it closely enough
      * for S3 part sizing. */
-    if (ws_storage_put_begin(r->st, key, size_hint + WS_HEADER_LEN + WS_TRAILER_LEN + size_hint / 200 + 64, &put, err) <
-        0)
+    if (ws_storage_put_begin(r->st, key, size_hint + WS_HEADER_LEN + WS_TRAILER_LEN + size_hint / 200 + 64, &w->put,
+                             err) < 0)
+        goto fail;
+    if (track && ws_put_track(w->put, track, track_arg, err) < 0)
+        goto fail;
+    w->count = ws_sink_count_new(ws_put_sink(w->put));
+    if (!w->count) {
+        ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    w->enc = ws_encoder_new(&o, w->count, err);
+    if (!w->enc)
+        goto fail;
+    w->front.ops = &front_ops;
+    w->front.next = ws_encoder_sink(w->enc);
+    *out = w;
+    return 0;
+fail:
+    ws_repo_writer_free(w);
+    return -1;
+}
+
+ws_sink *ws_repo_writer_sink(ws_repo_writer *w)
+{
+    return &w->front;
+}
+
+/* Finishes, lets precommit (may be NULL) veto, commits. */
+static int writer_commit(ws_repo_writer *w, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
+                         uint64_t *stored_size, ws_err *err)
+{
+    ws_digest d;
+    ws_meta meta;
+
+    if (!w->finished && ws_sink_finish(&w->front, err) < 0)
         return -1;
-    enc = ws_encoder_new(&o, ws_put_sink(put), err);
-    if (!enc)
-        goto out;
-    if ((src->buf ? ws_pump_mem(src->buf, src->len, 0, ws_encoder_sink(enc), err)
-                  : ws_pump_fd(src->fd, src->src_name, ws_encoder_sink(enc), err)) < 0)
-        goto out;
-    ws_encoder_digest(enc, &d);
-    if ((src->precommit && src->precommit(&d, src->precommit_arg, err) < 0) || digest_meta(&d, &meta, err) < 0 ||
-        ws_put_commit(put, &meta, err) < 0)
-        goto out;
+    ws_encoder_digest(w->enc, &d);
+    if ((precommit && precommit(&d, precommit_arg, err) < 0) || digest_meta(&d, &meta, err) < 0 ||
+        ws_put_commit(w->put, &meta, err) < 0)
+        return -1;
     if (digest)
         *digest = d;
-    rc = 0;
-out:
-    ws_encoder_free(enc);
-    ws_put_free(put);
+    if (stored_size)
+        *stored_size = ws_sink_count_bytes(w->count);
+    return 0;
+}
+
+int ws_repo_writer_commit(ws_repo_writer *w, ws_digest *digest, uint64_t *stored_size, ws_err *err)
+{
+    return writer_commit(w, NULL, NULL, digest, stored_size, err);
+}
+
+void ws_repo_writer_free(ws_repo_writer *w)
+{
+    if (!w)
+        return;
+    ws_encoder_free(w->enc);
+    ws_sink_free(w->count);
+    ws_put_free(w->put);
+    free(w);
+}
+
+/* Encodes fd or buf[0..len) into a new object under key; returns once the
+ * object is durable. */
+static int put_encoded(ws_repo *r, const char *key, int fd, const char *src_name, const void *buf, size_t len,
+                       uint64_t size_hint, bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg,
+                       ws_digest *digest, ws_err *err)
+{
+    ws_repo_writer *w;
+    int rc = -1;
+
+    if (ws_repo_writer_open(r, key, size_hint, pipeline, NULL, NULL, &w, err) < 0)
+        return -1;
+    /* The pumps finish the sink; commit's finish then finds it finished. */
+    if ((buf ? ws_pump_mem(buf, len, 0, ws_repo_writer_sink(w), err)
+             : ws_pump_fd(fd, src_name, ws_repo_writer_sink(w), err)) == 0)
+        rc = writer_commit(w, precommit, precommit_arg, digest, NULL, err);
+    ws_repo_writer_free(w);
     return rc;
 }
 
 int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
                    ws_err *err)
 {
-    plain_source src = {.fd = fd, .src_name = src_name};
-
-    return put_encoded(r, key, &src, size_hint, true, digest, err);
+    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, true, NULL, NULL, digest, err);
 }
 
 int ws_repo_put_fd_pipelined(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint,
                              bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
                              ws_err *err)
 {
-    plain_source src = {.fd = fd, .src_name = src_name, .precommit = precommit, .precommit_arg = precommit_arg};
-
-    return put_encoded(r, key, &src, size_hint, pipeline, digest, err);
+    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, pipeline, precommit, precommit_arg, digest, err);
 }
 
 int ws_repo_get_sink(ws_repo *r, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err)
@@ -127,6 +199,52 @@ int ws_repo_get_sink(ws_repo *r, const char *key, ws_sink *dst, ws_digest *diges
         ws_decoder_digest(dec, digest);
     ws_decoder_free(dec);
     return rc;
+}
+
+/* A memory sink that refuses more than max bytes. */
+typedef struct capped_sink {
+    ws_sink base;
+    ws_buf buf;
+    size_t max;
+    const char *key, *what;
+} capped_sink;
+
+static int capped_write(ws_sink *s, const uint8_t *data, size_t len, ws_err *err)
+{
+    capped_sink *c = (capped_sink *) s;
+
+    if (len > c->max - c->buf.len)
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: larger than %zu bytes: not %s", c->key, c->max, c->what);
+    return ws_buf_append(&c->buf, data, len, err);
+}
+
+static int capped_finish(ws_sink *s, ws_err *err)
+{
+    (void) s;
+    (void) err;
+    return 0;
+}
+
+static void capped_destroy(ws_sink *s)
+{
+    (void) s; /* on the caller's stack */
+}
+
+static const ws_sink_ops capped_ops = {"bounded memory", capped_write, capped_finish, capped_destroy};
+
+int ws_repo_get_mem(ws_repo *r, const char *key, size_t max, const char *what, char **out, size_t *len, ws_err *err)
+{
+    capped_sink c = {.base = {.ops = &capped_ops}, .max = max, .key = key, .what = what};
+
+    *out = NULL;
+    *len = 0;
+    if (ws_repo_get_sink(r, key, &c.base, NULL, err) < 0 || ws_buf_reserve(&c.buf, 0, err) < 0) {
+        ws_buf_free(&c.buf);
+        return -1;
+    }
+    *out = c.buf.data;
+    *len = c.buf.len;
+    return 0;
 }
 
 int ws_repo_get_file(ws_repo *r, const char *key, const char *path, ws_digest *digest, ws_err *err)
@@ -191,10 +309,9 @@ int ws_repo_stat(ws_repo *r, const char *key, ws_digest *digest, uint64_t *store
 int ws_repo_put_mem(ws_repo *r, const char *key, const void *buf, size_t len, ws_digest *digest, ws_err *err)
 {
     static const uint8_t empty[1];
-    plain_source src = {.fd = -1, .buf = len ? buf : empty, .len = len};
 
     /* Small objects: a worker thread would cost more than it saves. */
-    return put_encoded(r, key, &src, len, false, digest, err);
+    return put_encoded(r, key, -1, NULL, len ? buf : empty, len, len, false, NULL, NULL, digest, err);
 }
 
 /* Reads bytes [off, off+len) of key into out (exactly len bytes or error). */

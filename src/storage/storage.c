@@ -269,10 +269,10 @@ int ws_storage_abandon(ws_storage *st, const char *key, const char *token, ws_er
 
     if (!ws_storage_key_valid(key))
         return bad_key(st, key, err);
-    n = token ? strnlen(token, WS_PUT_TOKEN_MAX + 1) : 0;
+    n = token ? strnlen(token, WS_PUT_TOKEN_MAX + 1) : 1;
     if (n == 0 || n > WS_PUT_TOKEN_MAX)
         return ws_err_set(err, WS_ERR_INVALID, "%s: %s: invalid upload token", st->url, key);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; token && i < n; i++)
         if (token[i] < 0x21 || token[i] > 0x7e)
             return ws_err_set(err, WS_ERR_INVALID, "%s: %s: invalid upload token", st->url, key);
     if (!st->ops->abandon)

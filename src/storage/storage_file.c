@@ -896,26 +896,55 @@ static int file_remove(ws_storage *st, const char *const *keys, size_t nkeys, ws
     return 0;
 }
 
-/* Unlinks the temp file a killed put of key left (the token is its name). */
+/* Whether name is a temp file of a put of the object named base. */
+static bool temp_of(const char *name, const char *base, pid_t *pid)
+{
+    size_t blen = strlen(base) > TEMP_NAME_KEEP ? TEMP_NAME_KEEP : strlen(base);
+
+    return temp_name_parse(name, pid) && strncmp(name + 1, base, blen) == 0 &&
+           strncmp(name + 1 + blen, ".tmp.", 5) == 0 && !strchr(name, '/');
+}
+
+/* Unlinks the temp file a killed put of key left (the token is its name),
+ * or with no token every temp file of key whose writer is dead. */
 static int file_abandon(ws_storage *st, const char *key, const char *token, ws_err *err)
 {
     file_storage *fs = (file_storage *) st;
     const char *slash = strrchr(key, '/');
     const char *base = slash ? slash + 1 : key;
-    size_t blen = strlen(base) > TEMP_NAME_KEEP ? TEMP_NAME_KEEP : strlen(base);
     char rel[KEY_MAX + WS_PUT_TOKEN_MAX + 2];
     pid_t pid;
+    int dirfd, fd;
+    DIR *d;
+    struct dirent *de;
 
-    /* Only ever a temp file of this key's own name, in its own directory. */
-    if (!temp_name_parse(token, &pid) || strncmp(token + 1, base, blen) != 0 ||
-        strncmp(token + 1 + blen, ".tmp.", 5) != 0 || strchr(token, '/'))
-        return ws_err_set(err, WS_ERR_INVALID, "\"%.80s\" is not a temp file of %s", token, key);
-    snprintf(rel, sizeof rel, "%.*s%s%s", slash ? (int) (slash - key) : 0, key, slash ? "/" : "", token);
-    if (unlinkat(fs->rootfd, rel, 0) < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
-        return ws_err_sys(err, errno, "remove %s%s%s", fs->root, sep_after(fs), rel);
+    if (token) {
+        /* Only ever a temp file of this key's own name, in its own directory. */
+        if (!temp_of(token, base, &pid))
+            return ws_err_set(err, WS_ERR_INVALID, "\"%.80s\" is not a temp file of %s", token, key);
+        snprintf(rel, sizeof rel, "%.*s%s%s", slash ? (int) (slash - key) : 0, key, slash ? "/" : "", token);
+        if (unlinkat(fs->rootfd, rel, 0) < 0 && errno != ENOENT && errno != ENOTDIR)
+            return ws_err_sys(err, errno, "remove %s%s%s", fs->root, sep_after(fs), rel);
+        prune_empty_dirs(fs, key);
+        return 0;
     }
+    snprintf(rel, sizeof rel, "%.*s", slash ? (int) (slash - key) : 1, slash ? key : ".");
+    dirfd = openat(fs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : ws_err_sys(err, errno, "open directory of %s", key);
+    fd = dup(dirfd);
+    d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        close(dirfd);
+        return ws_err_sys(err, errno, "read directory of %s", key);
+    }
+    while ((de = readdir(d)) != NULL)
+        if (temp_of(de->d_name, base, &pid) && kill(pid, 0) < 0 && errno == ESRCH)
+            (void) unlinkat(dirfd, de->d_name, 0);
+    closedir(d);
+    close(dirfd);
     prune_empty_dirs(fs, key);
     return 0;
 }

@@ -654,6 +654,8 @@ static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err
 static int s3_abandon(ws_storage *st_, const char *key, const char *token, ws_err *err)
 {
     s3_storage *s = (s3_storage *) st_;
+    if (!token)
+        return 0; /* an upload id cannot be found without listing uploads */
     char *fkey = full_key(s, key);
     if (!fkey)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "walship/backup_list.h"
 #include "walship/errclass.h"
 #include "walship/log.h"
 #include "walship/repo_keys.h"
@@ -171,6 +172,22 @@ static int cmd_index_show(ws_repo *repo, int argc, char **argv, bool raw, ws_err
     return 0;
 }
 
+static int cmd_backups(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err)
+{
+    (void) raw;
+    if (argc == 1 && strcmp(argv[0], "--json") != 0)
+        return ws_err_set(err, WS_ERR_INVALID, "backups: unknown argument \"%s\" (only --json)", argv[0]);
+    return ws_backup_list_print(repo, argc == 1, stdout, err);
+}
+
+static int cmd_backups_clean(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err)
+{
+    (void) argc;
+    (void) argv;
+    (void) raw;
+    return ws_backup_list_clean(repo, stdout, err);
+}
+
 typedef int (*tool_fn)(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err);
 
 static const struct {
@@ -191,6 +208,9 @@ static const struct {
      "                         index entries (doc/format.md, WAL segment index)\n"},
     {"index-show", 1, 1, cmd_index_show,
      "  index-show SEGMENT     print the index entry of an archived segment (JSON)\n"},
+    {"backups", 0, 1, cmd_backups, "  backups [--json]       list the base backups in the catalog (doc/backup.md)\n"},
+    {"backups-clean", 0, 0, cmd_backups_clean,
+     "  backups-clean          remove what interrupted walship-backup runs left\n"},
 };
 
 void ws_tool_usage(FILE *out)

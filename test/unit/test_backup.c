@@ -16,8 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "walship/backup_catalog.h"
+#include "walship/backup_history.h"
+#include "walship/backup_preflight.h"
+#include "walship/backup_server.h"
 #include "walship/basebackup_stream.h"
 #include "walship/tar_split.h"
 
@@ -1052,12 +1056,14 @@ START_TEST(catalog_roundtrip)
     r.pid_start = 123456789;
     r.heartbeat = 1714566899;
     ck_assert_int_eq(ws_backup_record_add_pending(&r, r.archives[0].objects[0].key, "upload-1", &err), 0);
+    ck_assert_int_eq(ws_backup_record_add_pending(&r, r.archives[0].objects[1].key, NULL, &err), 0);
     free(text);
     text = ws_backup_record_to_json(&r, false, &err);
     ck_assert_msg(ws_backup_record_from_json(text, strlen(text), "rec", &back, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(back.status, WS_BACKUP_RUNNING);
-    ck_assert_uint_eq(back.npending, 1);
+    ck_assert_uint_eq(back.npending, 2);
     ck_assert_str_eq(back.pending[0].token, "upload-1");
+    ck_assert_ptr_null(back.pending[1].token);
     ck_assert_int_eq(back.pid, 4242);
     ck_assert_uint_eq(back.pid_start, 123456789);
     ws_backup_record_free(&back);
@@ -1182,6 +1188,266 @@ START_TEST(catalog_fuzz_seeds)
 }
 END_TEST
 
+/* --- the backup history file ------------------------------------------------------ */
+
+static const char HISTORY[] = "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
+                              "STOP WAL LOCATION: 0/2000100 (file 000000010000000000000002)\n"
+                              "CHECKPOINT LOCATION: 0/2000060\n"
+                              "BACKUP METHOD: streamed\n"
+                              "BACKUP FROM: primary\n"
+                              "START TIME: 2024-05-01 12:34:56 CEST\n"
+                              "LABEL: nightly: it's here\n"
+                              "START TIMELINE: 1\n"
+                              "STOP TIME: 2024-05-01 12:35:10 CEST\n"
+                              "STOP TIMELINE: 1\n";
+
+START_TEST(history_parse)
+{
+    ws_backup_history h;
+    ws_err err;
+    char bad[sizeof HISTORY];
+
+    ck_assert_msg(ws_backup_history_parse(HISTORY, strlen(HISTORY), "x.backup", &h, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(h.start_lsn, 0x2000028);
+    ck_assert_uint_eq(h.stop_lsn, 0x2000100);
+    ck_assert_uint_eq(h.checkpoint_lsn, 0x2000060);
+    ck_assert_uint_eq(h.start_tli, 1);
+    ck_assert_uint_eq(h.stop_tli, 1);
+    ck_assert_str_eq(h.label, "nightly: it's here");
+    ck_assert_str_eq(h.start_time, "2024-05-01 12:34:56 CEST");
+    ck_assert_str_eq(h.from, "primary");
+    /* Each damaged line is named. */
+    static const struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"STOP WAL LOCATION: 0/2000100 (file", "STOP WAL LOCATION: 0/2000100 [file", "malformed \"STOP WAL LOCATION\""},
+        {"CHECKPOINT LOCATION: 0/2000060", "CHECKPOINT LOCATION: 0/20000Z0", "\"CHECKPOINT LOCATION\" is not an LSN"},
+        {"START TIMELINE: 1", "START TIMELINE: 0", "\"START TIMELINE\" is not a timeline"},
+        {"LABEL: ", "LABEL- ", "no \"LABEL\" line"},
+        {"START WAL LOCATION: 0/2000028", "START WAL LOCATION: 0/3000028", "not in order"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *pos;
+
+        memcpy(bad, HISTORY, sizeof HISTORY);
+        pos = strstr(bad, cases[i].from);
+        ck_assert_ptr_nonnull(pos);
+        ck_assert_uint_eq(strlen(cases[i].from), strlen(cases[i].to));
+        memcpy(pos, cases[i].to, strlen(cases[i].to));
+        ck_assert_int_eq(ws_backup_history_parse(bad, strlen(bad), "x.backup", &h, &err), -1);
+        ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
+        ck_assert_msg(strstr(err.msg, cases[i].want) && strstr(err.msg, "x.backup"), "%s", err.msg);
+    }
+}
+END_TEST
+
+START_TEST(history_times)
+{
+    int64_t t;
+    ws_err err;
+    /* 2024-05-01 10:34:56 UTC as a TimestampTz. */
+    const int64_t want = (1714559696LL - 946684800LL) * 1000000;
+
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 10:34:56 UTC", NULL, &t, &err), 0);
+    ck_assert_int_eq(t, want);
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 12:34:56 +02", NULL, &t, &err), 0);
+    ck_assert_int_eq(t, want);
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 05:04:56 -0530", NULL, &t, &err), 0);
+    ck_assert_int_eq(t, want);
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 16:04:56 +05:30", NULL, &t, &err), 0);
+    ck_assert_int_eq(t, want);
+    /* An abbreviation, through the server's log_timezone (tz database). */
+    if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) == 0) {
+        ck_assert_msg(ws_backup_history_time("2024-05-01 12:34:56 CEST", "Europe/Berlin", &t, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_int_eq(t, want);
+        /* Winter time: CET = UTC+1. */
+        ck_assert_int_eq(ws_backup_history_time("2024-01-01 01:00:00 CET", "Europe/Berlin", &t, &err), 0);
+        ck_assert_int_eq(t, (1704067200LL - 946684800LL) * 1000000);
+        /* The hour a clock goes back: the abbreviation decides. */
+        ck_assert_int_eq(ws_backup_history_time("2023-10-29 02:30:00 CEST", "Europe/Berlin", &t, &err), 0);
+        ck_assert_int_eq(t, (1698539400LL - 946684800LL) * 1000000);
+        ck_assert_int_eq(ws_backup_history_time("2023-10-29 02:30:00 CET", "Europe/Berlin", &t, &err), 0);
+        ck_assert_int_eq(t, (1698543000LL - 946684800LL) * 1000000);
+        ck_assert_int_eq(ws_backup_history_time("2024-05-01 12:34:56 EST", "Europe/Berlin", &t, &err), -1);
+        ck_assert_msg(strstr(err.msg, "EST is not an abbreviation of Europe/Berlin"), "%s", err.msg);
+        ck_assert_ptr_null(getenv("TZ")); /* left as it was */
+    }
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 12:34:56 CEST", NULL, &t, &err), -1);
+    ck_assert_int_eq(ws_backup_history_time("2024-13-01 12:34:56 UTC", NULL, &t, &err), -1);
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 12:34:56", NULL, &t, &err), -1);
+    ck_assert_int_eq(ws_backup_history_time("2024-05-01 12:34:56 UTC x", NULL, &t, &err), -1);
+}
+END_TEST
+
+/* --- refusals before a backup --------------------------------------------------------- */
+
+static char conf_dir[256];
+
+/* Writes a config file; its path goes to path. */
+static const char *write_conf(const char *name, const char *text, char path[512])
+{
+    FILE *f;
+
+    if (!conf_dir[0]) {
+        snprintf(conf_dir, sizeof conf_dir, "/tmp/ws-preflight-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(conf_dir));
+    }
+    snprintf(path, 512, "%s/%s", conf_dir, name);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Removes the config files of a test and their directory. */
+static void drop_confs(const char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        unlink(paths[i]);
+    rmdir(conf_dir);
+    conf_dir[0] = '\0';
+}
+
+static int archive_check(const char *cmd, const char *our_repo, char *note, ws_err *err)
+{
+    ws_config cfg;
+    int rc;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.repo = (char *) (uintptr_t) our_repo;
+    rc = ws_backup_preflight_archive_command(cmd, &cfg, "/nonexistent/walship.conf", note, 512, err);
+    return rc;
+}
+
+START_TEST(preflight_archive_command)
+{
+    char note[512], cmd[1024], p1[512], p2[512];
+    ws_err err;
+    const char *mine = write_conf("mine.conf", "repo = file:///srv/walship\n", p1);
+    const char *other = write_conf("other.conf", "repo = s3://bucket/other\n", p2);
+
+    /* walship-push with this repository, however it is spelled. */
+    snprintf(cmd, sizeof cmd, "walship-push --config %s %%p", mine);
+    ck_assert_msg(archive_check(cmd, "file:///srv/walship/", note, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(note, "");
+    snprintf(cmd, sizeof cmd, "/usr/bin/walship-push --config='%s' \"%%p\"", mine);
+    ck_assert_msg(archive_check(cmd, "file:///srv/walship", note, &err) == 0, "%s", err.msg);
+    snprintf(cmd, sizeof cmd, "WALSHIP_LOG_LEVEL=info exec /opt/bin/walship-push --config=%s %%p", mine);
+    ck_assert_msg(archive_check(cmd, "file:///srv/walship", note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(
+        archive_check("WALSHIP_REPO=file:///srv/walship walship-push %p", "file:///srv/walship", note, &err) == 0, "%s",
+        err.msg);
+    snprintf(cmd, sizeof cmd, "test -f /x && env WALSHIP_CONFIG=%s walship-push %%p", mine);
+    ck_assert_msg(archive_check(cmd, "file:///srv/walship", note, &err) == 0, "%s", err.msg);
+    /* The repository cannot be known from here: accepted with a note. */
+    ck_assert_int_eq(archive_check("walship-push %p", "file:///srv/walship", note, &err), 0);
+    ck_assert_msg(strstr(note, "not checked"), "%s", note);
+    ck_assert_int_eq(archive_check("walship-push --config rel.conf %p", "file:///srv/walship", note, &err), 0);
+    ck_assert_msg(strstr(note, "relative config file rel.conf"), "%s", note);
+    ck_assert_int_eq(archive_check("walship-push --config /nonexistent/x.conf %p", "file:///srv/walship", note, &err),
+                     0);
+    ck_assert_msg(strstr(note, "cannot read"), "%s", note);
+
+    /* Refused. */
+    snprintf(cmd, sizeof cmd, "walship-push --config %s %%p", other);
+    ck_assert_int_eq(archive_check(cmd, "file:///srv/walship", note, &err), -1);
+    ck_assert_msg(strstr(err.msg, "stores WAL in s3://bucket/other, not in this repository (file:///srv/walship)"),
+                  "%s", err.msg);
+    ck_assert_int_eq(archive_check("WALSHIP_REPO=file:///elsewhere walship-push %p", "file:///srv/walship", note, &err),
+                     -1);
+    ck_assert_int_eq(archive_check("cp %p /archive/%f", "file:///srv/walship", note, &err), -1);
+    ck_assert_msg(strstr(err.msg, "is not walship-push") && strstr(err.msg, "--no-archive-check"), "%s", err.msg);
+    ck_assert_int_eq(archive_check("walship-push /tmp/x", "file:///srv/walship", note, &err), -1);
+    ck_assert_msg(strstr(err.msg, "does not pass %p"), "%s", err.msg);
+    ck_assert_int_eq(archive_check("echo walship-push %p", "file:///srv/walship", note, &err), -1);
+    ck_assert_int_eq(archive_check("walship-push '%p", "file:///srv/walship", note, &err), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    drop_confs((const char *[]){mine, other}, 2);
+}
+END_TEST
+
+START_TEST(preflight_server)
+{
+    ws_backup_server_info info;
+    ws_config cfg;
+    ws_err err;
+    char note[512];
+    char p1[512];
+    const char *mine = write_conf("mine2.conf", "repo = file:///srv/walship\n", p1);
+    char cmd[512], repo[] = "file:///srv/walship", empty[] = "", lib[] = "basic_archive";
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.repo = repo;
+    memset(&info, 0, sizeof info);
+    snprintf(cmd, sizeof cmd, "walship-push --config %s %%p", mine);
+    info.version_num = 150020;
+    snprintf(info.wal_level, sizeof info.wal_level, "replica");
+    snprintf(info.archive_mode, sizeof info.archive_mode, "on");
+    info.archive_command = cmd;
+    info.archive_library = empty;
+    ck_assert_msg(ws_backup_preflight_server(&info, &cfg, true, NULL, note, sizeof note, &err) == 0, "%s", err.msg);
+
+#define REFUSED(want)                                                                                       \
+    do {                                                                                                    \
+        ck_assert_int_eq(ws_backup_preflight_server(&info, &cfg, true, NULL, note, sizeof note, &err), -1); \
+        ck_assert_msg(strstr(err.msg, want), "%s", err.msg);                                                \
+    } while (0)
+    info.version_num = 140011;
+    REFUSED("PostgreSQL 15 or later required (the server is 14.11)");
+    info.version_num = 150020;
+    info.in_hot_standby = true;
+    REFUSED("the server is a standby");
+    info.in_hot_standby = false;
+    snprintf(info.wal_level, sizeof info.wal_level, "minimal");
+    REFUSED("wal_level is minimal");
+    snprintf(info.wal_level, sizeof info.wal_level, "logical");
+    snprintf(info.archive_mode, sizeof info.archive_mode, "off");
+    REFUSED("archive_mode is off");
+    /* --no-archive-check skips the archive settings only. */
+    ck_assert_int_eq(ws_backup_preflight_server(&info, &cfg, false, NULL, note, sizeof note, &err), 0);
+    snprintf(info.archive_mode, sizeof info.archive_mode, "always");
+    info.archive_library = lib;
+    REFUSED("archive_library is set ('basic_archive')");
+    info.archive_library = empty;
+    info.archive_command = empty;
+    REFUSED("archive_command is empty");
+#undef REFUSED
+    drop_confs(&mine, 1);
+}
+END_TEST
+
+START_TEST(server_messages)
+{
+    char out[1024];
+
+    ws_backup_server_one_line("connection to server on socket \"/x/.s.PGSQL.5432\" failed: FATAL:  role \"a\" "
+                              "does not exist\n\tIs it?\n",
+                              out, sizeof out);
+    ck_assert_str_eq(out,
+                     "connection to server on socket \"/x/.s.PGSQL.5432\" failed: role \"a\" does not exist Is it?");
+    ws_backup_server_explain_connect("FATAL:  must be superuser or replication role to start walsender\n", "app", out,
+                                     sizeof out);
+    ck_assert_msg(strstr(out, "ALTER ROLE app REPLICATION"), "%s", out);
+    ws_backup_server_explain_connect(
+        "FATAL:  number of requested standby connections exceeds max_wal_senders (currently 3)", "app", out,
+        sizeof out);
+    ck_assert_msg(strstr(out, "no free WAL sender"), "%s", out);
+    ws_backup_server_explain_connect(
+        "FATAL:  number of requested standby connections exceeds max_wal_senders (currently 0)", "app", out,
+        sizeof out);
+    ck_assert_msg(strstr(out, "wal_level = minimal") && strstr(out, "max_wal_senders = 0"), "%s", out);
+    ws_backup_server_explain_connect("FATAL:  password authentication failed for user \"app\"", "app", out, sizeof out);
+    ck_assert_msg(strstr(out, "refused the login") && strstr(out, "replication"), "%s", out);
+    ws_backup_server_explain_connect("connection to server at \"127.0.0.1\", port 1 failed: Connection refused", "app",
+                                     out, sizeof out);
+    ck_assert_msg(strstr(out, "cannot reach the PostgreSQL server"), "%s", out);
+    ws_backup_server_explain_connect("something else", "app", out, sizeof out);
+    ck_assert_msg(strstr(out, "cannot connect to PostgreSQL for replication: something else"), "%s", out);
+}
+END_TEST
+
 static Suite *suite(bool real)
 {
     Suite *s = suite_create("backup");
@@ -1205,6 +1471,11 @@ static Suite *suite(bool real)
         tcase_add_test(tc, catalog_reader_refuses);
         tcase_add_test(tc, catalog_ids_and_keys);
         tcase_add_test(tc, catalog_fuzz_seeds);
+        tcase_add_test(tc, history_parse);
+        tcase_add_test(tc, history_times);
+        tcase_add_test(tc, preflight_archive_command);
+        tcase_add_test(tc, preflight_server);
+        tcase_add_test(tc, server_messages);
     }
     suite_add_tcase(s, tc);
     return s;

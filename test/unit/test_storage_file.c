@@ -494,6 +494,24 @@ START_TEST(abandon_after_crash)
     ck_assert_int_eq(ws_storage_abandon(st, "backup/one/obj.ws", "../../x", &err), -1);
     ck_assert(exists(dir, rel));
 
+    /* Without the token: the dead writer's temp files of that key only. */
+    {
+        char other[128], live[128];
+
+        snprintf(other, sizeof other, "backup/one/.other.ws.tmp.%ld.00000001~", (long) dead_pid());
+        snprintf(live, sizeof live, "backup/one/.obj.ws.tmp.%ld.00000002~", (long) getpid());
+        make_file(dir, other, 0);
+        make_file(dir, live, 0);
+        ck_assert_msg(ws_storage_abandon(st, "backup/one/obj.ws", NULL, &err) == 0, "%s", err.msg);
+        ck_assert(!exists(dir, rel));
+        ck_assert(exists(dir, other)); /* another key's */
+        ck_assert(exists(dir, live));  /* a live writer's */
+        snprintf(path, sizeof path, "%s/%s", dir, other);
+        ck_assert_int_eq(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/%s", dir, live);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    /* Again with the token: already gone is fine. */
     ck_assert_msg(ws_storage_abandon(st, "backup/one/obj.ws", token, &err) == 0, "%s", err.msg);
     ck_assert(!exists(dir, rel));
     snprintf(path, sizeof path, "%s/backup", dir);
