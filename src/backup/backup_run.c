@@ -649,7 +649,15 @@ int ws_backup_run(const ws_config *cfg, const ws_backup_run_opts *o, ws_backup_r
     r->srv = NULL;
     if (wait_wal(r, err) < 0 || complete(r, err) < 0)
         goto fail;
-    ws_backup_progress_done(r->prog);
+    {
+        char lsn[18], tar[32], stored[32];
+
+        ws_lsn_format(r->rec.stop_lsn, lsn);
+        ws_backup_progress_size(r->rec.tar_size, tar);
+        ws_backup_progress_size(r->rec.stored_size, stored);
+        ws_backup_progress_phase(r->prog, "backup %s complete: stop LSN %s, %s of tar stored in %s", r->rec.id, lsn,
+                                 tar, stored);
+    }
     *result = r->rec;
     ws_backup_record_init(&r->rec);
     rc = 0;

@@ -196,11 +196,6 @@ int main(int argc, char **argv)
             printf("%s\n", text);
             free(text);
         }
-        if (!o.quiet)
-            ws_log(WS_LOG_NOTICE,
-                   "backup %s complete: stop LSN %" PRIX64 "/%" PRIX64 ", %" PRIu64 " bytes of tar in %" PRIu64
-                   " stored bytes",
-                   rec.id, rec.stop_lsn >> 32, rec.stop_lsn & 0xFFFFFFFF, rec.tar_size, rec.stored_size);
         ws_backup_record_free(&rec);
     }
     ws_config_free(&cfg);
