@@ -24,6 +24,27 @@ typedef enum { WS_URI_PATH, WS_URI_HOST } ws_uri_style;
 typedef enum { WS_COMPRESS_NONE = 0, WS_COMPRESS_LZ4 = 1 } ws_compress;
 typedef enum { WS_LOG_ERROR = 0, WS_LOG_WARNING, WS_LOG_NOTICE, WS_LOG_INFO, WS_LOG_DEBUG } ws_log_level;
 
+/* Environment variables read for the S3 credential providers besides the
+ * keys themselves; ws_aws_var_names[] holds their names. */
+typedef enum ws_aws_var {
+    WS_AWS_SHARED_CREDENTIALS_FILE = 0,
+    WS_AWS_PROFILE,
+    WS_AWS_ROLE_ARN,
+    WS_AWS_WEB_IDENTITY_TOKEN_FILE,
+    WS_AWS_ROLE_SESSION_NAME,
+    WS_AWS_ENDPOINT_URL_STS,
+    WS_AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+    WS_AWS_CONTAINER_CREDENTIALS_FULL_URI,
+    WS_AWS_CONTAINER_AUTHORIZATION_TOKEN,
+    WS_AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+    WS_AWS_EC2_METADATA_SERVICE_ENDPOINT,
+    WS_AWS_EC2_METADATA_DISABLED,
+    WS_AWS_HOME, /* HOME: ~/.aws/credentials */
+    WS_AWS_NVARS
+} ws_aws_var;
+
+extern const char *const ws_aws_var_names[WS_AWS_NVARS];
+
 /* Index of each key in ws_config_table[]. */
 typedef enum ws_cfg_key {
     WS_CFG_REPO = 0,
@@ -41,6 +62,11 @@ typedef enum ws_cfg_key {
     WS_CFG_ARCHIVE_WORKERS,   /* walship-push: parallel uploads per call */
     WS_CFG_ARCHIVE_LOOKAHEAD, /* walship-push: .ready files taken ahead */
     WS_CFG_PREFETCH,          /* walship-fetch: segments fetched ahead */
+    WS_CFG_S3_CREDENTIALS_FILE,
+    WS_CFG_S3_PROFILE,
+    WS_CFG_S3_SSE,
+    WS_CFG_S3_SSE_KMS_KEY_ID,
+    WS_CFG_S3_STORAGE_CLASS,
     WS_CFG_NKEYS
 } ws_cfg_key;
 
@@ -60,11 +86,18 @@ typedef struct ws_config {
     unsigned archive_workers;   /* default 2, 1..64 */
     unsigned archive_lookahead; /* default 8, 0..1024; 0 = only the file asked for */
     unsigned prefetch;          /* default 8, 0..1024; 0 = no prefetching */
+    char *s3_credentials_file;  /* AWS shared-credentials file; NULL = AWS_SHARED_CREDENTIALS_FILE */
+    char *s3_profile;           /* its profile; NULL = AWS_PROFILE, else "default" */
+    char *s3_sse;               /* "AES256", "aws:kms" (any case) or NULL: none asked for */
+    char *s3_sse_kms_key_id;    /* only with s3_sse = aws:kms */
+    char *s3_storage_class;     /* e.g. "STANDARD_IA"; NULL = the bucket's default */
 
     /* Credentials: environment only (AWS_*), never logged. */
     char *aws_access_key_id;
     char *aws_secret_access_key;
     char *aws_session_token;
+    /* The other variables the S3 credential providers read (doc/s3.md). */
+    char *aws_env[WS_AWS_NVARS];
 
     char *config_file; /* the file read, or NULL */
     /* Where each key's value came from, e.g. "default",

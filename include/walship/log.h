@@ -5,7 +5,9 @@
  * src/archive/, src/restore/, src/backup/ and src/tool/ (what a command
  * does, as it does it).  The layers below them (common, io, storage, pg,
  * repo) never log: they return errors (error.h) and results, and the
- * command layer decides what is said.  The program name and the level are
+ * command layer decides what is said.  One exception, listed in
+ * doc/architecture.md: the S3 driver says which source supplied its
+ * credentials (s3_creds.c).  The program name and the level are
  * set once at start-up from the configuration and are the only process
  * state here.
  */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "walship/error.h"
+#include "walship/s3_creds.h"
 #include "walship/s3_sign.h"
 #include "walship/sink.h"
 #include "walship/storage.h"
@@ -29,9 +30,7 @@ typedef struct ws_s3_conn_opts {
     const char *ca_file;    /* NULL = system CAs */
     double retry_budget;    /* seconds of retrying per request */
     double request_timeout; /* seconds without progress */
-    const char *access_key;
-    const char *secret_key;
-    const char *session_token; /* NULL when none */
+    ws_s3_creds *creds;     /* borrowed: must outlive the connection */
 } ws_s3_conn_opts;
 
 int ws_s3_conn_new(const ws_s3_conn_opts *o, ws_s3_conn **out, ws_err *err);
@@ -71,8 +70,8 @@ void ws_s3_resp_init(ws_s3_resp *r);
 void ws_s3_resp_free(ws_s3_resp *r);
 
 /*
- * Performs the request, retrying 5xx, 429, 400 RequestTimeout, timeouts and
- * broken connections with exponential backoff and full jitter until the retry
+ * Performs the request, retrying 5xx, 429, 400 RequestTimeout, timeouts,
+ * ExpiredToken (with fresh temporary credentials) and broken connections with exponential backoff and full jitter until the retry
  * budget is spent (then WS_ERR_TRANSIENT with the last cause).  0 on 2xx.
  * Otherwise -1 with: 404 -> WS_ERR_NOTFOUND (NoSuchBucket -> WS_ERR_STORAGE),
  * 403 -> WS_ERR_PERM, other answers -> WS_ERR_STORAGE; the message is

@@ -6,7 +6,8 @@
  * query string as given instead of canonicalising it.  The same canonical
  * query string built here is what the request sends, so the two never differ.
  *
- * Also holds a tiny growable string buffer used by the S3 modules.
+ * Also holds a tiny growable string buffer used by the S3 modules, and the
+ * free that wipes a secret first.
  */
 #ifndef WALSHIP_S3_SIGN_H
 #define WALSHIP_S3_SIGN_H
@@ -33,6 +34,9 @@ void ws_s3_buf_reset(ws_s3_buf *b);
 void ws_s3_buf_add(ws_s3_buf *b, const void *data, size_t len);
 void ws_s3_buf_adds(ws_s3_buf *b, const char *s);
 void ws_s3_buf_addf(ws_s3_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Overwrites the NUL-terminated secret s, then frees it (NULL is fine). */
+void ws_s3_secret_free(char *s);
 
 /* --- request pieces ----------------------------------------------------- */
 

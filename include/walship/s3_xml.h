@@ -1,7 +1,8 @@
 /*
  * s3_xml.h - parsing of the S3 XML documents the driver reads (libxml2):
  * ListObjectsV2 results, Error documents, InitiateMultipartUploadResult,
- * CompleteMultipartUpload results and DeleteObjects results.
+ * CompleteMultipartUpload results and DeleteObjects results; and STS's
+ * AssumeRoleWithWebIdentity answer (temporary credentials).
  *
  * Elements are matched by local name (S3 puts them in its 2006-03-01
  * namespace, s3rver and others sometimes do not).  Entities are never
@@ -72,6 +73,20 @@ typedef struct ws_s3_delete_result {
 /* A DeleteResult: per-key <Error> entries collected in out. */
 int ws_s3_xml_parse_delete(const char *xml, size_t len, ws_s3_delete_result *out, ws_err *err);
 void ws_s3_delete_result_free(ws_s3_delete_result *r);
+
+/* The Credentials of an AssumeRoleWithWebIdentityResponse (malloc'd). */
+typedef struct ws_s3_sts_creds {
+    char *access_key;
+    char *secret_key; /* wiped when freed */
+    char *session_token;
+    char *expiration; /* as sent, e.g. "2014-10-24T23:00:23Z" */
+} ws_s3_sts_creds;
+
+/* An AssumeRoleWithWebIdentityResponse: its Credentials into *out (all four
+ * fields required), 0.  An STS <ErrorResponse>: edoc filled, 1.  Anything
+ * else: -1 (WS_ERR_CORRUPT). */
+int ws_s3_xml_parse_sts(const char *xml, size_t len, ws_s3_sts_creds *out, ws_s3_error_doc *edoc, ws_err *err);
+void ws_s3_sts_creds_free(ws_s3_sts_creds *c);
 
 /* Appends s with & < > " ' escaped (for request bodies). */
 struct ws_s3_buf;

@@ -142,6 +142,32 @@ static bool valid_region(const char *v, const char **expected)
     return n > 0 && n <= 64 && v[n] == '\0';
 }
 
+/* A profile name as the AWS tools write it in a section header. */
+static bool valid_profile(const char *v, const char **expected)
+{
+    (void) expected; /* the table's help says it */
+    size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+@:/");
+    return n > 0 && n <= 128 && v[n] == '\0';
+}
+
+static bool valid_sse(const char *v, const char **expected)
+{
+    (void) expected;
+    return strcasecmp(v, "AES256") == 0 || strcasecmp(v, "aws:kms") == 0;
+}
+
+/* S3 storage classes are upper-case words joined by '_' (STANDARD_IA, ...);
+ * objects in the archive classes cannot be read back without a restore. */
+static bool valid_storage_class(const char *v, const char **expected)
+{
+    size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+    if (n == 0 || n > 64 || v[n] != '\0')
+        return false;
+    *expected = "a storage class objects can be read back from at once (GLACIER and DEEP_ARCHIVE objects "
+                "cannot be read back without a restore request)";
+    return strcmp(v, "GLACIER") != 0 && strcmp(v, "DEEP_ARCHIVE") != 0;
+}
+
 static bool parse_bool(const char *v, bool *out)
 {
     static const char *const yes[] = {"on", "true", "yes", "1"};
@@ -239,6 +265,31 @@ const ws_cfg_def ws_config_table[WS_CFG_NKEYS] = {
                                   .max = 1024, .help = "a whole number from 0 to 1024"},
     [WS_CFG_PREFETCH] = {"prefetch", WS_CFG_TYPE_COUNT, FIELD(prefetch), "8", .min = 0, .max = 1024,
                          .help = "a whole number from 0 to 1024"},
+    [WS_CFG_S3_CREDENTIALS_FILE] = {"s3_credentials_file", WS_CFG_TYPE_STRING, FIELD(s3_credentials_file), NULL},
+    [WS_CFG_S3_PROFILE] = {"s3_profile", WS_CFG_TYPE_STRING, FIELD(s3_profile), NULL, .valid = valid_profile,
+                           .help = "a profile name (letters, digits, '-', '_', '.', '+', '@', ':', '/')"},
+    [WS_CFG_S3_SSE] = {"s3_sse", WS_CFG_TYPE_STRING, FIELD(s3_sse), NULL, .valid = valid_sse,
+                       .help = "AES256 or aws:kms"},
+    [WS_CFG_S3_SSE_KMS_KEY_ID] = {"s3_sse_kms_key_id", WS_CFG_TYPE_STRING, FIELD(s3_sse_kms_key_id), NULL},
+    [WS_CFG_S3_STORAGE_CLASS] = {"s3_storage_class", WS_CFG_TYPE_STRING, FIELD(s3_storage_class), NULL,
+                                 .valid = valid_storage_class,
+                                 .help = "an S3 storage class in upper case, such as STANDARD or STANDARD_IA"},
+};
+
+const char *const ws_aws_var_names[WS_AWS_NVARS] = {
+    [WS_AWS_SHARED_CREDENTIALS_FILE] = "AWS_SHARED_CREDENTIALS_FILE",
+    [WS_AWS_PROFILE] = "AWS_PROFILE",
+    [WS_AWS_ROLE_ARN] = "AWS_ROLE_ARN",
+    [WS_AWS_WEB_IDENTITY_TOKEN_FILE] = "AWS_WEB_IDENTITY_TOKEN_FILE",
+    [WS_AWS_ROLE_SESSION_NAME] = "AWS_ROLE_SESSION_NAME",
+    [WS_AWS_ENDPOINT_URL_STS] = "AWS_ENDPOINT_URL_STS",
+    [WS_AWS_CONTAINER_CREDENTIALS_RELATIVE_URI] = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    [WS_AWS_CONTAINER_CREDENTIALS_FULL_URI] = "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    [WS_AWS_CONTAINER_AUTHORIZATION_TOKEN] = "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    [WS_AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE] = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    [WS_AWS_EC2_METADATA_SERVICE_ENDPOINT] = "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    [WS_AWS_EC2_METADATA_DISABLED] = "AWS_EC2_METADATA_DISABLED",
+    [WS_AWS_HOME] = "HOME",
 };
 
 /* ---- storing values ---- */
@@ -353,6 +404,8 @@ void ws_config_free(ws_config *cfg)
     free(cfg->aws_access_key_id);
     free(cfg->aws_secret_access_key);
     free(cfg->aws_session_token);
+    for (int i = 0; i < WS_AWS_NVARS; i++)
+        free(cfg->aws_env[i]);
     free(cfg->config_file);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -441,9 +494,10 @@ static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const c
         quote(kb, (size_t) (ke - kb), shown);
         if (is_aws_credential(kb, (size_t) (ke - kb)))
             return ws_err_set(err, WS_ERR_CONFIG,
-                              "unknown key %s in %s:%u: AWS credentials are read only from the "
-                              "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-                              "AWS_SESSION_TOKEN)",
+                              "unknown key %s in %s:%u: AWS credentials are never read from the "
+                              "walship config file: use the environment (AWS_ACCESS_KEY_ID, "
+                              "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or an AWS credentials file "
+                              "(s3_credentials_file)",
                               shown, name, lineno);
         return ws_err_set(err, WS_ERR_CONFIG, "unknown key %s in %s:%u", shown, name, lineno);
     }
@@ -548,6 +602,9 @@ static int apply_aws_env(ws_config *cfg, char *const *envp, ws_err *err)
         take_env_string(&cfg->aws_secret_access_key, envp, "AWS_SECRET_ACCESS_KEY", err) < 0 ||
         take_env_string(&cfg->aws_session_token, envp, "AWS_SESSION_TOKEN", err) < 0)
         return -1;
+    for (int i = 0; i < WS_AWS_NVARS; i++)
+        if (take_env_string(&cfg->aws_env[i], envp, ws_aws_var_names[i], err) < 0)
+            return -1;
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "walship/clock.h"
 #include "walship/s3_xml.h"
 
 #define BACKOFF_BASE        0.1 /* seconds */
@@ -36,9 +37,9 @@ struct ws_s3_conn {
     char *bucket;
     bool host_style;
     char *region;
-    char *access_key;
-    char *secret_key;
-    char *session_token;
+    ws_s3_creds *creds; /* borrowed */
+    ws_s3_cred cur;     /* the credentials of generation cur_gen */
+    uint64_t cur_gen;
     bool verify_tls;
     char *ca_file;
     double budget;
@@ -47,22 +48,6 @@ struct ws_s3_conn {
     bool busy;
     char errbuf[CURL_ERROR_SIZE];
 };
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void sleep_for(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t) s, (long) ((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -86,14 +71,6 @@ double ws_s3_backoff(unsigned n, double base, double cap, uint64_t *rng)
     return u * ceil_s;
 }
 
-static void free_secret(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 void ws_s3_conn_free(ws_s3_conn *c)
 {
     if (!c)
@@ -104,9 +81,7 @@ void ws_s3_conn_free(ws_s3_conn *c)
     free(c->host);
     free(c->bucket);
     free(c->region);
-    free(c->access_key);
-    free_secret(c->secret_key);
-    free_secret(c->session_token);
+    ws_s3_cred_free(&c->cur);
     free(c->ca_file);
     free(c);
 }
@@ -169,12 +144,9 @@ int ws_s3_conn_new(const ws_s3_conn_opts *o, ws_s3_conn **out, ws_err *err)
     }
     c->bucket = strdup(o->bucket);
     c->region = strdup(o->region);
-    c->access_key = strdup(o->access_key);
-    c->secret_key = strdup(o->secret_key);
-    c->session_token = o->session_token && *o->session_token ? strdup(o->session_token) : NULL;
+    c->creds = o->creds;
     c->ca_file = o->ca_file && *o->ca_file ? strdup(o->ca_file) : NULL;
-    if (!c->bucket || !c->region || !c->access_key || !c->secret_key ||
-        (o->session_token && *o->session_token && !c->session_token) || (o->ca_file && *o->ca_file && !c->ca_file)) {
+    if (!c->bucket || !c->region || (o->ca_file && *o->ca_file && !c->ca_file)) {
         ws_err_set(err, WS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -362,7 +334,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return b->oom ? 0 : len;
 }
 
-typedef enum { ATT_OK, ATT_RETRY, ATT_FATAL } att_result;
+/* ATT_RENEW: the server refused the credentials as expired. */
+typedef enum { ATT_OK, ATT_RETRY, ATT_FATAL, ATT_RENEW } att_result;
 
 /* Builds "<status> <Code>: <Message>" from the collected body. */
 static void describe_status(const ws_s3_resp *r, ws_s3_error_doc *edoc, char *out, size_t n)
@@ -403,6 +376,12 @@ static bool curl_tls_verify(CURLcode rc)
 
 /* --- HTTP status -> error class ------------------------------------------ */
 
+typedef enum {
+    DETAIL_NONE,
+    DETAIL_BUCKET, /* the hint follows "bucket '<name>'" */
+    DETAIL_CREDS,  /* the credentials' source follows the hint */
+} status_detail;
+
 /* One row per answer class; the first row that matches wins. */
 typedef struct status_rule {
     long lo, hi;        /* status range, inclusive */
@@ -410,25 +389,29 @@ typedef struct status_rule {
     bool code_differs;  /* match when the Code is NOT code */
     ws_errcode errcode; /* class reported */
     att_result result;  /* retry or give up */
-    bool names_bucket;  /* the hint follows "bucket '<name>'" */
-    const char *hint;   /* appended in parentheses, NULL = none */
+    status_detail detail;
+    const char *hint; /* appended in parentheses, NULL = none */
 } status_rule;
 
 static const status_rule status_rules[] = {
-    {500, LONG_MAX, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
-    {429, 429, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
-    {400, 400, "RequestTimeout", false, WS_ERR_TRANSIENT, ATT_RETRY, false, NULL},
-    {404, 404, "NoSuchBucket", false, WS_ERR_STORAGE, ATT_FATAL, true, "does not exist"},
-    {404, 404, "NoSuchUpload", true, WS_ERR_NOTFOUND, ATT_FATAL, false, "no such object"},
-    {403, 403, "SignatureDoesNotMatch", false, WS_ERR_PERM, ATT_FATAL, false,
-     "access denied: signature does not match; check AWS_SECRET_ACCESS_KEY and s3_region"},
-    {403, 403, NULL, false, WS_ERR_PERM, ATT_FATAL, false,
+    {500, LONG_MAX, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, DETAIL_NONE, NULL},
+    {429, 429, NULL, false, WS_ERR_TRANSIENT, ATT_RETRY, DETAIL_NONE, NULL},
+    {400, 400, "RequestTimeout", false, WS_ERR_TRANSIENT, ATT_RETRY, DETAIL_NONE, NULL},
+    {400, 403, "ExpiredToken", false, WS_ERR_PERM, ATT_RENEW, DETAIL_CREDS, "the session token has expired"},
+    /* A HEAD answer has no body, so no Code: an expired token looks like this. */
+    {400, 400, "", false, WS_ERR_STORAGE, ATT_RENEW, DETAIL_CREDS,
+     "no error code in the answer; an expired session token gives this on a HEAD"},
+    {404, 404, "NoSuchBucket", false, WS_ERR_STORAGE, ATT_FATAL, DETAIL_BUCKET, "does not exist"},
+    {404, 404, "NoSuchUpload", true, WS_ERR_NOTFOUND, ATT_FATAL, DETAIL_NONE, "no such object"},
+    {403, 403, "SignatureDoesNotMatch", false, WS_ERR_PERM, ATT_FATAL, DETAIL_CREDS,
+     "access denied: signature does not match; check the secret access key and s3_region"},
+    {403, 403, NULL, false, WS_ERR_PERM, ATT_FATAL, DETAIL_CREDS,
      "access denied; S3 also answers 403 for a missing key when the credentials may not list the bucket"},
-    {416, 416, NULL, false, WS_ERR_INVALID, ATT_FATAL, false, "the range starts beyond the end of the object"},
-    {412, 412, NULL, false, WS_ERR_STORAGE, ATT_FATAL, false, "the object changed while it was read"},
+    {416, 416, NULL, false, WS_ERR_INVALID, ATT_FATAL, DETAIL_NONE, "the range starts beyond the end of the object"},
+    {412, 412, NULL, false, WS_ERR_STORAGE, ATT_FATAL, DETAIL_NONE, "the object changed while it was read"},
 };
 
-static const status_rule status_default = {0, LONG_MAX, NULL, false, WS_ERR_STORAGE, ATT_FATAL, false, NULL};
+static const status_rule status_default = {0, LONG_MAX, NULL, false, WS_ERR_STORAGE, ATT_FATAL, DETAIL_NONE, NULL};
 
 static const status_rule *status_rule_for(long status, const char *code)
 {
@@ -452,8 +435,11 @@ static att_result map_status(const ws_s3_conn *c, const ws_s3_req *req, const ws
     const status_rule *r = status_rule_for(resp->status, edoc.code);
     if (!r->hint)
         ws_err_set(err, r->errcode, "%s failed: %s", req->op, what);
-    else if (r->names_bucket)
+    else if (r->detail == DETAIL_BUCKET)
         ws_err_set(err, r->errcode, "%s failed: %s (bucket '%s' %s)", req->op, what, c->bucket, r->hint);
+    else if (r->detail == DETAIL_CREDS)
+        ws_err_set(err, r->errcode, "%s failed: %s (%s; credentials from %s)", req->op, what, r->hint,
+                   ws_s3_creds_source(c->creds));
     else
         ws_err_set(err, r->errcode, "%s failed: %s (%s)", req->op, what, r->hint);
     return r->result;
@@ -523,8 +509,8 @@ static int build_headers(const ws_s3_conn *c, const ws_s3_req *req, const ws_s3_
     h[nh++] = (ws_s3_header){"host", c->host};
     h[nh++] = (ws_s3_header){"x-amz-content-sha256", w->payload_hash};
     h[nh++] = (ws_s3_header){"x-amz-date", w->date};
-    if (c->session_token)
-        h[nh++] = (ws_s3_header){"x-amz-security-token", c->session_token};
+    if (c->cur.session_token)
+        h[nh++] = (ws_s3_header){"x-amz-security-token", c->cur.session_token};
     if (req->sink) {
         uint64_t start = req->range_off + resp->delivered;
         x->limit = req->range_len == WS_TO_END ? UINT64_MAX : req->range_len - resp->delivered;
@@ -565,8 +551,8 @@ static int sign_request(const ws_s3_conn *c, const ws_s3_req *req, wire_req *w, 
         .amz_date = w->date,
         .region = c->region,
         .service = "s3",
-        .access_key = c->access_key,
-        .secret_key = c->secret_key,
+        .access_key = c->cur.access_key,
+        .secret_key = c->cur.secret_key,
     };
     return ws_s3_sign(&in, &w->auth, NULL, err);
 }
@@ -696,6 +682,11 @@ static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp,
     resp->status = 0;
     resp->attempts++;
 
+    /* The current credentials: refreshed first when they are about to expire. */
+    if (ws_s3_creds_get(c->creds, &c->cur, &c->cur_gen, err) < 0) {
+        result = err->code == WS_ERR_TRANSIENT ? ATT_RETRY : ATT_FATAL;
+        goto out;
+    }
     build_path(c, req, &w.path);
     if (build_headers(c, req, resp, if_match, &x, &w, err) < 0 || sign_request(c, req, &w, err) < 0 ||
         build_wire(c, req, has_body, &w, err) < 0)
@@ -736,10 +727,20 @@ int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err 
         return ws_err_set(err, WS_ERR_INVALID, "%s: empty byte range", req->op);
     c->busy = true;
     double first_failure = 0;
+    bool renewed = false;
     char etag[sizeof resp->etag] = "";
     int rc = -1;
     for (unsigned n = 1;; n++) {
         att_result r = attempt(c, req, resp, resp->delivered ? etag : NULL, err);
+        /* Temporary credentials refused as expired: fetch new ones, once per
+         * request (a second refusal is not about expiry). */
+        if (r == ATT_RENEW && !renewed && ws_s3_creds_refreshable(c->creds)) {
+            ws_s3_creds_expired(c->creds, c->cur_gen);
+            renewed = true;
+            r = ATT_RETRY;
+        } else if (r == ATT_RENEW) {
+            r = ATT_FATAL;
+        }
         if (req->sink && !etag[0] && is_2xx(resp->status))
             memcpy(etag, resp->etag, sizeof etag); /* resumes must see the same object */
         if (r == ATT_OK) {
@@ -748,7 +749,7 @@ int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err 
         }
         if (r == ATT_FATAL)
             break;
-        double t = now_mono();
+        double t = ws_clock_now();
         if (first_failure == 0)
             first_failure = t;
         double d = ws_s3_backoff(n, BACKOFF_BASE, BACKOFF_CAP, &c->rng);
@@ -759,7 +760,7 @@ int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err 
             err->code = WS_ERR_TRANSIENT;
             break;
         }
-        sleep_for(d);
+        ws_clock_sleep(d);
     }
     c->busy = false;
     return rc;

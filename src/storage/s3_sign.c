@@ -93,6 +93,14 @@ void ws_s3_buf_addf(ws_s3_buf *b, const char *fmt, ...)
     b->len += (size_t) n;
 }
 
+void ws_s3_secret_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
 /* --- primitives ---------------------------------------------------------- */
 
 static const char hexdig[] = "0123456789abcdef";

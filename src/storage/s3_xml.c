@@ -379,6 +379,70 @@ fail:
     return -1;
 }
 
+/* Text of the named child, malloc'd; NULL (err set) when absent or empty. */
+static char *required_text(const xmlNode *n, const char *name, const char *what, ws_err *err)
+{
+    const xmlNode *c = child(n, name);
+    char *t = c ? text_of(c) : NULL;
+    if (c && !t) {
+        ws_err_set(err, WS_ERR_NOMEM, "parsing %s: out of memory", what);
+        return NULL;
+    }
+    if (!t || !*t) {
+        free(t);
+        ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: no %s", what, name);
+        return NULL;
+    }
+    return t;
+}
+
+void ws_s3_sts_creds_free(ws_s3_sts_creds *c)
+{
+    if (!c)
+        return;
+    free(c->access_key);
+    ws_s3_secret_free(c->secret_key);
+    ws_s3_secret_free(c->session_token);
+    free(c->expiration);
+    memset(c, 0, sizeof *c);
+}
+
+int ws_s3_xml_parse_sts(const char *xml, size_t len, ws_s3_sts_creds *out, ws_s3_error_doc *edoc, ws_err *err)
+{
+    static const char what[] = "STS AssumeRoleWithWebIdentity response";
+    memset(out, 0, sizeof *out);
+    edoc->code[0] = edoc->message[0] = '\0';
+    xmlDocPtr doc = parse(xml, len, what, err);
+    if (!doc)
+        return -1;
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    int rc = -1;
+    if (is_elem(root, "ErrorResponse") || is_elem(root, "Error")) {
+        const xmlNode *e = is_elem(root, "Error") ? root : child(root, "Error");
+        if (e)
+            fill_error_doc(e, edoc);
+        rc = 1;
+    } else {
+        const xmlNode *res =
+            is_elem(root, "AssumeRoleWithWebIdentityResponse") ? child(root, "AssumeRoleWithWebIdentityResult") : NULL;
+        const xmlNode *cr = res ? child(res, "Credentials") : NULL;
+        if (!cr) {
+            char name[64];
+            copy_printable(name, sizeof name, (const char *) root->name);
+            ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: no Credentials (root element <%s>)", what, name);
+        } else if (!(out->access_key = required_text(cr, "AccessKeyId", what, err)) ||
+                   !(out->secret_key = required_text(cr, "SecretAccessKey", what, err)) ||
+                   !(out->session_token = required_text(cr, "SessionToken", what, err)) ||
+                   !(out->expiration = required_text(cr, "Expiration", what, err))) {
+            ws_s3_sts_creds_free(out);
+        } else {
+            rc = 0;
+        }
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
 void ws_s3_xml_escape(struct ws_s3_buf *b, const char *s)
 {
     for (; *s; s++) {

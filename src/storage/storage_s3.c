@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <openssl/evp.h>
 
+#include "walship/s3_creds.h"
 #include "walship/s3_http.h"
 #include "walship/s3_sign.h"
 #include "walship/s3_xml.h"
@@ -31,9 +33,17 @@
 #define ABORT_ATTEMPTS 3         /* best effort: the put already failed */
 #define BUF_INITIAL    (1u << 20)
 
+#define PUT_HDRS_MAX 3
+
 typedef struct s3_storage {
     ws_storage base;
+    ws_s3_creds *creds;
     ws_s3_conn *conn;
+    /* Server-side encryption and storage class: sent with every PUT and
+     * CreateMultipartUpload (never with GET/HEAD, where S3 refuses some). */
+    ws_s3_header put_hdrs[PUT_HDRS_MAX];
+    char *put_values[PUT_HDRS_MAX]; /* owned */
+    size_t nput_hdrs;
     char *bucket;
     char *prefix; /* "" or without leading/trailing '/' */
     uint64_t part_default;
@@ -146,7 +156,13 @@ static int put_fail(s3_put *p, ws_err *err)
 static int create_upload(s3_put *p, ws_err *err)
 {
     ws_s3_param q[] = {{"uploads", ""}};
-    ws_s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = p->key, .query = q, .nquery = 1};
+    ws_s3_req req = {.op = "CreateMultipartUpload",
+                     .method = "POST",
+                     .key = p->key,
+                     .query = q,
+                     .nquery = 1,
+                     .headers = p->st->put_hdrs,
+                     .nheaders = p->st->nput_hdrs};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
@@ -247,8 +263,10 @@ static int put_finish(ws_sink *s, ws_err *err)
 static int put_single(s3_put *p, const ws_meta *meta, ws_err *err)
 {
     char names[WS_META_MAX][WS_META_NAME_MAX + 16];
-    ws_s3_header h[WS_META_MAX];
+    ws_s3_header h[WS_META_MAX + PUT_HDRS_MAX];
     size_t nh = 0;
+    for (size_t i = 0; i < p->st->nput_hdrs; i++)
+        h[nh++] = p->st->put_hdrs[i];
     for (size_t i = 0; meta && i < meta->n && i < WS_META_MAX; i++) {
         snprintf(names[i], sizeof names[i], "x-amz-meta-%s", meta->e[i].name);
         h[nh++] = (ws_s3_header){names[i], meta->e[i].value};
@@ -690,6 +708,9 @@ static void s3_close(ws_storage *st_)
     if (!s)
         return;
     ws_s3_conn_free(s->conn);
+    ws_s3_creds_close(s->creds);
+    for (size_t i = 0; i < s->nput_hdrs; i++)
+        free(s->put_values[i]);
     free(s->bucket);
     free(s->prefix);
     free(s->base.url);
@@ -767,10 +788,11 @@ static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_e
     size_t pn = strlen(pre);
     while (pn && pre[pn - 1] == '/')
         pn--;
-    if (!cfg->aws_access_key_id || !*cfg->aws_access_key_id || !cfg->aws_secret_access_key ||
-        !*cfg->aws_secret_access_key)
-        return ws_err_set(err, WS_ERR_CONFIG,
-                          "'%s': S3 credentials missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", url);
+    /* The config accepts these in any case; S3 wants them as written here. */
+    bool kms = cfg->s3_sse && strcasecmp(cfg->s3_sse, "aws:kms") == 0;
+    const char *sse = !cfg->s3_sse || !*cfg->s3_sse ? NULL : kms ? "aws:kms" : "AES256";
+    if (cfg->s3_sse_kms_key_id && *cfg->s3_sse_kms_key_id && !kms)
+        return ws_err_set(err, WS_ERR_CONFIG, "'%s': s3_sse_kms_key_id is set but s3_sse is not aws:kms", url);
 
     s3_storage *s = calloc(1, sizeof *s);
     if (!s)
@@ -792,6 +814,25 @@ static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_e
         s3_close(&s->base);
         return -1;
     }
+    const ws_s3_header put_hdrs[PUT_HDRS_MAX] = {
+        {"x-amz-server-side-encryption", sse},
+        {"x-amz-server-side-encryption-aws-kms-key-id", kms ? cfg->s3_sse_kms_key_id : NULL},
+        {"x-amz-storage-class", cfg->s3_storage_class},
+    };
+    for (size_t i = 0; i < PUT_HDRS_MAX; i++) {
+        if (!put_hdrs[i].value || !*put_hdrs[i].value)
+            continue;
+        if (!(s->put_values[s->nput_hdrs] = strdup(put_hdrs[i].value))) {
+            s3_close(&s->base);
+            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
+        }
+        s->put_hdrs[s->nput_hdrs] = (ws_s3_header){put_hdrs[i].name, s->put_values[s->nput_hdrs]};
+        s->nput_hdrs++;
+    }
+    if (ws_s3_creds_open(cfg, &s->creds, err) < 0) {
+        s3_close(&s->base);
+        return ws_err_prefix(err, "'%s'", url);
+    }
     ws_s3_conn_opts o = {
         .endpoint = cfg->s3_endpoint,
         .region = cfg->s3_region && *cfg->s3_region ? cfg->s3_region : "us-east-1",
@@ -801,9 +842,7 @@ static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_e
         .ca_file = cfg->s3_ca_file,
         .retry_budget = cfg->s3_retry_budget,
         .request_timeout = cfg->s3_request_timeout,
-        .access_key = cfg->aws_access_key_id,
-        .secret_key = cfg->aws_secret_access_key,
-        .session_token = cfg->aws_session_token,
+        .creds = s->creds,
     };
     if (ws_s3_conn_new(&o, &s->conn, err) < 0) {
         s3_close(&s->base);

@@ -1,7 +1,8 @@
 /*
  * fuzz_s3_xml.c - libFuzzer target for the S3 XML parsers (ListObjectsV2
- * pages, Error documents, multipart and DeleteObjects results): any input
- * must give a result or a one-line error, never a crash or a leak.
+ * pages, Error documents, multipart and DeleteObjects results, STS
+ * credentials): any input must give a result or a one-line error, never a
+ * crash or a leak.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,5 +59,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ws_s3_delete_result_free(&d);
     else
         check_err(&err);
+
+    ws_s3_sts_creds sc;
+    r = ws_s3_xml_parse_sts(xml, size, &sc, &e, &err);
+    if (r == 0) {
+        if (!sc.access_key[0] || !sc.secret_key[0] || !sc.session_token[0] || !sc.expiration[0])
+            __builtin_trap();
+        ws_s3_sts_creds_free(&sc);
+    } else if (r < 0) {
+        check_err(&err);
+    }
+    if (sc.access_key || sc.secret_key)
+        __builtin_trap();
     return 0;
 }

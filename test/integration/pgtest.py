@@ -240,10 +240,12 @@ class S3Env:
             os.path.abspath(__file__)), "s3env")
         self.vars = None
 
-    def start(self, parent_pid=None, timeout=180):
-        """Starts it; it stops by itself when parent_pid (default: this process) exits."""
+    def start(self, parent_pid=None, timeout=180, aws_endpoints=False):
+        """Starts it; it stops by itself when parent_pid (default: this process) exits.
+        aws_endpoints: also the fake credential endpoints (S3ENV_IMDS_ENDPOINT, ...)."""
         os.makedirs(self.dir, exist_ok=True)
-        p = subprocess.run([self.script, "start", self.dir, "--parent-pid", str(parent_pid or os.getpid())],
+        p = subprocess.run([self.script, "start", self.dir, "--parent-pid", str(parent_pid or os.getpid())]
+                           + (["--aws-endpoints"] if aws_endpoints else []),
                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if p.returncode != 0:
             raise TestError("s3env start %s failed: %s%s" % (self.dir, p.stdout, p.stderr))

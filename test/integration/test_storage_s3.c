@@ -398,9 +398,10 @@ END_TEST
 START_TEST(missing_credentials)
 {
     ws_config cfg;
-    char repo[] = "s3://walship-test/p";
+    char repo[] = "s3://walship-test/p", off[] = "true";
     memset(&cfg, 0, sizeof cfg);
     cfg.repo = repo;
+    cfg.aws_env[WS_AWS_EC2_METADATA_DISABLED] = off; /* no instance metadata lookup off loopback */
     ws_storage *st = NULL;
     ws_err err = {0};
     ck_assert_int_eq(ws_storage_open(&cfg, &st, &err), -1);
@@ -701,11 +702,15 @@ START_TEST(keys_needing_xml_escapes)
                           .bucket = E.bucket,
                           .verify_tls = true,
                           .retry_budget = 10,
-                          .request_timeout = 10,
-                          .access_key = "S3RVER",
-                          .secret_key = "S3RVER"};
-    ws_s3_conn *c = NULL;
+                          .request_timeout = 10};
+    ws_config cfg;
+    char ak[] = "S3RVER", sk[] = "S3RVER";
+    memset(&cfg, 0, sizeof cfg);
+    cfg.aws_access_key_id = ak;
+    cfg.aws_secret_access_key = sk;
     ws_err err = {0};
+    ck_assert_msg(ws_s3_creds_open(&cfg, &co.creds, &err) == 0, "%s", err.msg);
+    ws_s3_conn *c = NULL;
     ck_assert_msg(ws_s3_conn_new(&co, &c, &err) == 0, "%s", err.msg);
     const char *odd = "escapes/a&b<c>d'e\"f g+h";
     ws_s3_req req = {.op = "PUT", .method = "PUT", .key = odd, .body = "x", .body_len = 1};
@@ -714,6 +719,7 @@ START_TEST(keys_needing_xml_escapes)
     ck_assert_msg(ws_s3_request(c, &req, &resp, &err) == 0, "%s", err.msg);
     ws_s3_resp_free(&resp);
     ws_s3_conn_free(c);
+    ws_s3_creds_close(co.creds);
 
     ws_storage *st = must_open(&(opts){.prefix = "escapes"});
     seen s = {.sorted = true, .want = "a&b<c>d'e\"f g+h"};

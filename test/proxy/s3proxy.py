@@ -3,7 +3,12 @@
 
 s3rver verifies no signature, so every request is checked here with an
 independent SigV4 implementation (botocore), its body against
-x-amz-content-sha256, and then forwarded. Faults (5xx, SlowDown,
+x-amz-content-sha256, and then forwarded. Besides s3rver's own key, the proxy
+accepts credentials registered through its control API (static keys, or
+temporary ones with a session token and an expiry, as the test's fake STS,
+ECS and instance-metadata endpoints issue them): their requests are checked
+with the registered secret, must send the session token signed, are refused
+as expired like S3 does, and reach s3rver under its own key. Faults (5xx, SlowDown,
 RequestTimeout, resets, delays, stalls, garbled listings) are injected at a
 configurable rate or on request, and every request is logged so tests can
 assert on what the driver sent. Usage: test/integration/README.md.
@@ -136,8 +141,37 @@ class Verifier:
     def __init__(self, access_key, secret_key, region, max_skew=900):
         self.access_key, self.region, self.max_skew = access_key, region, max_skew
         self._credentials = Credentials(access_key, secret_key)
+        self._lock = threading.Lock()
+        self._registered = {}  # access key -> (Credentials, session token or None, expiry or None)
 
-    def verify(self, method, raw_path, params, headers, body, allow_unsigned):
+    def register(self, access_key, secret_key, session_token=None, expires=None):
+        """Accept another key pair from now on (a temporary one with a token and an expiry)."""
+        if not access_key or not secret_key or access_key == self.access_key:
+            raise ValueError('access_key and secret_key are required (and not the upstream key)')
+        if expires is not None:
+            expires = float(expires)
+        with self._lock:
+            self._registered[access_key] = (Credentials(access_key, secret_key), session_token or None,
+                                            expires)
+
+    def registered(self):
+        """The registered keys with their expiry (never a secret or a token)."""
+        with self._lock:
+            return [{'access_key': k, 'session_token': bool(v[1]), 'expires': v[2]}
+                    for k, v in sorted(self._registered.items())]
+
+    def _credentials_for(self, key_id):
+        if key_id == self.access_key:
+            return self._credentials, None, None
+        with self._lock:
+            found = self._registered.get(key_id)
+        if found is None:
+            raise S3Error(403, 'InvalidAccessKeyId',
+                          'The AWS Access Key Id you provided does not exist in our records.',
+                          AWSAccessKeyId=key_id)
+        return found
+
+    def verify(self, method, raw_path, params, headers, body, allow_unsigned, entry=None):
         auth = headers.get('Authorization')
         if any(name.lower() == 'x-amz-signature' for name, _ in params):
             raise S3Error(403, 'AccessDenied', 'presigned URLs are not accepted by the test proxy')
@@ -159,10 +193,9 @@ class Verifier:
             raise S3Error(400, 'AuthorizationHeaderMalformed',
                           'The authorization header is malformed; bad Credential scope')
         key_id, scope_date, region, service, terminator = scope
-        if key_id != self.access_key:
-            raise S3Error(403, 'InvalidAccessKeyId',
-                          'The AWS Access Key Id you provided does not exist in our records.',
-                          AWSAccessKeyId=key_id)
+        if entry is not None:
+            entry['access_key'] = key_id
+        credentials, session_token, expires = self._credentials_for(key_id)
         if region != self.region:
             raise S3Error(400, 'AuthorizationHeaderMalformed',
                           f"The authorization header is malformed; the region '{region}' is "
@@ -189,12 +222,26 @@ class Verifier:
         signed_names = fields['SignedHeaders'].split(';')
         if 'host' not in signed_names:
             raise S3Error(403, 'AccessDenied', 'the host header must be signed')
+        sent_token = headers.get('x-amz-security-token')
+        if entry is not None and sent_token is not None:
+            entry['token'] = 'signed' if 'x-amz-security-token' in signed_names else 'unsigned'
         present = {name.lower() for name in headers.keys()}
         unsigned = sorted(n for n in present if n.startswith('x-amz-') and n not in signed_names)
         if unsigned:
             raise S3Error(403, 'AccessDenied',
                           'There were headers present in the request which were not signed',
                           HeadersNotSigned=', '.join(unsigned))
+        if session_token is not None:
+            if sent_token is None:
+                raise S3Error(403, 'InvalidAccessKeyId',
+                              'temporary credentials need their session token '
+                              '(x-amz-security-token)', AWSAccessKeyId=key_id)
+            if not hmac.compare_digest(sent_token.encode('latin-1', 'replace'),
+                                       session_token.encode('latin-1', 'replace')):
+                raise S3Error(400, 'InvalidToken',
+                              'The provided token is malformed or otherwise invalid.')
+        if expires is not None and time.time() >= expires:
+            raise S3Error(400, 'ExpiredToken', 'The provided token has expired.')
         content_sha = headers.get('x-amz-content-sha256')
         if content_sha is None:
             raise S3Error(400, 'InvalidRequest',
@@ -225,7 +272,7 @@ class Verifier:
                              data=body, params=params)
         request.headers = signed
         request.context['timestamp'] = amz_date
-        signer = _ReceivedHeadersSigner(self._credentials, self.region, signed)
+        signer = _ReceivedHeadersSigner(credentials, self.region, signed)
         canonical_request = signer.canonical_request(request)
         string_to_sign = signer.string_to_sign(request, canonical_request)
         expected = signer.signature(string_to_sign, request)
@@ -355,6 +402,14 @@ def logged_header(name):
                     'transfer-encoding', 'if-match', 'if-none-match')
 
 
+def upstream_value(name, value, access_key):
+    """s3rver knows only its own access key: requests signed with a registered
+    key (already verified here) reach it under that one."""
+    if name.lower() == 'authorization':
+        return re.sub(r'Credential=[^/,]+/', f'Credential={access_key}/', value, count=1)
+    return value
+
+
 def garble_xml(body):
     """Cut a listing in half and add bytes no XML parser may accept."""
     return body[:len(body) // 2] + b'</Key><&garbled;\x01<Contents'
@@ -458,7 +513,9 @@ class Handler(BaseHTTPRequestHandler):
     # ---- upstream --------------------------------------------------------
     def forward(self, body):
         server = self.server
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+        headers = [(k, upstream_value(k, v, server.verifier.access_key))
+                   for k, v in self.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() != 'x-amz-security-token']
         send_length = body or 'Content-Length' in self.headers or self.command in ('PUT', 'POST')
         for attempt in range(2):
             fresh = self.upstream is None
@@ -520,6 +577,7 @@ class Handler(BaseHTTPRequestHandler):
                  'path': path, 'query': query, 'op': None, 'bucket': None, 'key': None,
                  'status': None, 'fault': None, 'sig': None, 'error': None,
                  'forwarded': False, 'bytes_in': 0, 'bytes_out': 0,
+                 'access_key': None, 'token': None,
                  'headers': {k.lower(): v for k, v in self.headers.items()
                              if logged_header(k.lower())}}
         self.pending = (entry, started)
@@ -541,7 +599,7 @@ class Handler(BaseHTTPRequestHandler):
             op, bucket, key = classify(self.command, path, params, self.headers)
             entry.update(op=op, bucket=bucket, key=key)
             self.server.verifier.verify(self.command, path, params, self.headers, body,
-                                        config['allow_unsigned_payload'])
+                                        config['allow_unsigned_payload'], entry)
             entry['sig'] = 'ok'
         except S3Error as err:
             entry.update(status=err.status, error=err.code, sig=err.code)
@@ -624,6 +682,15 @@ class Handler(BaseHTTPRequestHandler):
             if self.command == 'DELETE' and name == 'log':
                 state.clear_log()
                 return self.send_json(200, {'ok': True})
+            if self.command == 'POST' and name == 'credentials':
+                c = json.loads(body or b'{}')
+                if not isinstance(c, dict):
+                    raise ValueError('credentials must be a JSON object')
+                self.server.verifier.register(c.get('access_key'), c.get('secret_key'),
+                                              c.get('session_token'), c.get('expires'))
+                return self.send_json(200, {'ok': True})
+            if self.command == 'GET' and name == 'credentials':
+                return self.send_json(200, self.server.verifier.registered())
             return self.send_json(404, {'error': f'no control endpoint {self.command} {path}'})
         except (ValueError, TypeError, S3Error) as exc:
             return self.send_json(400, {'error': str(exc)})

@@ -38,8 +38,8 @@ ENV = {}
 class Signer(S3SigV4Auth):
     """botocore's S3 signer with a chosen timestamp and, optionally, a chosen body hash."""
 
-    def __init__(self, secret, region, timestamp, content_sha):
-        super().__init__(Credentials('S3RVER', secret), 's3', region)
+    def __init__(self, secret, region, timestamp, content_sha, access_key='S3RVER'):
+        super().__init__(Credentials(access_key, secret), 's3', region)
         self.timestamp, self.content_sha = timestamp, content_sha
 
     def _modify_request_before_signing(self, request):
@@ -67,7 +67,7 @@ def connect(endpoint, ca=None, timeout=10):
 
 def s3(method, key='', query='', body=b'', endpoint=None, conn=None, headers=None,
        secret='S3RVER', region='us-east-1', content_sha=None, sign_params=None,
-       skew=0, after_sign=None, timeout=10, chunked=False):
+       skew=0, after_sign=None, timeout=10, chunked=False, access_key='S3RVER'):
     """Sign with botocore and send; returns (status, headers dict, body)."""
     endpoint = endpoint or ENV['S3ENV_HTTP_ENDPOINT']
     path = '/' + ENV['S3ENV_BUCKET'] + ('/' + quote(key, safe='/~') if key else '')
@@ -75,7 +75,7 @@ def s3(method, key='', query='', body=b'', endpoint=None, conn=None, headers=Non
     request = AWSRequest(method=method, url=sign_url, data=body, headers=dict(headers or {}),
                          params=sign_params)
     stamp = (datetime.datetime.utcnow() + datetime.timedelta(seconds=skew))
-    Signer(secret, region, stamp.strftime('%Y%m%dT%H%M%SZ'), content_sha).add_auth(request)
+    Signer(secret, region, stamp.strftime('%Y%m%dT%H%M%SZ'), content_sha, access_key).add_auth(request)
     send = dict(request.headers.items())
     if after_sign:
         after_sign(send)
@@ -381,6 +381,48 @@ def test_https():
         plain.close()
 
 
+def test_registered_credentials():
+    token = 'tok/' + 'A+b=' * 100
+    for body in ({'access_key': 'ASIATEMP0001', 'secret_key': 'temp-secret', 'session_token': token,
+                  'expires': time.time() + 600},
+                 {'access_key': 'AKIASTATIC01', 'secret_key': 'static-secret'}):
+        assert control('credentials', body)[0] == 200
+    status, listed = control('credentials')
+    assert status == 200 and b'temp-secret' not in listed and token.encode() not in listed, listed
+    assert {e['access_key'] for e in json.loads(listed)} >= {'ASIATEMP0001', 'AKIASTATIC01'}
+
+    def temp(key, **kwargs):
+        kwargs.setdefault('headers', {'x-amz-security-token': token})
+        kwargs.setdefault('secret', 'temp-secret')
+        return s3('PUT', key, body=b'temp', access_key='ASIATEMP0001', **kwargs)
+
+    status, _, body = temp('reg/temp')
+    assert status == 200 and stored('reg/temp'), (status, body)
+    entry = proxy_log()[-1]
+    assert entry['access_key'] == 'ASIATEMP0001' and entry['token'] == 'signed' and entry['forwarded'], entry
+    assert 'x-amz-security-token' not in entry['headers'], entry  # a secret: never logged
+    status, _, body = s3('PUT', 'reg/static', body=b's', access_key='AKIASTATIC01', secret='static-secret')
+    assert status == 200 and stored('reg/static'), (status, body)
+    cases = [
+        ('reg/no-token', dict(headers={}), 403, 'InvalidAccessKeyId'),
+        ('reg/bad-token', dict(headers={'x-amz-security-token': token + 'x'}), 400, 'InvalidToken'),
+        ('reg/unsigned-token', dict(headers={}, after_sign=lambda h: h.update({'x-amz-security-token': token})),
+         403, 'AccessDenied'),
+        ('reg/bad-secret', dict(secret='other'), 403, 'SignatureDoesNotMatch'),
+    ]
+    for key, kwargs, want_status, want_code in cases:
+        status, _, body = temp(key, **kwargs)
+        assert (status, code_of(body)) == (want_status, want_code), (key, status, body)
+        assert not stored(key), key
+    assert control('credentials', {'access_key': 'ASIATEMP0002', 'secret_key': 'x', 'session_token': 't',
+                                   'expires': time.time() - 1})[0] == 200
+    status, _, body = s3('PUT', 'reg/expired', body=b'e', access_key='ASIATEMP0002', secret='x',
+                         headers={'x-amz-security-token': 't'})
+    assert (status, code_of(body)) == (400, 'ExpiredToken') and not stored('reg/expired'), (status, body)
+    assert control('credentials', {'access_key': 'S3RVER', 'secret_key': 'x'})[0] == 400
+    assert control('credentials', {'access_key': 'K'})[0] == 400
+
+
 def pids_alive(d, pids):
     return [p for p in pids if os.path.exists(f'/proc/{p}') and
             d.encode() in open(f'/proc/{p}/cmdline', 'rb').read()]
@@ -426,7 +468,8 @@ TESTS = [test_round_trip_keep_alive, test_wrong_secret_refused_not_stored,
          test_expect_continue_and_chunked, test_simple_faults_on_request, test_only_filter,
          test_reset_faults, test_delay_and_stall, test_malformed_listing,
          test_fault_rate_and_seed, test_multipart_and_abort_logged,
-         test_control_api_errors_and_log_file, test_https, test_stop_cleans_up,
+         test_control_api_errors_and_log_file, test_https, test_registered_credentials,
+         test_stop_cleans_up,
          test_watchdog_stops_orphans]
 
 

@@ -128,11 +128,27 @@ END_TEST
 
 START_TEST(test_key_names)
 {
-    static const char *const want[] = {
-        "repo",        "s3_endpoint",     "s3_region",          "s3_uri_style",      "s3_verify_tls",
-        "s3_ca_file",  "s3_retry_budget", "s3_request_timeout", "compress",          "encryption_key_file",
-        "pg_conninfo", "log_level",       "archive_workers",    "archive_lookahead", "prefetch"};
-    ck_assert_int_eq(WS_CFG_NKEYS, 15);
+    static const char *const want[] = {"repo",
+                                       "s3_endpoint",
+                                       "s3_region",
+                                       "s3_uri_style",
+                                       "s3_verify_tls",
+                                       "s3_ca_file",
+                                       "s3_retry_budget",
+                                       "s3_request_timeout",
+                                       "compress",
+                                       "encryption_key_file",
+                                       "pg_conninfo",
+                                       "log_level",
+                                       "archive_workers",
+                                       "archive_lookahead",
+                                       "prefetch",
+                                       "s3_credentials_file",
+                                       "s3_profile",
+                                       "s3_sse",
+                                       "s3_sse_kms_key_id",
+                                       "s3_storage_class"};
+    ck_assert_int_eq(WS_CFG_NKEYS, 20);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_str_eq(ws_config_table[i].name, want[i]);
     ck_assert_str_eq(ws_log_level_name(WS_LOG_ERROR), "error");
@@ -550,7 +566,12 @@ START_TEST(test_precedence_all_keys)
                          "log_level = error\n"
                          "archive_workers = 3\n"
                          "archive_lookahead = 0\n"
-                         "prefetch = 5\n");
+                         "prefetch = 5\n"
+                         "s3_credentials_file = /file/credentials\n"
+                         "s3_profile = file-profile\n"
+                         "s3_sse = aes256\n"
+                         "s3_sse_kms_key_id = file-kms\n"
+                         "s3_storage_class = STANDARD_IA\n");
     ck_assert_msg(load(p, env(NULL)) == 0, "%s", err.msg);
     for (int i = 0; i < WS_CFG_NKEYS; i++) {
         char want[400];
@@ -558,6 +579,8 @@ START_TEST(test_precedence_all_keys)
         ck_assert_str_eq(cfg.source[i], want);
     }
     ck_assert_str_eq(cfg.repo, "file:///from/file");
+    ck_assert_str_eq(cfg.s3_sse, "aes256"); /* any case; the driver sends AES256 */
+    ck_assert_str_eq(cfg.s3_storage_class, "STANDARD_IA");
     ws_config_free(&cfg);
 
     char *const *e =
@@ -565,7 +588,10 @@ START_TEST(test_precedence_all_keys)
             "WALSHIP_S3_URI_STYLE=path", "WALSHIP_S3_VERIFY_TLS=on", "WALSHIP_S3_CA_FILE=/env/ca.pem",
             "WALSHIP_S3_RETRY_BUDGET=3", "WALSHIP_S3_REQUEST_TIMEOUT=4", "WALSHIP_COMPRESS=lz4",
             "WALSHIP_ENCRYPTION_KEY_FILE=/env/key", "WALSHIP_PG_CONNINFO=dbname=env", "WALSHIP_LOG_LEVEL=info",
-            "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0", NULL);
+            "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0",
+            "WALSHIP_S3_CREDENTIALS_FILE=/env/credentials", "WALSHIP_S3_PROFILE=env-profile", "WALSHIP_S3_SSE=aws:KMS",
+            "WALSHIP_S3_SSE_KMS_KEY_ID=arn:aws:kms:us-east-1:111122223333:key/env",
+            "WALSHIP_S3_STORAGE_CLASS=ONEZONE_IA", NULL);
     ck_assert_msg(load(p, e) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.repo, "s3://env-bucket/x");
     ck_assert_str_eq(cfg.s3_endpoint, "http://127.0.0.1:2");
@@ -582,6 +608,11 @@ START_TEST(test_precedence_all_keys)
     ck_assert_uint_eq(cfg.archive_workers, 4);
     ck_assert_uint_eq(cfg.archive_lookahead, 16);
     ck_assert_uint_eq(cfg.prefetch, 0);
+    ck_assert_str_eq(cfg.s3_credentials_file, "/env/credentials");
+    ck_assert_str_eq(cfg.s3_profile, "env-profile");
+    ck_assert_str_eq(cfg.s3_sse, "aws:KMS");
+    ck_assert_str_eq(cfg.s3_sse_kms_key_id, "arn:aws:kms:us-east-1:111122223333:key/env");
+    ck_assert_str_eq(cfg.s3_storage_class, "ONEZONE_IA");
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_msg(strncmp(cfg.source[i], "environment variable WALSHIP_", 29) == 0, "%s", cfg.source[i]);
     ck_assert_str_eq(cfg.source[WS_CFG_S3_REQUEST_TIMEOUT], "environment variable WALSHIP_S3_REQUEST_TIMEOUT");
@@ -606,6 +637,40 @@ START_TEST(test_aws_credentials)
     ws_config_free(&cfg);
     ck_assert_int_eq(load(NULL, env("AWS_ACCESS_KEY_ID=", NULL)), 0);
     ck_assert_ptr_null(cfg.aws_access_key_id);
+    ws_config_free(&cfg);
+
+    /* The variables of the other credential providers are kept, by name. */
+    ck_assert_int_eq(load(NULL, env("AWS_ROLE_ARN=arn:aws:iam::1:role/r", "AWS_EC2_METADATA_DISABLED=true",
+                                    "HOME=/home/u", "AWS_PROFILE=", NULL)),
+                     0);
+    ck_assert_str_eq(cfg.aws_env[WS_AWS_ROLE_ARN], "arn:aws:iam::1:role/r");
+    ck_assert_str_eq(cfg.aws_env[WS_AWS_EC2_METADATA_DISABLED], "true");
+    ck_assert_str_eq(cfg.aws_env[WS_AWS_HOME], "/home/u");
+    ck_assert_ptr_null(cfg.aws_env[WS_AWS_PROFILE]);
+    ck_assert_ptr_null(cfg.aws_env[WS_AWS_WEB_IDENTITY_TOKEN_FILE]);
+    for (int i = 0; i < WS_AWS_NVARS; i++)
+        ck_assert(strncmp(ws_aws_var_names[i], "AWS_", 4) == 0 || i == WS_AWS_HOME);
+}
+END_TEST
+
+START_TEST(test_s3_put_settings)
+{
+    const char *p = conf("s3_sse = AES256\n");
+    ck_assert_msg(load(p, env(NULL)) == 0, "%s", err.msg);
+    ck_assert_str_eq(cfg.s3_sse, "AES256");
+    ws_config_free(&cfg);
+    ck_assert_int_eq(load(conf("s3_sse = aws:kms:dsse\n"), env(NULL)), -1);
+    assert_err("expected AES256 or aws:kms");
+    ck_assert_int_eq(load(conf("s3_storage_class = GLACIER\n"), env(NULL)), -1);
+    assert_err("cannot be read back");
+    ck_assert_int_eq(load(conf("s3_storage_class = standard_ia\n"), env(NULL)), -1);
+    assert_err("s3_storage_class");
+    ck_assert_int_eq(load(conf("s3_profile = \"my profile\"\n"), env(NULL)), -1);
+    assert_err("s3_profile");
+    /* Empty means not set. */
+    ck_assert_int_eq(load(conf("s3_sse =\ns3_storage_class =\n"), env(NULL)), 0);
+    ck_assert_ptr_null(cfg.s3_sse);
+    ck_assert_ptr_null(cfg.s3_storage_class);
 }
 END_TEST
 
@@ -1019,6 +1084,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_precedence_all_keys);
     tcase_add_test(tc, test_env_first_entry_wins);
     tcase_add_test(tc, test_aws_credentials);
+    tcase_add_test(tc, test_s3_put_settings);
     tcase_add_test(tc, test_unknown_env);
     tcase_add_test(tc, test_take_arg);
     tcase_add_test(tc, test_take_arg_errors);

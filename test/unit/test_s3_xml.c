@@ -1,7 +1,8 @@
 /*
  * test_s3_xml.c - parsing of S3's XML answers: list pages, escaped keys,
  * common prefixes, paging, error documents, multipart and delete results,
- * and bad input (malformed, empty, huge, DTDs) giving errors, not crashes.
+ * STS's AssumeRoleWithWebIdentity answer, and bad input (malformed, empty,
+ * huge, DTDs) giving errors, not crashes.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -254,6 +255,74 @@ START_TEST(escape_roundtrip)
 }
 END_TEST
 
+/* The example of AWS's AssumeRoleWithWebIdentity API reference. */
+static const char sts_ok[] =
+    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+    "  <AssumeRoleWithWebIdentityResult>\n"
+    "    <SubjectFromWebIdentityToken>amzn1.account.AF6RHO7KZU5XRVQJGXK6HB56KR2A</SubjectFromWebIdentityToken>\n"
+    "    <Audience>client.5498841531868486423.1548@apps.example.com</Audience>\n"
+    "    <AssumedRoleUser>\n"
+    "      <Arn>arn:aws:sts::123456789012:assumed-role/FederatedWebIdentityRole/app1</Arn>\n"
+    "      <AssumedRoleId>AROACLKWSDQRAOEXAMPLE:app1</AssumedRoleId>\n"
+    "    </AssumedRoleUser>\n"
+    "    <Credentials>\n"
+    "      <SessionToken>AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE</SessionToken>\n"
+    "      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>\n"
+    "      <Expiration>2014-10-24T23:00:23Z</Expiration>\n"
+    "      <AccessKeyId>ASgeIAIOSFODNN7EXAMPLE</AccessKeyId>\n"
+    "    </Credentials>\n"
+    "    <SourceIdentity>SourceIdentityValue</SourceIdentity>\n"
+    "    <Provider>www.amazon.com</Provider>\n"
+    "  </AssumeRoleWithWebIdentityResult>\n"
+    "  <ResponseMetadata><RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId></ResponseMetadata>\n"
+    "</AssumeRoleWithWebIdentityResponse>\n";
+
+START_TEST(sts_documents)
+{
+    ws_s3_sts_creds c;
+    ws_s3_error_doc e;
+    ws_err err = {0};
+    ck_assert_msg(ws_s3_xml_parse_sts(sts_ok, strlen(sts_ok), &c, &e, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(c.access_key, "ASgeIAIOSFODNN7EXAMPLE");
+    ck_assert_str_eq(c.secret_key, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY");
+    ck_assert_str_eq(c.session_token, "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE");
+    ck_assert_str_eq(c.expiration, "2014-10-24T23:00:23Z");
+    ws_s3_sts_creds_free(&c);
+    ck_assert_ptr_null(c.access_key);
+
+    static const char denied[] = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                                 "<Type>Sender</Type><Code>InvalidIdentityToken</Code>"
+                                 "<Message>Couldn't retrieve verification key</Message></Error>"
+                                 "<RequestId>x</RequestId></ErrorResponse>";
+    ck_assert_int_eq(ws_s3_xml_parse_sts(denied, strlen(denied), &c, &e, &err), 1);
+    ck_assert_str_eq(e.code, "InvalidIdentityToken");
+    ck_assert_str_eq(e.message, "Couldn't retrieve verification key");
+    ck_assert_ptr_null(c.access_key);
+
+    /* Every field is required. */
+    static const char *const bad[] = {
+        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+        "<SessionToken>t</SessionToken><SecretAccessKey>s</SecretAccessKey><Expiration>2014-10-24T23:00:23Z"
+        "</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
+        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+        "<AccessKeyId>a</AccessKeyId><SessionToken>t</SessionToken><SecretAccessKey>s</SecretAccessKey>"
+        "<Expiration></Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
+        "</AssumeRoleWithWebIdentityResponse>",
+        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
+        "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
+        "<ListBucketResult/>",
+        "<AssumeRoleWithWebIdentityResponse>",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(ws_s3_xml_parse_sts(bad[i], strlen(bad[i]), &c, &e, &err), -1);
+        ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
+        ck_assert_ptr_null(c.access_key);
+        ck_assert_ptr_null(c.secret_key);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("s3_xml");
@@ -269,6 +338,7 @@ static Suite *suite(void)
     tcase_add_test(t, error_documents);
     tcase_add_test(t, multipart_documents);
     tcase_add_test(t, delete_results);
+    tcase_add_test(t, sts_documents);
     suite_add_tcase(s, t);
     return s;
 }
