@@ -23,10 +23,8 @@
 #include <stdint.h>
 
 #include "walship/error.h"
+#include "walship/tar_header.h"
 
-#define WS_TAR_BLOCK     512
-#define WS_TAR_EXT_MAX   (64u * 1024u) /* bytes of extended headers before one member */
-#define WS_TAR_PATH_MAX  4096
 #define WS_TAR_PIECE_MIN (1u << 20) /* smallest max_piece accepted */
 
 typedef struct ws_tar_piece {

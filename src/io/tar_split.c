@@ -82,71 +82,6 @@ static int bad(ws_tar_split *t, ws_err *err, const char *what)
                       what);
 }
 
-static uint64_t padded(uint64_t n)
-{
-    return (n + WS_TAR_BLOCK - 1) / WS_TAR_BLOCK * WS_TAR_BLOCK;
-}
-
-/* An octal field (leading spaces, digits, then spaces or NULs) or, for
- * numbers too large for octal, base-256 (first byte's top bit set). */
-static int number(const uint8_t *f, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t i = 0;
-
-    if (f[0] & 0x80) {
-        if (f[0] != 0x80)
-            return -1; /* negative, or beyond 2^(8*(n-1)) */
-        for (i = 1; i < n; i++) {
-            if (v >> 56)
-                return -1;
-            v = v << 8 | f[i];
-        }
-        *out = v;
-        return 0;
-    }
-    while (i < n && f[i] == ' ')
-        i++;
-    if (i == n || f[i] < '0' || f[i] > '7')
-        return -1;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v >> 61)
-            return -1;
-        v = v << 3 | (uint64_t) (f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != '\0')
-            return -1;
-    *out = v;
-    return 0;
-}
-
-static bool checksum_ok(const uint8_t *h)
-{
-    uint64_t stored;
-    unsigned long usum = 0;
-    long ssum = 0;
-
-    if (number(h + 148, 8, &stored) < 0)
-        return false;
-    for (int i = 0; i < WS_TAR_BLOCK; i++) {
-        uint8_t c = (i >= 148 && i < 156) ? ' ' : h[i];
-
-        usum += c;
-        ssum += (signed char) c;
-    }
-    /* Some old writers summed signed chars. */
-    return stored == usum || (ssum >= 0 && stored == (uint64_t) ssum);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
 static int emit(ws_tar_split *t, const uint8_t *buf, size_t len, ws_err *err)
 {
     if (len == 0)
@@ -190,30 +125,14 @@ static int place_group(ws_tar_split *t, uint64_t group, ws_err *err)
     return 0;
 }
 
-/* The path from a pax extended header's "path" record, if any. */
+/* The path from a pax extended header's "path" record, if any (malformed
+ * records keep what we have: the member is still passed through). */
 static void pax_path(ws_tar_split *t, const uint8_t *p, uint64_t n)
 {
-    const uint8_t *end = p + n;
+    char v[WS_TAR_PATH_MAX + 1];
 
-    while (p < end) {
-        uint64_t len = 0;
-        const uint8_t *q = p;
-
-        while (q < end && *q >= '0' && *q <= '9' && len < n)
-            len = len * 10 + (uint64_t) (*q++ - '0');
-        if (q == p || q >= end || *q != ' ' || len == 0 || len > (uint64_t) (end - p))
-            return; /* malformed: keep what we have; the member is still passed through */
-        q++;
-        if (end - q >= 5 && memcmp(q, "path=", 5) == 0 && p + len > q + 5 && p[len - 1] == '\n') {
-            size_t vlen = (size_t) (p + len - 1 - (q + 5));
-
-            if (vlen <= WS_TAR_PATH_MAX) {
-                memcpy(t->ext_path, q + 5, vlen);
-                t->ext_path[vlen] = '\0';
-            }
-        }
-        p += len;
-    }
+    if (ws_tar_pax_value(p, n, "path", v, sizeof v) == 1)
+        memcpy(t->ext_path, v, sizeof v);
 }
 
 static void ext_done(ws_tar_split *t)
@@ -236,19 +155,10 @@ static void ext_done(ws_tar_split *t)
 /* ustar: prefix "/" name; older formats: name. */
 static void header_path(ws_tar_split *t, const uint8_t *h)
 {
-    size_t nlen = strnlen((const char *) h, 100);
-
-    if (t->ext_path[0]) {
+    if (t->ext_path[0])
         memcpy(t->path, t->ext_path, sizeof t->path);
-        return;
-    }
-    if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
-        size_t plen = strnlen((const char *) h + 345, 155);
-
-        snprintf(t->path, sizeof t->path, "%.*s/%.*s", (int) plen, (const char *) h + 345, (int) nlen,
-                 (const char *) h);
-    } else
-        snprintf(t->path, sizeof t->path, "%.*s", (int) nlen, (const char *) h);
+    else
+        ws_tar_header_name(h, t->path, sizeof t->path);
 }
 
 static bool has_data(uint8_t type)
@@ -263,7 +173,7 @@ static int header_done(ws_tar_split *t, ws_err *err)
     uint8_t type = h[156];
 
     t->hdr_fill = 0;
-    if (all_zero(h, WS_TAR_BLOCK)) {
+    if (ws_tar_all_zero(h, WS_TAR_BLOCK)) {
         if (t->ext_len)
             return bad(t, err, "end-of-archive block after an extended header");
         t->zero_seen = true;
@@ -273,19 +183,19 @@ static int header_done(ws_tar_split *t, ws_err *err)
     }
     if (t->zero_seen)
         return bad(t, err, "data after the end-of-archive marker");
-    if (!checksum_ok(h))
+    if (!ws_tar_checksum_ok(h))
         return bad(t, err, "bad header checksum");
-    if (number(h + 124, 12, &size) < 0)
+    if (ws_tar_number(h + 124, 12, &size) < 0)
         return bad(t, err, "bad size field");
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-        if (t->ext_len + WS_TAR_BLOCK + padded(size) > WS_TAR_EXT_MAX)
+        if (t->ext_len + WS_TAR_BLOCK + ws_tar_padded(size) > WS_TAR_EXT_MAX)
             return bad(t, err, "extended headers larger than 64 KiB");
         memcpy(t->ext + t->ext_len, h, WS_TAR_BLOCK);
         t->ext_len += WS_TAR_BLOCK;
         t->ext_type = type;
         t->ext_data_at = t->ext_len;
         t->ext_size = size;
-        t->ext_left = padded(size);
+        t->ext_left = ws_tar_padded(size);
         if (t->ext_left == 0)
             ext_done(t);
         else
@@ -294,14 +204,14 @@ static int header_done(ws_tar_split *t, ws_err *err)
     }
     header_path(t, h);
     data = has_data(type) ? size : 0;
-    if (place_group(t, t->ext_len + WS_TAR_BLOCK + padded(data), err) < 0 || emit(t, t->ext, t->ext_len, err) < 0 ||
-        emit(t, h, WS_TAR_BLOCK, err) < 0)
+    if (place_group(t, t->ext_len + WS_TAR_BLOCK + ws_tar_padded(data), err) < 0 ||
+        emit(t, t->ext, t->ext_len, err) < 0 || emit(t, h, WS_TAR_BLOCK, err) < 0)
         return -1;
     t->ext_len = 0;
     t->ext_path[0] = '\0';
     t->members++;
     t->size = t->left = data;
-    t->pad_left = padded(data) - data;
+    t->pad_left = ws_tar_padded(data) - data;
     t->st = data ? ST_DATA : ST_HEADER;
     return 0;
 }

@@ -7,9 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "walship/pg_time.h"
 #include "walship/wal_index.h"
-
-#define PG_EPOCH_UNIX 946684800LL
 
 /* The value of the line starting with key (e.g. "LABEL: "), or NULL. */
 static const char *line_value(const char *text, size_t len, const char *key, size_t *vlen)
@@ -100,69 +99,6 @@ int ws_backup_history_parse(const char *text, size_t len, const char *what, ws_b
     return 0;
 }
 
-/* Seconds east of UTC for "UTC", "+03", "-0130", "+05:30"; -1 otherwise. */
-static int numeric_zone(const char *z, long *offset)
-{
-    int h = 0, m = 0, sign;
-    size_t n = strlen(z);
-
-    if (strcmp(z, "UTC") == 0 || strcmp(z, "GMT") == 0 || strcmp(z, "Z") == 0 || strcmp(z, "UCT") == 0) {
-        *offset = 0;
-        return 0;
-    }
-    if (n < 3 || (z[0] != '+' && z[0] != '-'))
-        return -1;
-    sign = z[0] == '-' ? -1 : 1;
-    for (size_t i = 1; i < n; i++)
-        if ((z[i] < '0' || z[i] > '9') && !(z[i] == ':' && i == 3))
-            return -1;
-    if (n == 3)
-        h = atoi(z + 1);
-    else if (n == 5 && sscanf(z + 1, "%2d%2d", &h, &m) == 2)
-        ;
-    else if (n == 6 && z[3] == ':' && sscanf(z + 1, "%2d:%2d", &h, &m) == 2)
-        ;
-    else
-        return -1;
-    if (h > 15 || m > 59)
-        return -1;
-    *offset = sign * (h * 3600L + m * 60L);
-    return 0;
-}
-
-/* mktime in zone_name: the time whose abbreviation there is `abbr`. */
-static int zone_mktime(struct tm *tm, const char *zone_name, const char *abbr, time_t *out)
-{
-    const char *old = getenv("TZ");
-    char *saved = old ? strdup(old) : NULL;
-    int rc = -1;
-
-    if (old && !saved)
-        return -1;
-    setenv("TZ", zone_name, 1);
-    tzset();
-    /* Try "no DST" and "DST": in the hour a clock goes back both exist. */
-    for (int dst = -1; dst <= 1 && rc < 0; dst++) {
-        struct tm t = *tm, back;
-        time_t v;
-
-        t.tm_isdst = dst;
-        v = mktime(&t);
-        if (v == (time_t) -1 || !localtime_r(&v, &back) || !back.tm_zone || strcmp(back.tm_zone, abbr) != 0 ||
-            back.tm_hour != tm->tm_hour || back.tm_min != tm->tm_min || back.tm_mday != tm->tm_mday)
-            continue;
-        *out = v;
-        rc = 0;
-    }
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else
-        unsetenv("TZ");
-    tzset();
-    return rc;
-}
-
 int ws_backup_history_time(const char *text, const char *zone_name, int64_t *out, ws_err *err)
 {
     struct tm tm;
@@ -179,11 +115,11 @@ int ws_backup_history_time(const char *text, const char *zone_name, int64_t *out
         return ws_err_set(err, WS_ERR_CORRUPT, "\"%.64s\" is not a time as PostgreSQL writes one", text);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    if (numeric_zone(zone, &offset) == 0)
+    if (ws_pg_time_numeric_zone(zone, &offset) == 0)
         t = timegm(&tm) - offset;
-    else if (!zone_name || !*zone_name || zone_mktime(&tm, zone_name, zone, &t) < 0)
+    else if (!zone_name || !*zone_name || ws_pg_time_zone_mktime(&tm, zone_name, zone, &t) < 0)
         return ws_err_set(err, WS_ERR_INVALID, "cannot tell the UTC time of \"%.64s\": %s is not an abbreviation of %s",
                           text, zone, zone_name && *zone_name ? zone_name : "the server's log_timezone");
-    *out = ((int64_t) t - PG_EPOCH_UNIX) * 1000000;
+    *out = ((int64_t) t - WS_PG_EPOCH_UNIX) * 1000000;
     return 0;
 }

@@ -8,116 +8,23 @@
 
 #include "walship/repo_identity.h"
 #include "walship/repo_keys.h"
+#include "walship/repo_wal.h"
 #include "walship/timeline_history.h"
 #include "walship/wal_segment.h"
-
-typedef struct seg_entry {
-    ws_wal_name name;
-    uint64_t segno;
-} seg_entry;
-
-typedef struct seg_list {
-    seg_entry *v;
-    size_t n, cap;
-    uint32_t seg_size;
-} seg_list;
-
-static int collect(const ws_list_entry *e, void *arg, ws_err *err)
-{
-    seg_list *l = arg;
-    char name[WS_KEY_MAX];
-    ws_wal_name w;
-    ws_err e2;
-
-    if (e->is_prefix || ws_repo_wal_name_of_key(e->key, name, sizeof name, &e2) < 0 ||
-        ws_wal_name_parse(name, &w, &e2) < 0 || (w.kind != WS_WAL_SEGMENT && w.kind != WS_WAL_PARTIAL))
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        seg_entry *v = realloc(l->v, cap * sizeof *v);
-
-        if (!v)
-            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n].name = w;
-    l->n++;
-    return 0;
-}
-
-static int cmp_seg(const void *a, const void *b)
-{
-    const seg_entry *x = a, *y = b;
-
-    if (x->name.tli != y->name.tli)
-        return x->name.tli < y->name.tli ? -1 : 1;
-    if (x->segno != y->segno)
-        return x->segno < y->segno ? -1 : 1;
-    return (int) x->name.kind - (int) y->name.kind; /* segment before .partial */
-}
-
-/* The archived full segment segno of timeline tli, or NULL. */
-static const seg_entry *find_seg(const seg_list *l, uint32_t tli, uint64_t segno)
-{
-    seg_entry key = {.name = {.kind = WS_WAL_SEGMENT, .tli = tli}, .segno = segno};
-    const seg_entry *e = bsearch(&key, l->v, l->n, sizeof *l->v, cmp_seg);
-
-    return e;
-}
-
-/* Loads the history of tli (1 has none; a missing file means no parents). */
-static int load_history(ws_repo *repo, uint32_t tli, ws_tli_history *h, ws_err *err)
-{
-    char name[WS_WAL_NAME_MAX], key[WS_KEY_MAX];
-    ws_sink *mem;
-    const uint8_t *data;
-    size_t len;
-    int rc;
-
-    memset(h, 0, sizeof *h);
-    if (tli > 1) {
-        snprintf(name, sizeof name, "%08" PRIX32 ".history", tli);
-        if (ws_repo_wal_key(name, key, sizeof key, err) < 0)
-            return -1;
-        mem = ws_sink_mem_new();
-        if (!mem)
-            return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-        rc = ws_repo_get_sink(repo, key, mem, NULL, err);
-        if (rc == 0) {
-            data = ws_sink_mem_data(mem, &len);
-            rc = len > WS_WAL_TEXT_FILE_MAX ? ws_err_set(err, WS_ERR_CORRUPT, "%s: too large for a history file", key)
-                                            : ws_tli_history_parse((const char *) data, len, tli, key, h, err);
-            ws_sink_free(mem);
-            return rc;
-        }
-        ws_sink_free(mem);
-        if (err->code != WS_ERR_NOTFOUND)
-            return -1;
-    }
-    h->e = calloc(1, sizeof *h->e);
-    if (!h->e)
-        return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-    h->n = 1;
-    h->e[0].tli = tli;
-    h->e[0].begin = 0;
-    h->e[0].end = WS_LSN_END;
-    return 0;
-}
 
 /* The segment recovery on timeline tli reads before segno: the newest
  * timeline of its history that may hold segment segno - 1 and whose
  * segment is archived (XLogFileReadAnyTLI's rule). */
-static const seg_entry *predecessor(const seg_list *l, const ws_tli_history *h, uint64_t segno)
+static const ws_repo_wal_file *predecessor(const ws_repo_wal_list *l, const ws_tli_history *h, uint64_t segno)
 {
     if (segno == 0)
         return NULL;
     for (size_t i = h->n; i-- > 0;) {
-        const seg_entry *p;
+        const ws_repo_wal_file *p;
 
         if (!ws_tli_entry_may_hold_segment(&h->e[i], segno - 1, l->seg_size))
             continue;
-        p = find_seg(l, h->e[i].tli, segno - 1);
+        p = ws_repo_wal_list_find(l, h->e[i].tli, segno - 1, WS_WAL_SEGMENT);
         if (p)
             return p;
     }
@@ -125,7 +32,7 @@ static const seg_entry *predecessor(const seg_list *l, const ws_tli_history *h, 
 }
 
 /* Reads one archived segment into the indexer (begun, fed, ended). */
-static int read_segment(ws_repo *repo, ws_wal_indexer *x, const seg_entry *s, uint32_t seg_size, ws_err *err)
+static int read_segment(ws_repo *repo, ws_wal_indexer *x, const ws_repo_wal_file *s, uint32_t seg_size, ws_err *err)
 {
     char name[WS_WAL_NAME_MAX], key[WS_KEY_MAX];
     ws_sink *sink;
@@ -156,20 +63,23 @@ static void note_failure(ws_wal_rebuild_stats *st, ws_err *first, const ws_err *
 
 int ws_wal_index_rebuild(ws_repo *repo, const ws_wal_rebuild_opts *o, ws_wal_rebuild_stats *st, ws_err *err)
 {
-    seg_list l = {0};
+    ws_repo_wal_list l = {0};
+    bool any = false;
     ws_repo_identity id;
     ws_wal_indexer *x = NULL;
     ws_tli_history h = {0};
-    const seg_entry *last = NULL; /* the segment the indexer read last, fully */
+    const ws_repo_wal_file *last = NULL; /* the segment the indexer read last, fully */
     uint32_t cur_tli = 0;
     ws_err first, e;
     int found, rc = -1;
 
     memset(st, 0, sizeof *st);
     ws_err_clear(&first);
-    if (ws_storage_list(repo->st, "wal/", NULL, collect, &l, err) < 0)
+    if (ws_repo_wal_list_load(repo, &l, err) < 0)
         goto out;
-    if (l.n == 0) {
+    for (size_t i = 0; i < l.n && !any; i++)
+        any = l.v[i].name.kind != WS_WAL_HISTORY;
+    if (!any) {
         rc = 0;
         goto out;
     }
@@ -182,28 +92,20 @@ int ws_wal_index_rebuild(ws_repo *repo, const ws_wal_rebuild_opts *o, ws_wal_reb
                    WS_REPO_IDENTITY_KEY);
         goto out;
     }
-    l.seg_size = id.seg_size;
-    for (size_t i = 0; i < l.n; i++)
-        if (ws_wal_segno(&l.v[i].name, l.seg_size, &l.v[i].segno, err) < 0) {
-            char name[WS_WAL_NAME_MAX];
-
-            ws_wal_name_format(&l.v[i].name, name);
-            ws_err_prefix(err, "archived %s", name);
-            goto out;
-        }
-    qsort(l.v, l.n, sizeof *l.v, cmp_seg);
+    if (ws_repo_wal_list_sort(&l, id.seg_size, err) < 0)
+        goto out;
     x = ws_wal_indexer_new(err);
     if (!x)
         goto out;
     for (size_t i = 0; i < l.n; i++) {
-        const seg_entry *s = &l.v[i], *p;
+        const ws_repo_wal_file *s = &l.v[i], *p;
         ws_wal_index ix;
 
-        if (o->tli && s->name.tli != o->tli)
+        if (s->name.kind == WS_WAL_HISTORY || (o->tli && s->name.tli != o->tli))
             continue;
         if (s->name.tli != cur_tli) {
             ws_tli_history_free(&h);
-            if (load_history(repo, s->name.tli, &h, err) < 0)
+            if (ws_repo_history_load(repo, s->name.tli, &h, NULL, err) < 0)
                 goto out;
             cur_tli = s->name.tli;
             st->timelines++;
@@ -255,6 +157,6 @@ int ws_wal_index_rebuild(ws_repo *repo, const ws_wal_rebuild_opts *o, ws_wal_reb
 out:
     ws_tli_history_free(&h);
     ws_wal_indexer_free(x);
-    free(l.v);
+    ws_repo_wal_list_free(&l);
     return rc;
 }
