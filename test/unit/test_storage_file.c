@@ -631,6 +631,7 @@ START_TEST(bad_roots)
     open_fails(url, WS_ERR_CONFIG, "/new/deeper", "does not exist");
     ck_assert(!exists(dir, "new"));
     /* An existing empty directory is a new repository, trailing '/' or not. */
+    free(file);
     ck_assert(asprintf(&file, "%s/new", dir) > 0);
     ck_assert_int_eq(mkdir(file, 0750), 0);
     free(file);
