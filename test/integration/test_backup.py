@@ -450,6 +450,15 @@ def stored_objects(repo, rid):
     return [k for k in repo.keys("backup/%s/" % rid)]
 
 
+def aborted_uploads(env):
+    """The upload ids of every AbortMultipartUpload in the proxy's log."""
+    out = set()
+    for e in env.s3.proxy_log(env.https):
+        if e.get("op") == "AbortMultipartUpload":
+            out.update(urllib.parse.parse_qs(e.get("query") or "").get("uploadId", []))
+    return out
+
+
 def scenario_kills(env, repo, p):
     """Each run cleans what the runs killed before it left: checked after
     every kill (listed as interrupted, objects left) and in the next run."""
@@ -476,15 +485,10 @@ def scenario_kills(env, repo, p):
     env.r.check("K: the killed backup left objects behind (so their removal is tested)",
                 len(stored_objects(repo, rid)) >= 3, stored_objects(repo, rid))
     killed(rid, "objects stored")
-    # 3: waiting for the WAL (archiving held back meanwhile).
-    rid = kill_at(env, repo, p, "waiting for WAL", lambda proc, rid: any("waiting up to" in ln for ln in proc.lines),
-                  "--object-size", "1M", before=lambda: hold_archiving(env, repo, p, True),
-                  after=lambda: hold_archiving(env, repo, p, False), seen=proc_lines)
-    removed_by[ids[-1]] = proc_lines[-1]
-    killed(rid, "waiting for WAL")
     uploads = {}
     if env.kind == "s3":
-        # 4: a multipart upload in flight (incompressible 1 MiB+ objects).
+        # 3 (S3): a multipart upload in flight (incompressible objects over a
+        # part); the next walship-backup must send its abort.
         def multipart(proc, rid):
             for e in env.s3.proxy_log(env.https):
                 if e.get("op") == "UploadPart" and ("/backup/%s/" % rid) in (e.get("key") or ""):
@@ -499,7 +503,19 @@ def scenario_kills(env, repo, p):
         uploads = {x["token"]: x["key"] for x in rec.get("run", {}).get("pending", []) if "token" in x}
         env.r.check("K: the running record names the multipart upload in flight", len(uploads) >= 1,
                     json.dumps(rec.get("run")))
+        aborted_before = aborted_uploads(env)
         killed(rid, "multipart upload in flight")
+    # 4: waiting for the WAL (archiving held back meanwhile).
+    rid = kill_at(env, repo, p, "waiting for WAL", lambda proc, rid: any("waiting up to" in ln for ln in proc.lines),
+                  "--object-size", "1M", before=lambda: hold_archiving(env, repo, p, True),
+                  after=lambda: hold_archiving(env, repo, p, False), seen=proc_lines)
+    removed_by[ids[-1]] = proc_lines[-1]
+    if uploads:
+        aborted = aborted_uploads(env)
+        env.r.check("K: the next walship-backup sent AbortMultipartUpload for the killed backup's recorded upload",
+                    set(uploads) <= aborted and not set(uploads) & aborted_before,
+                    (sorted(uploads), sorted(aborted), sorted(aborted_before)))
+    killed(rid, "waiting for WAL")
 
     # The last one is cleaned by `walship backups-clean`, the others were by
     # the next walship-backup.
@@ -525,14 +541,6 @@ def scenario_kills(env, repo, p):
         left = [rid for rid in ids if os.path.exists(os.path.join(repo.root, "backup", rid))]
         env.r.check("K: no temp files or folders of killed backups remain", not left,
                     {rid: os.listdir(os.path.join(repo.root, "backup", rid)) for rid in left})
-    if uploads:
-        aborted = set()
-        for e in env.s3.proxy_log(env.https):
-            if e.get("op") == "AbortMultipartUpload":
-                q = urllib.parse.parse_qs(e.get("query") or "")
-                aborted.update(q.get("uploadId", []))
-        env.r.check("K: AbortMultipartUpload sent for the recorded upload of the killed backup",
-                    set(uploads) <= aborted, (sorted(uploads), sorted(aborted)))
 
 
 # --- scenario F: storage faults (s3) -------------------------------------------------------------
@@ -561,8 +569,8 @@ def scenario_faults(env, repo, p):
     proc = env.backup_bg(fast, p, "--object-size", "64M")
     try:
         rid = wait_until(lambda: running_id(env, repo, known), 60, "the running record")
-        wait_until(lambda: any(e.get("op") in ("UploadPart", "PutObject") and "/backup/%s/" % rid in
-                               (e.get("key") or "") for e in env.s3.proxy_log(env.https)), 120, "uploads")
+        wait_until(lambda: any(e.get("op") == "UploadPart" and "/backup/%s/" % rid in (e.get("key") or "")
+                               for e in env.s3.proxy_log(env.https)), 120, "a multipart upload")
         env.s3.proxy_config(env.https, fault_rate=1.0, faults=["503"], only=["PUT", "POST"])
         proc.wait(timeout=180)
     finally:
@@ -571,8 +579,11 @@ def scenario_faults(env, repo, p):
             proc.wait()
     proc.reader.join(timeout=10)
     err = "".join(proc.lines)
+    aborts = [e for e in env.s3.proxy_log(env.https) if e.get("op") == "AbortMultipartUpload" and
+              "/backup/%s/" % rid in (e.get("key") or "")]
     env.s3.proxy_reset(env.https)
     env.r.check("F100: the backup fails (exit 1) saying why", proc.returncode == 1 and "ERROR" in err, err[-2000:])
+    env.r.check("F100: it sent AbortMultipartUpload for its upload in flight", len(aborts) >= 1, len(aborts))
     cat = env.catalog(repo)
     env.r.check("F100: nothing restorable is listed", cat[rid]["status"] != "complete", cat[rid]["status"])
     proc2, rec2 = env.backup(repo, p, "--object-size", "4M")
