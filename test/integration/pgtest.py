@@ -95,11 +95,19 @@ def write_conf(path, settings):
 
 
 class Results:
-    """TAP-like check lines ("ok - ..." / "FAIL - ...") and their counts."""
+    """TAP-like check lines ("ok - ..." / "FAIL - ...") and their counts.
 
-    def __init__(self):
+    A run that checked nothing, or fewer checks than it expects (expect()),
+    fails: a scenario skipped by mistake must not look like a pass."""
+
+    def __init__(self, expected=1):
         self.passed = 0
         self.failed = 0
+        self.expected = expected
+
+    def expect(self, n):
+        """At least n checks must run (over the whole run)."""
+        self.expected = max(self.expected, n)
 
     def check(self, name, cond, detail=""):
         if cond:
@@ -109,6 +117,22 @@ class Results:
             self.failed += 1
             print("FAIL - %s%s" % (name, (": " + str(detail)[:3000]) if detail else ""), flush=True)
         return cond
+
+    def check_all(self, name, items, bad, detail=None):
+        """Every one of items is right (bad lists the wrong ones): fails when
+        items is empty, since then nothing was checked."""
+        items = list(items)
+        return self.check("%s (%d checked)" % (name, len(items)), bool(items) and not bad,
+                          detail if detail is not None else ("nothing to check" if not items else bad))
+
+    def finish(self):
+        """Prints the counts; returns the exit status (0 only when every
+        check passed and at least the expected number ran)."""
+        ran = self.passed + self.failed
+        if ran < self.expected:
+            print("FAIL - %d checks ran, at least %d expected" % (ran, self.expected), flush=True)
+        print("%d passed, %d failed" % (self.passed, self.failed + (1 if ran < self.expected else 0)))
+        return 0 if self.failed == 0 and ran >= self.expected else 1
 
 
 class Repo:

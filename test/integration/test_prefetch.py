@@ -670,6 +670,8 @@ def main():
             env.url = env.repo.url
             env.repo_settings = {"repo": env.url}
             t = None
+            # At least this many checks per scenario (pgtest.Results).
+            env.r.expect(8 + sum({"S": 10, "C": 4, "K": 3}.get(x, 0) for x in set(args.only)))
             steps = [("T", lambda: scenario_timeline(env))]
             for label, fn in steps:
                 t = fn()
@@ -690,6 +692,7 @@ def main():
             env.repo_settings = {"repo": env.url, "s3_endpoint": env.s3["S3ENV_HTTP_ENDPOINT"],
                                  "s3_region": env.s3["AWS_REGION"]}
             env.server_env = {k: env.s3[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+            env.r.expect(5)
             scenario_s3(env, args.compare)
     except (TestError, subprocess.TimeoutExpired, OSError) as e:
         env.r.check("scenarios ran to the end", False, str(e))
@@ -704,8 +707,7 @@ def main():
         shutil.rmtree(env.tmp, ignore_errors=True)
     else:
         print("# kept %s" % env.tmp)
-    print("%d passed, %d failed" % (env.r.passed, env.r.failed))
-    return 1 if env.r.failed else 0
+    return env.r.finish()
 
 
 if __name__ == "__main__":
