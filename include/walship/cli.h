@@ -16,4 +16,15 @@
  * On error cfg is left freed. */
 int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp, ws_config *cfg, ws_err *err);
 
+/* The longest path argument accepted: PostgreSQL's MAXPGPATH. */
+#define WS_CLI_PATH_MAX 1024
+
+/*
+ * Checks a file argument before anything else uses it (PostgreSQL's %f and
+ * %p): no control character and at most WS_CLI_PATH_MAX bytes, else one
+ * error line showing it escaped and cut (WS_ERR_INVALID), so no later
+ * message can be forged or flooded through it.  `what` names the argument.
+ */
+int ws_cli_check_path(const char *what, const char *arg, ws_err *err);
+
 #endif

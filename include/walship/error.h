@@ -9,6 +9,7 @@
 #define WALSHIP_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum ws_errcode {
     WS_OK = 0,
@@ -44,6 +45,14 @@ int ws_err_sys(ws_err *err, int errnum, const char *fmt, ...) __attribute__((for
 int ws_err_prefix(ws_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void ws_err_clear(ws_err *err);
+
+/* Untrusted text (a file name from the command line, a config value, an
+ * object key) in a message: quoted, '"' and '\\' escaped, control and
+ * non-ASCII bytes as \xNN, cut after WS_SHOW_MAX bytes ("..."), so it can
+ * neither break nor forge a log line.  Writes out and returns it. */
+#define WS_SHOW_MAX 80
+#define WS_SHOW_BUF (WS_SHOW_MAX * 4 + 8)
+const char *ws_err_show(const char *s, size_t n, char out[WS_SHOW_BUF]);
 
 /* Short name of a code, e.g. "corrupt", for logs and tests. */
 const char *ws_errcode_name(ws_errcode code);

@@ -24,6 +24,10 @@
 /* Flags for the functions below. */
 #define WS_LOCALFILE_NOFOLLOW 0x1 /* a symbolic link is refused (ELOOP) */
 #define WS_LOCALFILE_NOSYNC   0x2 /* write: no fsync (caches that need not survive a crash) */
+/* open/read: a secret (a key file, a credentials file) must belong to this
+ * user or root and give no access to group or others, else WS_ERR_INVALID
+ * saying how to fix it. */
+#define WS_LOCALFILE_PRIVATE 0x4
 
 /*
  * Opens an existing regular file for reading without blocking (see above);

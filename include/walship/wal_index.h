@@ -76,9 +76,6 @@ void ws_wal_index_free(ws_wal_index *ix);
 /* PostgreSQL's TransactionIdPrecedes: modulo 2^32 for normal xids (>= 3). */
 bool ws_xid_precedes(uint32_t a, uint32_t b);
 
-/* "X/X" to an LSN; -1 unless the whole string is that form. */
-int ws_lsn_parse(const char *text, uint64_t *out);
-
 /* --- building entries ----------------------------------------------------
  * An indexer is a WAL reader (wal_reader.h) that sums up each segment.  Feed
  * consecutive segments to carry records across; only the entry of the

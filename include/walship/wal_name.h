@@ -71,4 +71,7 @@ void ws_wal_name_format(const ws_wal_name *w, char out[WS_WAL_NAME_MAX]);
 /* "X/X" as PostgreSQL prints an LSN; out has room for 18 bytes. */
 void ws_lsn_format(uint64_t lsn, char out[18]);
 
+/* "X/X" to an LSN; -1 unless the whole string is that form. */
+int ws_lsn_parse(const char *text, uint64_t *out);
+
 #endif

@@ -31,15 +31,15 @@ static void usage(FILE *out)
           "  0    restored and verified\n"
           "  1    not in the repository (one request); PostgreSQL takes this as\n"
           "       \"not found\": the end of the archive, or in standby mode, retry later\n"
-          "  1    storage unreachable after the retry budget (WS_ERR_TRANSIENT or an I/O\n"
-          "       error reading the repository), in standby mode (standby.signal in\n"
-          "       the working directory): the standby waits and retries\n"
+          "  1    storage unreachable after the retry budget, or a file system error\n"
+          "       reading a file:// repository (EIO, EACCES, ...), in standby mode\n"
+          "       (standby.signal in the working directory): the standby waits, retries\n"
           "  200  integrity failure: checksum, authentication tag, decoding, wrong or\n"
           "       missing encryption key, unknown format, or content that is not the\n"
           "       named WAL file -- always fatal: never taken as \"not found\"\n"
           "  201  storage unreachable after retries in archive recovery (recovery.signal\n"
-          "       or no signal file), or storage refused the request (access denied,\n"
-          "       bad request) in any mode\n"
+          "       or no signal file), or S3 refused the request (403 access denied,\n"
+          "       other 4xx) in any mode\n"
           "  202  usage, configuration or local error (bad arguments, cannot write DEST),\n"
           "       or not this cluster's repository: the file:// directory is missing,\n"
           "       the location has no walship identity (wrong repo, not mounted), or\n"
@@ -84,6 +84,11 @@ int main(int argc, char **argv)
     if (argc - optind != 2) {
         ws_log(WS_LOG_ERROR, "expected WALFILE DEST (restore_command = 'walship-fetch %%f %%p') (exit %d)",
                WS_FETCH_LOCAL);
+        ws_config_free(&cfg);
+        return WS_FETCH_LOCAL;
+    }
+    if (ws_cli_check_path("WALFILE", argv[optind], &err) < 0 || ws_cli_check_path("DEST", argv[optind + 1], &err) < 0) {
+        ws_log(WS_LOG_ERROR, "%s (exit %d)", err.msg, WS_FETCH_LOCAL);
         ws_config_free(&cfg);
         return WS_FETCH_LOCAL;
     }

@@ -71,6 +71,11 @@ int main(int argc, char **argv)
         ws_config_free(&cfg);
         return WS_EXIT_USAGE;
     }
+    if (ws_cli_check_path("WALFILE", argv[optind], &err) < 0) {
+        ws_log_err(&err);
+        ws_config_free(&cfg);
+        return WS_EXIT_ERROR;
+    }
     /* Every segment's WAL index entry is stored before it is acknowledged. */
     status = ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL);
     ws_config_free(&cfg);

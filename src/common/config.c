@@ -26,8 +26,8 @@
 /* Longer than a day is certainly a typo, and keeps later ms arithmetic sane. */
 #define SECONDS_MAX 86400.0
 /* How much of a rejected value or key an error message shows. */
-#define ECHO_MAX 80
-#define ECHO_BUF (ECHO_MAX * 4 + 8)
+/* Longer names are not settings: never echoed (they may be key material). */
+#define NAME_ECHO_MAX 40
 
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const char *const uri_styles[] = {"path", "host", NULL};
@@ -41,38 +41,6 @@ const char *ws_log_level_name(ws_log_level l)
 }
 
 /* ---- helpers for messages ---- */
-
-/*
- * Renders s[0..n) quoted for an error message: control and non-ASCII bytes
- * escaped so the message stays one printable line, long input cut short.
- */
-static void quote(const char *s, size_t n, char out[ECHO_BUF])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t j = 0;
-
-    out[j++] = '"';
-    for (size_t i = 0; i < n && i < ECHO_MAX; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\') {
-            out[j++] = '\\';
-            out[j++] = (char) c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            out[j++] = '\\';
-            out[j++] = 'x';
-            out[j++] = hex[c >> 4];
-            out[j++] = hex[c & 15];
-        } else {
-            out[j++] = (char) c;
-        }
-    }
-    if (n > ECHO_MAX) {
-        memcpy(out + j, "...", 3);
-        j += 3;
-    }
-    out[j++] = '"';
-    out[j] = '\0';
-}
 
 /* Settings whose value may carry a credential: never echo their value. */
 static bool is_secret_name(const char *name)
@@ -342,11 +310,11 @@ static int parse_value(const ws_cfg_def *d, ws_config *cfg, const char *v, const
 /* The one message for a rejected value; secrets are not echoed. */
 static int bad_value(const ws_cfg_def *d, const char *v, const char *source, const char *expected, ws_err *err)
 {
-    char shown[ECHO_BUF];
+    char shown[WS_SHOW_BUF];
 
     if (d->secret || is_secret_name(d->name))
         return ws_err_set(err, WS_ERR_CONFIG, "invalid value for %s (from %s): expected %s", d->name, source, expected);
-    quote(v, strlen(v), shown);
+    ws_err_show(v, strlen(v), shown);
     return ws_err_set(err, WS_ERR_CONFIG, "invalid value %s for %s (from %s): expected %s", shown, d->name, source,
                       expected);
 }
@@ -457,10 +425,27 @@ static bool is_aws_credential(const char *k, size_t n)
     return false;
 }
 
+/*
+ * Whether k[0..n) could be a setting's name: a letter, then letters,
+ * digits, '_' or '-', at most NAME_ECHO_MAX bytes.  Only such a token is
+ * echoed: a file that is not a config file (a key file named by mistake)
+ * must not have its content printed.
+ */
+static bool plausible_name(const char *k, size_t n)
+{
+    if (n == 0 || n > NAME_ECHO_MAX || !((k[0] >= 'a' && k[0] <= 'z') || (k[0] >= 'A' && k[0] <= 'Z')))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= '0' && k[i] <= '9') ||
+              k[i] == '_' || k[i] == '-'))
+            return false;
+    return true;
+}
+
 static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const char *b, const char *e,
                       unsigned line_of[WS_CFG_NKEYS], ws_err *err)
 {
-    char shown[ECHO_BUF];
+    char shown[WS_SHOW_BUF];
 
     if (*b == '[') {
         const char *sb = b + 1, *se = e - 1;
@@ -469,7 +454,12 @@ static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const c
                               lineno);
         trim(&sb, &se);
         if (se - sb != 7 || memcmp(sb, "walship", 7) != 0) {
-            quote(sb, (size_t) (se - sb), shown);
+            if (!plausible_name(sb, (size_t) (se - sb)))
+                return ws_err_set(err, WS_ERR_CONFIG,
+                                  "syntax error in %s:%u: not a section header [walship] (not shown: is this a "
+                                  "config file?)",
+                                  name, lineno);
+            ws_err_show(sb, (size_t) (se - sb), shown);
             return ws_err_set(err, WS_ERR_CONFIG, "unknown section %s in %s:%u: only [walship] is allowed", shown, name,
                               lineno);
         }
@@ -491,7 +481,12 @@ static int parse_line(ws_config *cfg, const char *name, unsigned lineno, const c
 
     int key = find_key(kb, (size_t) (ke - kb));
     if (key < 0) {
-        quote(kb, (size_t) (ke - kb), shown);
+        if (!plausible_name(kb, (size_t) (ke - kb)))
+            return ws_err_set(err, WS_ERR_CONFIG,
+                              "syntax error in %s:%u: not a setting name before '=' (not shown: is this a config "
+                              "file?)",
+                              name, lineno);
+        ws_err_show(kb, (size_t) (ke - kb), shown);
         if (is_aws_credential(kb, (size_t) (ke - kb)))
             return ws_err_set(err, WS_ERR_CONFIG,
                               "unknown key %s in %s:%u: AWS credentials are never read from the "
@@ -630,8 +625,8 @@ static int apply_walship_env(ws_config *cfg, char *const *envp, ws_err *err)
                 key = i;
         }
         if (key < 0) {
-            char shown[ECHO_BUF];
-            quote(*e, n, shown);
+            char shown[WS_SHOW_BUF];
+            ws_err_show(*e, n, shown);
             /* Drop the quotes: a variable name reads better bare. */
             shown[strlen(shown) - 1] = '\0';
             return ws_err_set(err, WS_ERR_CONFIG, "unknown environment variable %s", shown + 1);

@@ -66,6 +66,36 @@ int ws_err_prefix(ws_err *err, const char *fmt, ...)
     return -1;
 }
 
+const char *ws_err_show(const char *s, size_t n, char out[WS_SHOW_BUF])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+
+    out[j++] = '"';
+    for (size_t i = 0; i < n && i < WS_SHOW_MAX; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c == '"' || c == '\\') {
+            out[j++] = '\\';
+            out[j++] = (char) c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            out[j++] = '\\';
+            out[j++] = 'x';
+            out[j++] = hex[c >> 4];
+            out[j++] = hex[c & 15];
+        } else {
+            out[j++] = (char) c;
+        }
+    }
+    if (n > WS_SHOW_MAX) {
+        memcpy(out + j, "...", 3);
+        j += 3;
+    }
+    out[j++] = '"';
+    out[j] = '\0';
+    return out;
+}
+
 void ws_err_clear(ws_err *err)
 {
     if (err) {

@@ -57,6 +57,17 @@ int ws_localfile_open(const char *path, unsigned flags, struct stat *st_out, ws_
         close(fd);
         return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is %s, not a regular file", path, kind_of(st.st_mode));
     }
+    if ((flags & WS_LOCALFILE_PRIVATE) && (st.st_mode & 077)) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_INVALID,
+                          "\"%s\" is accessible to other users (mode %04o): a secret must not be; chmod 600 it", path,
+                          (unsigned) (st.st_mode & 07777));
+    }
+    if ((flags & WS_LOCALFILE_PRIVATE) && st.st_uid != geteuid() && st.st_uid != 0) {
+        close(fd);
+        return ws_err_set(err, WS_ERR_INVALID, "\"%s\" belongs to uid %u, not to this user (uid %u) or root", path,
+                          (unsigned) st.st_uid, (unsigned) geteuid());
+    }
     /* Regular files ignore O_NONBLOCK; cleared anyway for whoever reads next. */
     (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (st_out)

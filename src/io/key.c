@@ -114,8 +114,10 @@ int ws_key_load(const char *path, ws_key **out, ws_err *err)
     size_t len = 0;
     int rc;
 
-    /* Never blocks on a FIFO or device named by mistake (localfile.h). */
-    rc = ws_localfile_read(path, WS_KEY_MAX_LEN + 8, 0, &buf, &len, err);
+    /* Never blocks on a FIFO or device named by mistake (localfile.h).  The
+     * key opens every object: a file others can read is refused, as ssh
+     * refuses such a private key (doc/configuration.md). */
+    rc = ws_localfile_read(path, WS_KEY_MAX_LEN + 8, WS_LOCALFILE_PRIVATE, &buf, &len, err);
     if (rc == 0)
         ws_err_set(err, WS_ERR_CONFIG, "\"%s\" does not exist", path);
     if (rc == 1) {

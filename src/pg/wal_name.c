@@ -32,20 +32,22 @@ bool ws_wal_is_segment_name(const char *name)
 int ws_wal_name_parse(const char *name, ws_wal_name *out, ws_err *err)
 {
     size_t len = strlen(name);
+    char shown[WS_SHOW_BUF];
 
     memset(out, 0, sizeof *out);
     if (len == 16 && strcmp(name + 8, ".history") == 0 && hex_upper(name, 8, &out->tli)) {
         out->kind = WS_WAL_HISTORY;
         if (out->tli >= 2)
             return 0;
-        return ws_err_set(err, WS_ERR_INVALID, "\"%s\": timeline 1 has no history file", name);
+        return ws_err_set(err, WS_ERR_INVALID, "%s: timeline 1 has no history file", ws_err_show(name, len, shown));
     }
     if (len >= WS_WAL_SEG_NAME_LEN && hex_upper(name, 8, &out->tli) && hex_upper(name + 8, 8, &out->log) &&
         hex_upper(name + 16, 8, &out->seg)) {
         const char *rest = name + WS_WAL_SEG_NAME_LEN;
 
         if (out->tli == 0)
-            return ws_err_set(err, WS_ERR_INVALID, "\"%s\": timeline 0 is not valid in a WAL file name", name);
+            return ws_err_set(err, WS_ERR_INVALID, "%s: timeline 0 is not valid in a WAL file name",
+                              ws_err_show(name, len, shown));
         if (*rest == '\0') {
             out->kind = WS_WAL_SEGMENT;
             return 0;
@@ -60,8 +62,10 @@ int ws_wal_name_parse(const char *name, ws_wal_name *out, ws_err *err)
             return 0;
         }
     }
+    /* The name comes from the command line: shown escaped and cut. */
     return ws_err_set(err, WS_ERR_INVALID,
-                      "\"%s\" is not a WAL file name (expected a segment, .partial, .backup or .history file)", name);
+                      "%s is not a WAL file name (expected a segment, .partial, .backup or .history file)",
+                      ws_err_show(name, len, shown));
 }
 
 /* --- segment arithmetic ------------------------------------------------ */
@@ -153,4 +157,39 @@ void ws_wal_name_format(const ws_wal_name *w, char out[WS_WAL_NAME_MAX])
 void ws_lsn_format(uint64_t lsn, char out[18])
 {
     snprintf(out, 18, "%" PRIX32 "/%" PRIX32, (uint32_t) (lsn >> 32), (uint32_t) lsn);
+}
+
+int ws_lsn_parse(const char *text, uint64_t *out)
+{
+    uint64_t part[2] = {0, 0};
+    const char *p = text;
+
+    for (int i = 0; i < 2; i++) {
+        int digits = 0;
+
+        for (; *p && *p != '/'; p++, digits++) {
+            int v;
+
+            if (*p >= '0' && *p <= '9')
+                v = *p - '0';
+            else if (*p >= 'A' && *p <= 'F')
+                v = *p - 'A' + 10;
+            else if (*p >= 'a' && *p <= 'f')
+                v = *p - 'a' + 10;
+            else
+                return -1;
+            part[i] = part[i] << 4 | (uint64_t) v;
+        }
+        if (digits < 1 || digits > 8)
+            return -1;
+        if (i == 0) {
+            if (*p != '/')
+                return -1;
+            p++;
+        }
+    }
+    if (*p)
+        return -1;
+    *out = part[0] << 32 | part[1];
+    return 0;
 }

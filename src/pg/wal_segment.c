@@ -111,6 +111,38 @@ int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, con
 
 /* --- text files ----------------------------------------------------------- */
 
+/*
+ * A backup history file's name holds the backup's start LSN as segment and
+ * offset (NAME.OOOOOOOO.backup); its START WAL LOCATION must be that LSN:
+ * for some valid segment size the LSN lies in the named segment, at that
+ * offset.
+ */
+static int backup_start_fits(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err)
+{
+    static const char start[] = "START WAL LOCATION: ";
+    char text[20];
+    const char *p = buf + sizeof start - 1, *sp = memchr(p, ' ', len - (sizeof start - 1));
+    uint64_t lsn;
+
+    if (!sp || (size_t) (sp - p) >= sizeof text)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: START WAL LOCATION is not an LSN", what);
+    memcpy(text, p, (size_t) (sp - p));
+    text[sp - p] = '\0';
+    if (ws_lsn_parse(text, &lsn) < 0)
+        return ws_err_set(err, WS_ERR_INVALID, "%s: START WAL LOCATION is not an LSN", what);
+    for (uint64_t size = WS_WAL_SEG_SIZE_MIN; size <= WS_WAL_SEG_SIZE_MAX; size *= 2) {
+        ws_wal_name at;
+
+        ws_wal_from_segno(name->tli, lsn / size, (uint32_t) size, &at);
+        if (at.log == name->log && at.seg == name->seg && lsn % size == name->offset)
+            return 0;
+    }
+    return ws_err_set(err, WS_ERR_INVALID,
+                      "%s: START WAL LOCATION %s is not the position its name gives (segment %08X%08X%08X, offset "
+                      "%08X)",
+                      what, text, name->tli, name->log, name->seg, name->offset);
+}
+
 int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err)
 {
     static const char start[] = "START WAL LOCATION: ";
@@ -143,7 +175,7 @@ int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, cons
         if (!memmem(buf, len, want, strlen(want)))
             return ws_err_set(err, WS_ERR_INVALID, "%s: its START WAL LOCATION line does not name segment %s", what,
                               seg);
-        return 0;
+        return backup_start_fits(buf, len, name, what, err);
     case WS_WAL_SEGMENT:
     case WS_WAL_PARTIAL:
     default:

@@ -40,41 +40,6 @@ bool ws_xid_precedes(uint32_t a, uint32_t b)
     return (int32_t) (a - b) < 0;
 }
 
-int ws_lsn_parse(const char *text, uint64_t *out)
-{
-    uint64_t part[2] = {0, 0};
-    const char *p = text;
-
-    for (int i = 0; i < 2; i++) {
-        int digits = 0;
-
-        for (; *p && *p != '/'; p++, digits++) {
-            int v;
-
-            if (*p >= '0' && *p <= '9')
-                v = *p - '0';
-            else if (*p >= 'A' && *p <= 'F')
-                v = *p - 'A' + 10;
-            else if (*p >= 'a' && *p <= 'f')
-                v = *p - 'a' + 10;
-            else
-                return -1;
-            part[i] = part[i] << 4 | (uint64_t) v;
-        }
-        if (digits < 1 || digits > 8)
-            return -1;
-        if (i == 0) {
-            if (*p != '/')
-                return -1;
-            p++;
-        }
-    }
-    if (*p)
-        return -1;
-    *out = part[0] << 32 | part[1];
-    return 0;
-}
-
 /* --- aggregation ------------------------------------------------------------ */
 
 static void range_add(ws_wal_xact_range *r, uint32_t xid, int64_t time, bool with_time, bool prepared)

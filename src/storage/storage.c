@@ -165,28 +165,16 @@ static bool prefix_valid(const char *prefix)
     return true;
 }
 
-/* Copies at most 100 bytes of s for a message, non-printables as '?', so a
- * bad key cannot break the one-line error. */
-static const char *printable(const char *s, char out[static 105])
-{
-    size_t i;
-
-    for (i = 0; s[i] && i < 100; i++)
-        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
-    strcpy(out + i, s[i] ? "..." : "");
-    return out;
-}
-
 static int bad_key(ws_storage *st, const char *key, ws_err *err)
 {
-    char buf[105];
+    char buf[WS_SHOW_BUF];
 
     if (!key)
         return ws_err_set(err, WS_ERR_INVALID, "%s: missing key", st->url);
     return ws_err_set(err, WS_ERR_INVALID,
-                      "%s: invalid key '%s': want 1..%d characters of [A-Za-z0-9._-/] "
+                      "%s: invalid key %s: want 1..%d characters of [A-Za-z0-9._-/] "
                       "without empty, '.' or '..' segments or a leading or trailing '/'",
-                      st->url, printable(key, buf), KEY_MAX);
+                      st->url, ws_err_show(key, strlen(key), buf), KEY_MAX);
 }
 
 /* Adds "URL: KEY" context, or only "URL" when a stage below (e.g. the
@@ -239,12 +227,12 @@ int ws_storage_list(ws_storage *st, const char *prefix, const char *delimiter, w
     if (delimiter && !*delimiter)
         delimiter = NULL;
     if (!prefix_valid(prefix)) {
-        char buf[105];
+        char buf[WS_SHOW_BUF];
 
         return ws_err_set(err, WS_ERR_INVALID,
-                          "%s: invalid list prefix '%s': want at most %d characters of "
+                          "%s: invalid list prefix %s: want at most %d characters of "
                           "[A-Za-z0-9._-/], not starting with '/'",
-                          st->url, printable(prefix, buf), KEY_MAX);
+                          st->url, ws_err_show(prefix, strlen(prefix), buf), KEY_MAX);
     }
     if (st->ops->list(st, prefix, delimiter, cb, arg, err) < 0)
         return ws_err_prefix(err, "%s: list '%s'", st->url, prefix);

@@ -8,6 +8,7 @@ W=${WS_TEST_BUILD:?}/src/walship
 DOC=${WS_TEST_SOURCE:?}/doc/format.md
 t=$(mktemp -d /tmp/ws-format-doc.XXXXXX)
 trap 'rm -rf "$t"' EXIT
+umask 077 # key files must not be readable by others (walship refuses them)
 mkdir "$t/repo"
 pass=0 fail=0
 check() { if "$@"; then pass=$((pass + 1)); else echo "FAIL: $*"; fail=$((fail + 1)); fi; }

@@ -19,6 +19,7 @@ Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
 """
 
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -320,6 +321,199 @@ def probe_file_changes(env):
             "push %d %s; fetch %d %s" % (p.returncode, p.stderr, f.returncode, f.stderr))
 
 
+# --- FIFOs, key material, names that forge log lines, small things -------------
+
+def timed(argv, cwd=None, env=None, limit=20):
+    """Runs argv as the server user with a time limit; returns (process or
+    None when it hung, seconds)."""
+    t0 = time.time()
+    try:
+        p = run(argv, cwd=cwd, env=env, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        return None, time.time() - t0
+    return p, time.time() - t0
+
+
+def fifo(env, name):
+    path = os.path.join(env.dir("fifos"), name)
+    if not os.path.exists(path):
+        os.mkfifo(path, 0o600)
+        give(path)
+    return path
+
+
+def probe_fifos(env):
+    """A FIFO (nobody writing) where walship reads a file: it fails at once
+    naming it, never blocks (a stuck archive_command stalls the archiver, a
+    stuck restore_command stalls recovery)."""
+    r = env.r
+    seg = env.segments()[-1]
+    out = os.path.join(env.dir("scratch-fifo"), "out")
+    conf_fifo = fifo(env, "walship.conf")
+    key_fifo = fifo(env, "key")
+    key_conf = env.conf("fifo-key", repo=env.repo.url, encryption_key_file=key_fifo)
+    cases = [
+        ("--config FILE is a FIFO", [env.push, "--config", conf_fifo, os.path.join(env.orig, seg)], None, 1,
+         conf_fifo),
+        ("--config FILE is a FIFO (fetch)", [env.fetch, "--config", conf_fifo, seg, out], None, 202, conf_fifo),
+        ("WALSHIP_CONFIG is a FIFO", [env.push, os.path.join(env.orig, seg)], {"WALSHIP_CONFIG": conf_fifo}, 1,
+         conf_fifo),
+        ("encryption_key_file is a FIFO", [env.push, "--config", key_conf, os.path.join(env.orig, seg)], None, 1,
+         key_fifo),
+        ("encryption_key_file is a FIFO (fetch)", [env.fetch, "--config", key_conf, seg, out], None, 202, key_fifo),
+        ("the WAL file is a FIFO", [env.push, "--config", env.repo.conf, fifo(env, "000000010000000000000077")],
+         None, 1, "000000010000000000000077"),
+    ]
+    for label, argv, extra, code, needle in cases:
+        p, secs = timed(argv, env=extra)
+        r.check("FIFO: %s: fails at once (exit %d) naming it" % (label, code),
+                p is not None and p.returncode == code and one_error(p, needle, "FIFO") and secs < 15,
+                "hung" if p is None else "exit %d in %.1f s: %s" % (p.returncode, secs, p.stderr))
+
+
+def probe_key_material(env):
+    """A key file named by mistake as the config file: no message shows its
+    content."""
+    r = env.r
+    key = os.path.join(env.tmp, "mistaken.key")
+    with open(key, "w") as f:
+        f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    os.chmod(key, 0o600)
+    give(key)
+    with open(key) as f:
+        material = f.read().strip()
+    seg = env.segments()[-1]
+    for label, argv in (("walship-push --config KEYFILE", [env.push, "--config", key, os.path.join(env.orig, seg)]),
+                        ("walship-fetch --config KEYFILE", [env.fetch, "--config", key, seg, "out"])):
+        p = run(argv, cwd=env.dir("scratch-key"), check=False)
+        leaked = [material[i:i + 6] for i in range(0, len(material) - 6) if material[i:i + 6] in p.stderr]
+        r.check("key material: %s fails without showing any of the key" % label,
+                p.returncode != 0 and one_error(p, key) and not leaked, "exit %d: %s" % (p.returncode, p.stderr))
+
+
+def probe_key_permissions(env):
+    """A key file others can read is refused (as ssh refuses such a private
+    key), saying how to fix it."""
+    r = env.r
+    key = os.path.join(env.tmp, "open.key")
+    pgtest.write_key_file(key)
+    os.chmod(key, 0o644)
+    conf = env.conf("open-key", repo=env.repo.url, encryption_key_file=key)
+    seg = env.segments()[-1]
+    p = env.push_file(conf, os.path.join(env.orig, seg))
+    r.check("key file readable by others: walship-push refuses it, naming it and the fix",
+            p.returncode == 1 and one_error(p, key, "chmod 600"), "exit %d: %s" % (p.returncode, p.stderr))
+    f = env.fetch_file(conf, seg, os.path.join(env.dir("scratch-openkey"), "out"))
+    r.check("key file readable by others: walship-fetch stops recovery (202)",
+            f.returncode == 202 and one_error(f, key), "exit %d: %s" % (f.returncode, f.stderr))
+
+
+def probe_forged_names(env):
+    """%f/%p with a newline or escape sequence, or 5,000 characters: one
+    error line, the name escaped and cut."""
+    r = env.r
+    forged = "pg_wal/000000010000000000000001\nwalship-push: ERROR: all is well\x1b[2J"
+    p = env.push_file(env.repo.conf, forged)
+    r.check("forged %p: one error line, control characters escaped",
+            p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "\\x0a" in p.stderr
+            and "\x1b" not in p.stderr, repr(p.stderr))
+    f = env.fetch_file(env.repo.conf, "0" * 5000, "out", cwd=env.dir("scratch-long"))
+    r.check("a 5,000-character %f: exit 202, one line, cut short",
+            f.returncode == 202 and len(f.stderr.strip().splitlines()) == 1 and len(f.stderr) < 600
+            and "..." in f.stderr, "exit %d, %d bytes: %s" % (f.returncode, len(f.stderr), f.stderr[:300]))
+
+
+def probe_backup_offset(env):
+    """A .backup file whose name's offset is not its START WAL LOCATION."""
+    r = env.r
+    backups = sorted(n for n in os.listdir(env.orig) if n.endswith(".backup"))
+    if not r.check("the archive holds the base backup's .backup file", backups, os.listdir(env.orig)):
+        return
+    good = backups[0]
+    off = int(good[25:33], 16)
+    bad_name = "%s.%08X.backup" % (good[:24], off + 8)
+    path = os.path.join(env.dir("backup-offset"), bad_name)
+    shutil.copy(os.path.join(env.orig, good), path)
+    give(path)
+    keys = env.repo.keys()
+    p = env.push_file(env.repo.conf, path)
+    r.check(".backup name offset differs from START WAL LOCATION: refused, nothing stored",
+            p.returncode == 1 and one_error(p, bad_name, "START WAL LOCATION") and env.repo.keys() == keys,
+            "exit %d: %s" % (p.returncode, p.stderr))
+
+
+def probe_permission_standby(env):
+    """An object of a file:// repository that cannot be read (EACCES): fatal
+    in archive recovery (201), a wait in standby mode (1), as doc/archive.md
+    says."""
+    r = env.r
+    seg = env.segments()[-1]
+    key = wal_key(seg)
+    codes = {}
+    env.repo.make_unreadable(key)
+    try:
+        for mode in ("recovery", "standby"):
+            d = env.dir("perm-" + mode)
+            sig = os.path.join(d, mode + ".signal")
+            open(sig, "w").close()
+            give(sig)
+            codes[mode] = env.fetch_file(env.repo.conf, seg, "out", cwd=d).returncode
+    finally:
+        env.repo.make_readable(key)
+    r.check("file:// permission error: 201 in archive recovery, 1 in standby mode",
+            codes == {"recovery": 201, "standby": 1}, str(codes))
+
+
+def probe_small_things(env):
+    """The conditions that held up when the issue was filed, kept covered:
+    wrong name, wrong size, zero pages, an unreadable WAL file, a malformed
+    config file, eight concurrent pushes of one segment."""
+    r = env.r
+    seg = env.segments()[-1]
+    work = env.dir("small")
+    with open(os.path.join(env.orig, seg), "rb") as f:
+        good = f.read()
+
+    def put(name, data, mode=0o600):
+        path = os.path.join(work, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        give(path)
+        os.chmod(path, mode)
+        return path
+
+    keys = env.repo.keys()
+    for label, path, needle in (
+            ("a wrong name", put("notawalfile", good), "not a WAL file name"),
+            ("a wrong size", put("0000000100000000000000A1", good[:MiB]), "differs"),
+            ("zero pages", put("0000000100000000000000A2", bytes(16 * MiB)), "page magic"),
+            ("an unreadable file", put("0000000100000000000000A3", good, 0o000), "Permission denied")):
+        p = env.push_file(env.repo.conf, path)
+        r.check("push of %s: one error line, nothing stored" % label,
+                p.returncode == 1 and one_error(p, needle) and env.repo.keys() == keys,
+                "exit %d: %s" % (p.returncode, p.stderr))
+    bad_conf = os.path.join(env.tmp, "malformed.conf")
+    with open(bad_conf, "w") as f:
+        f.write("repo = %s\nthis line is not a setting\n" % env.repo.url)
+    give(bad_conf)
+    p = env.push_file(bad_conf, os.path.join(env.orig, seg))
+    f = env.fetch_file(bad_conf, seg, os.path.join(env.dir("scratch-badconf"), "out"))
+    r.check("a malformed config file: push 1, fetch 202, one line naming the file and line",
+            p.returncode == 1 and f.returncode == 202 and one_error(p, bad_conf + ":2") and one_error(f, bad_conf),
+            p.stderr + f.stderr)
+    root = env.dir("eight")
+    conf = env.conf("eight", repo="file://" + root)
+    procs = [subprocess.Popen(pgtest.as_user([env.push, "--config", conf, os.path.join(env.orig, seg)]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    rcs = [pp.wait(timeout=120) for pp in procs]
+    out = os.path.join(env.dir("scratch-eight"), "out")
+    fe = env.fetch_file(conf, seg, out)
+    r.check("eight concurrent pushes of one segment: all succeed, one object, byte-identical",
+            rcs == [0] * 8 and fe.returncode == 0 and sha256_file(out) == sha256_file(os.path.join(env.orig, seg)),
+            "%s %s" % (rcs, fe.stderr))
+
+
+
 # name, function, the condition in one line.  Order matters only where noted.
 PROBES = [
     ("missing-root", probe_missing_root, "repository directory missing: push fails, fetch stops recovery"),
@@ -328,6 +522,13 @@ PROBES = [
     ("new-repository", probe_new_repository, "existing empty directory: first push starts it, with a NOTICE"),
     ("recovery-control", probe_recovery_right_path, "the right repository recovers every row"),
     ("file-changes", probe_file_changes, "file grows during the push: nothing committed, retry succeeds"),
+    ("fifos", probe_fifos, "a FIFO as config file, WALSHIP_CONFIG, key file or WAL file: fails at once"),
+    ("key-material", probe_key_material, "a key file passed as the config file: its content is never shown"),
+    ("key-permissions", probe_key_permissions, "a key file others can read is refused"),
+    ("forged-names", probe_forged_names, "%f/%p with control characters or 5,000 bytes: escaped and cut"),
+    ("backup-offset", probe_backup_offset, ".backup name offset differs from START WAL LOCATION: refused"),
+    ("permission-standby", probe_permission_standby, "file:// EACCES: 201 in archive recovery, 1 in standby"),
+    ("small-things", probe_small_things, "wrong name/size, zero pages, unreadable file, bad config, 8 pushes"),
 ]
 
 
@@ -350,6 +551,7 @@ def main():
     signal.alarm(TIME_LIMIT)
     t0 = time.time()
     probes = [p for p in PROBES if not args.only or p[0] in args.only]
+    env.r.expect(len(probes))
     try:
         setup(env)
     except (TestError, subprocess.TimeoutExpired, OSError) as e:
@@ -376,8 +578,7 @@ def main():
         shutil.rmtree(env.tmp, ignore_errors=True)
     else:
         print("# kept %s" % env.tmp)
-    print("%d passed, %d failed" % (env.r.passed, env.r.failed))
-    return 1 if env.r.failed or env.r.passed == 0 else 0
+    return env.r.finish()
 
 
 if __name__ == "__main__":

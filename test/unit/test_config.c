@@ -928,6 +928,28 @@ START_TEST(test_secrets_not_in_messages)
     ck_assert_int_eq(load(p, env(NULL)), -1);
     ck_assert_ptr_null(strstr(err.msg, secrets[0]));
 
+    /* A key file named as the config file: its material is never echoed,
+     * whatever shape it has (base64 with '=' padding, hex, a section-like
+     * line); only a token that could be a setting's name is. */
+    {
+        static const char *const keys[] = {
+            "kN9AeF3qZ0x8s7Yy+ab/cdefghijklmnopqrstG4Yc=\n",
+            "kN9AeF3qZ0x8s7YyHabcdefghijklmnopqrstuG4Yc=\n", /* no '+' or '/' */
+            "0123456789abcdef0123456789abcdef0123456789abcdef=\n",
+            "[kN9AeF3qZ0x8s7Yy/abc]\n",
+        };
+
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            p = conf(keys[i]);
+            ck_assert_int_eq(load(p, env(NULL)), -1);
+            ck_assert_msg(!strstr(err.msg, "kN9AeF") && !strstr(err.msg, "0123456789"), "%s", err.msg);
+            assert_err("not shown");
+        }
+        p = conf("repos = x\n");
+        ck_assert_int_eq(load(p, env(NULL)), -1);
+        assert_err("unknown key \"repos\"");
+    }
+
     /* Nor the value of an unknown WALSHIP_ variable. */
     ck_assert_int_eq(load(NULL, env("WALSHIP_SECRET=T0KEN-VALUE-2", NULL)), -1);
     ck_assert_str_eq(err.msg, "unknown environment variable WALSHIP_SECRET");

@@ -156,6 +156,21 @@ START_TEST(key_file_load)
     ck_assert_int_eq(err.code, WS_ERR_CONFIG);
     ck_assert_ptr_null(strstr(err.msg, "qzxwv"));
     unlink(path);
+    /* Group- or world-readable: refused, saying how to fix it. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_eq(write(fd, file, strlen(file)), (ssize_t) strlen(file));
+    close(fd);
+    ck_assert_int_eq(ws_key_load(path, &k, &err), 0);
+    ws_key_free(k);
+    for (size_t i = 0; i < 3; i++) {
+        static const mode_t modes[] = {0604, 0640, 0660};
+
+        ck_assert_int_eq(chmod(path, modes[i]), 0);
+        ck_assert_int_eq(ws_key_load(path, &k, &err), -1);
+        ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+        ck_assert_msg(strstr(err.msg, "accessible to other users") && strstr(err.msg, "chmod 600"), "%s", err.msg);
+    }
+    unlink(path);
 }
 END_TEST
 

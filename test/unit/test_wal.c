@@ -386,6 +386,20 @@ START_TEST(test_backup_text)
     ck_assert_ptr_nonnull(strstr(err.msg, "not a backup history file"));
     ck_assert_int_eq(ws_wal_check_text("", 0, &w, "b", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "empty"));
+    /* The name's offset must be the start location's. */
+    w = name_of("000000010000000000000002.00000030.backup");
+    ck_assert_int_eq(ws_wal_check_text(ok, strlen(ok), &w, "b", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "START WAL LOCATION 0/2000028 is not the position its name gives"));
+    {
+        /* 64 MiB segments: 0/8000028 is segment 2 at offset 0x28. */
+        static const char big[] = "START WAL LOCATION: 0/8000028 (file 000000010000000000000002)\n";
+        static const char bad_lsn[] = "START WAL LOCATION: 0/zz (file 000000010000000000000002)\n";
+
+        w = name_of("000000010000000000000002.00000028.backup");
+        ck_assert_int_eq(ws_wal_check_text(big, strlen(big), &w, "b", &err), 0);
+        ck_assert_int_eq(ws_wal_check_text(bad_lsn, strlen(bad_lsn), &w, "b", &err), -1);
+        ck_assert_ptr_nonnull(strstr(err.msg, "is not an LSN"));
+    }
 }
 END_TEST
 

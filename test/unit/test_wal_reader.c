@@ -1441,6 +1441,7 @@ START_TEST(test_repo_put_get)
     f = fopen(keyfile, "w");
     fputs("0123456789abcdef0123456789abcdef0123456789\n", f);
     fclose(f);
+    ck_assert_int_eq(chmod(keyfile, 0600), 0);
     r = open_repo(keyfile);
     ck_assert_msg(ws_wal_index_put(r, &ix, &err) == 0, "%s", err.msg);
     raw = read_all(path, &len);
