@@ -48,8 +48,8 @@ typedef struct ws_zone_abbrev {
  * in abbr_zone (a tz database name, or NULL for the process's own zone);
  * where two say different things it is refused as ambiguous.
  */
-int ws_pg_time_parse(const char *text, const ws_zone_abbrev *known, size_t nknown, const char *abbr_zone,
-                     int64_t *out, ws_err *err);
+int ws_pg_time_parse(const char *text, const ws_zone_abbrev *known, size_t nknown, const char *abbr_zone, int64_t *out,
+                     ws_err *err);
 
 /* The offset an abbreviation had when a server wrote local_text
  * ("YYYY-MM-DD HH:MM:SS ABBR", as in a backup history file) for the time

@@ -40,8 +40,8 @@ int ws_pg_time_numeric_zone(const char *z, long *offset)
 
 static bool same_wall_clock(const struct tm *a, const struct tm *b)
 {
-    return a->tm_year == b->tm_year && a->tm_mon == b->tm_mon && a->tm_mday == b->tm_mday &&
-           a->tm_hour == b->tm_hour && a->tm_min == b->tm_min && a->tm_sec == b->tm_sec;
+    return a->tm_year == b->tm_year && a->tm_mon == b->tm_mon && a->tm_mday == b->tm_mday && a->tm_hour == b->tm_hour &&
+           a->tm_min == b->tm_min && a->tm_sec == b->tm_sec;
 }
 
 int ws_pg_time_zone_mktime(const struct tm *tm, const char *zone_name, const char *abbr, time_t *out)
@@ -149,8 +149,8 @@ static int abbrev_offset(const struct tm *tm, const char *abbr, const ws_zone_ab
     return have ? 0 : -1;
 }
 
-int ws_pg_time_parse(const char *text, const ws_zone_abbrev *known, size_t nknown, const char *abbr_zone,
-                     int64_t *out, ws_err *err)
+int ws_pg_time_parse(const char *text, const ws_zone_abbrev *known, size_t nknown, const char *abbr_zone, int64_t *out,
+                     ws_err *err)
 {
     int y, mo, d, h, mi, s, n = 0;
     int64_t usec = 0;
@@ -224,8 +224,8 @@ int ws_pg_time_parse(const char *text, const ws_zone_abbrev *known, size_t nknow
                               "the offset instead (e.g. +02 or +01)",
                               text, zone);
         if (rc < 0)
-            return ws_err_set(err, WS_ERR_INVALID, "\"%.64s\" does not exist in %s (the clock skips that hour)",
-                              text, zone);
+            return ws_err_set(err, WS_ERR_INVALID, "\"%.64s\" does not exist in %s (the clock skips that hour)", text,
+                              zone);
     } else if (is_abbreviation(zone)) {
         int rc = abbrev_offset(&tm, zone, known, nknown, abbr_zone, &offset, text, err);
 

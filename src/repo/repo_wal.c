@@ -77,8 +77,7 @@ int ws_repo_wal_list_sort(ws_repo_wal_list *l, uint32_t seg_size, ws_err *err)
     return 0;
 }
 
-const ws_repo_wal_file *ws_repo_wal_list_find(const ws_repo_wal_list *l, uint32_t tli, uint64_t segno,
-                                              ws_wal_kind kind)
+const ws_repo_wal_file *ws_repo_wal_list_find(const ws_repo_wal_list *l, uint32_t tli, uint64_t segno, ws_wal_kind kind)
 {
     ws_repo_wal_file key;
 
