@@ -35,6 +35,10 @@ typedef struct ws_proc_id {
 /* Reads pid's parent and start time from /proc; -1 when it does not exist. */
 int ws_proc_read(pid_t pid, pid_t *ppid, unsigned long long *start, ws_err *err);
 
+/* The pid in the first line of datadir's postmaster.pid; 0 when there is
+ * none (or it is not a pid). */
+pid_t ws_datadir_postmaster_pid(const char *datadir);
+
 /* True while the process runs (not a zombie, same start time). */
 bool ws_proc_alive(const ws_proc_id *p);
 

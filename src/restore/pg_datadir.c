@@ -106,8 +106,7 @@ bool ws_proc_alive(const ws_proc_id *p)
     return start == p->start;
 }
 
-/* The postmaster's pid: the first line of postmaster.pid; 0 when none. */
-static pid_t postmaster_pid(const char *datadir)
+pid_t ws_datadir_postmaster_pid(const char *datadir)
 {
     char path[4096], *buf;
     size_t len;
@@ -124,7 +123,7 @@ static pid_t postmaster_pid(const char *datadir)
 
 int ws_datadir_startup_process(const char *datadir, ws_proc_id *out, ws_err *err)
 {
-    pid_t pm = postmaster_pid(datadir), cur = getppid();
+    pid_t pm = ws_datadir_postmaster_pid(datadir), cur = getppid();
 
     if (pm == 0)
         return 0;
