@@ -46,11 +46,11 @@ typedef struct ws_pitr_root {
 
 /* A file extracted. */
 typedef struct ws_pitr_file {
-    char *path;   /* its manifest path */
-    size_t root;  /* index of its root */
-    char *rel;    /* its path in that root */
+    char *path;  /* its manifest path */
+    size_t root; /* index of its root */
+    char *rel;   /* its path in that root */
     uint64_t size;
-    bool hashed;  /* sha256 is of the whole file */
+    bool hashed; /* sha256 is of the whole file */
     uint8_t sha256[WS_SHA256_LEN];
 } ws_pitr_file;
 

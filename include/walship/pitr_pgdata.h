@@ -20,12 +20,12 @@
 #include "walship/error.h"
 
 typedef struct ws_pitr_dir {
-    char *path;      /* absolute */
-    bool existed;    /* before the restore */
-    bool emptied;    /* force emptied it */
-    bool wal_link;   /* data directory: pg_wal is a symbolic link (kept) */
+    char *path;       /* absolute */
+    bool existed;     /* before the restore */
+    bool emptied;     /* force emptied it */
+    bool wal_link;    /* data directory: pg_wal is a symbolic link (kept) */
     char *wal_target; /* where it points */
-    uid_t uid;       /* the owner files are given (the directory's, when run as root) */
+    uid_t uid;        /* the owner files are given (the directory's, when run as root) */
     gid_t gid;
 } ws_pitr_dir;
 

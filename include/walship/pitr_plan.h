@@ -55,8 +55,8 @@ typedef struct ws_pitr_bad_record {
 /* A timeline the archive knows: from a history file, a segment or a backup. */
 typedef struct ws_pitr_timeline {
     uint32_t tli;
-    bool has_history;  /* its history file is archived (timeline 1 has none) */
-    ws_tli_history h;  /* as recovery reads it (repo_wal.h) */
+    bool has_history; /* its history file is archived (timeline 1 has none) */
+    ws_tli_history h; /* as recovery reads it (repo_wal.h) */
 } ws_pitr_timeline;
 
 /* Called with each record ending in the segment, in WAL order. */
@@ -139,8 +139,8 @@ typedef struct ws_pitr_rejected {
 
 /* One place the archive can be recovered to, along one or more paths. */
 typedef struct ws_pitr_outcome {
-    uint32_t tli;    /* the timeline the plan would write for it */
-    uint32_t *tlis;  /* every timeline whose path ends here */
+    uint32_t tli;   /* the timeline the plan would write for it */
+    uint32_t *tlis; /* every timeline whose path ends here */
     size_t ntlis;
     bool reached;    /* the target (else: where the path ends) */
     uint32_t at_tli; /* the point: timeline and LSN */
@@ -156,10 +156,10 @@ typedef struct ws_pitr_plan {
     ws_pitr_target target;        /* as asked */
 
     /* The choice (valid unless status is AMBIGUOUS or NO_BACKUP). */
-    size_t backup;          /* index into the source's backups */
-    char backup_why[512];   /* why this one */
-    uint32_t timeline;      /* recovery_target_timeline (numeric) */
-    ws_tli_history path;    /* that timeline's history */
+    size_t backup;        /* index into the source's backups */
+    char backup_why[512]; /* why this one */
+    uint32_t timeline;    /* recovery_target_timeline (numeric) */
+    ws_tli_history path;  /* that timeline's history */
     bool path_has_history;
 
     /* The WAL recovery reads, from the backup's start. */
@@ -169,16 +169,16 @@ typedef struct ws_pitr_plan {
     uint64_t wal_stored; /* their bytes in the repository */
 
     /* Where recovery stops. */
-    ws_pitr_rec stop;   /* R: the record the target stops at (time, xid, name, lsn) */
-    bool stop_after;    /* R is replayed (else recovery stops before it) */
-    uint64_t stop_lsn;  /* immediate: the backup's stop LSN; latest: the end of the archive */
+    ws_pitr_rec stop;      /* R: the record the target stops at (time, xid, name, lsn) */
+    bool stop_after;       /* R is replayed (else recovery stops before it) */
+    uint64_t stop_lsn;     /* immediate: the backup's stop LSN; latest: the end of the archive */
     ws_pitr_rec last_kept; /* the last commit/abort replayed, when known */
 
     /* The archive along the path. */
     uint64_t archive_end_lsn; /* end of the valid WAL of its last segment */
     bool has_newest;          /* the newest commit/abort the path's archive holds */
     int64_t newest_time;
-    uint64_t wal_after;       /* segments archived after the stop point */
+    uint64_t wal_after; /* segments archived after the stop point */
 
     /* A gap (status GAP or FORCED). */
     char gap_segment[WS_WAL_NAME_MAX]; /* the first segment missing or damaged */

@@ -26,14 +26,14 @@ typedef struct ws_pitr_result {
     bool done;
     double seconds;
     uint64_t tar_bytes, stored_bytes, files, dirs;
-    unsigned skipped;           /* postmaster.pid, standby.signal not restored */
-    unsigned commented;         /* postgresql.auto.conf lines commented out */
-    unsigned long removed;      /* --force: entries removed */
-    char walship_conf[4096];    /* the generated config */
+    unsigned skipped;        /* postmaster.pid, standby.signal not restored */
+    unsigned commented;      /* postgresql.auto.conf lines commented out */
+    unsigned long removed;   /* --force: entries removed */
+    char walship_conf[4096]; /* the generated config */
     char restore_command[4096];
     ws_pitr_setting settings[16];
     size_t nsettings;
-    char ts_dirs[8][1024];      /* "OID -> DIR" */
+    char ts_dirs[8][1024]; /* "OID -> DIR" */
     size_t nts;
 } ws_pitr_result;
 
@@ -42,8 +42,8 @@ typedef struct ws_pitr_report {
     const ws_pitr_source *src;
     const ws_pitr_run_opts *opts;
     ws_pitr_archive_stats stats;
-    bool manifest_known;       /* the backup's manifest was read */
-    bool has_postgresql_conf;  /* it lists postgresql.conf */
+    bool manifest_known;          /* the backup's manifest was read */
+    bool has_postgresql_conf;     /* it lists postgresql.conf */
     const ws_pitr_result *result; /* NULL before a restore */
 } ws_pitr_report;
 

@@ -50,9 +50,9 @@ typedef struct ws_pitr_run_opts {
     size_t nts_map;
     bool dry_run;
     bool json;
-    bool tty;   /* progress bar on standard error */
-    bool quiet; /* no progress */
-    unsigned jobs; /* parallel downloads (connections) */
+    bool tty;               /* progress bar on standard error */
+    bool quiet;             /* no progress */
+    unsigned jobs;          /* parallel downloads (connections) */
     const char *fetch_path; /* walship-fetch for restore_command; NULL: next to this program */
 } ws_pitr_run_opts;
 

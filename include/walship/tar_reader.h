@@ -32,8 +32,8 @@ typedef struct ws_tar_member {
                                      * '5' directory, others as written */
     uint64_t size;                  /* data bytes (0 unless a file) */
     unsigned mode;
-    bool continued;      /* begun in an earlier piece (begin_inside) */
-    uint64_t offset;     /* continued: data bytes of it in earlier pieces */
+    bool continued;  /* begun in an earlier piece (begin_inside) */
+    uint64_t offset; /* continued: data bytes of it in earlier pieces */
 } ws_tar_member;
 
 typedef struct ws_tar_reader_ops {

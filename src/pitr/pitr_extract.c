@@ -1,6 +1,7 @@
 /* pitr_extract.c - backup objects into directories, safely (pitr_extract.h). */
 #include "walship/pitr_extract.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "walship/buf.h"
@@ -39,8 +39,8 @@ static int safe_rel(const char *archive, const char *path, char *out, size_t out
     while (n > 0 && p[n - 1] == '/')
         n--;
     if (n == 0 || n >= outlen)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: member \"%.200s\" has an empty or overlong path: refused",
-                          archive, path);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: member \"%.200s\" has an empty or overlong path: refused", archive,
+                          path);
     memcpy(out, p, n);
     out[n] = '\0';
     for (char *c = out;;) {
@@ -233,12 +233,12 @@ typedef struct obj_state {
     size_t root;
     const ws_backup_object *ob;
     const volatile bool *stop;
-    int fd;               /* the file being written, or -1 */
+    int fd; /* the file being written, or -1 */
     char rel[WS_TAR_PATH_MAX + 1];
-    uint64_t off;         /* where the next data byte goes */
+    uint64_t off; /* where the next data byte goes */
     uint64_t size;
-    bool continued;       /* the member began in an earlier object */
-    EVP_MD_CTX *sha;      /* hashing the whole member, when it is all here */
+    bool continued;  /* the member began in an earlier object */
+    EVP_MD_CTX *sha; /* hashing the whole member, when it is all here */
 } obj_state;
 
 static const char *base_name(const char *rel)
@@ -316,8 +316,8 @@ static int on_member(void *arg, const ws_tar_member *m, ws_err *err)
         if (mkdirat(dfd, last, 0700) < 0 && errno != EEXIST)
             rc = ws_err_sys(err, errno, "cannot make directory %s/%s", r->path, os->rel);
         else if (fstatat(dfd, last, &st, nofollow) < 0 || !S_ISDIR(st.st_mode))
-            rc = ws_err_set(err, WS_ERR_CORRUPT, "%s: member \"%.200s\": %s/%s exists and is not a directory",
-                            archive, m->path, r->path, os->rel);
+            rc = ws_err_set(err, WS_ERR_CORRUPT, "%s: member \"%.200s\": %s/%s exists and is not a directory", archive,
+                            m->path, r->path, os->rel);
         else {
             if (r->chown)
                 (void) fchownat(dfd, last, r->uid, r->gid, AT_SYMLINK_NOFOLLOW);
@@ -421,8 +421,8 @@ static int extract_object(void *arg, ws_repo *repo, size_t j, const volatile boo
 
         if (!next || !next->continued || strcmp(next->member_path, path) != 0 || next->member_offset != done) {
             ws_err_set(err, WS_ERR_CORRUPT,
-                       "%s ends inside member \"%.200s\" (after %" PRIu64 " bytes) but no object continues it",
-                       ob->key, path, done);
+                       "%s ends inside member \"%.200s\" (after %" PRIu64 " bytes) but no object continues it", ob->key,
+                       path, done);
             goto out;
         }
         /* The rest comes with the next object. */

@@ -164,8 +164,8 @@ int ws_pitr_manifest_verify(const ws_pitr_manifest *m, const ws_pitr_extracted *
         if (!f)
             snprintf(why, sizeof why, "\"%.400s\" is in the manifest but was not restored", mf->path);
         else if (f->size != mf->size)
-            snprintf(why, sizeof why, "\"%.400s\" has size %" PRIu64 " on disk, %" PRIu64 " in the manifest",
-                     mf->path, f->size, mf->size);
+            snprintf(why, sizeof why, "\"%.400s\" has size %" PRIu64 " on disk, %" PRIu64 " in the manifest", mf->path,
+                     f->size, mf->size);
         else if (mf->has_sha256 && memcmp(f->sha256, mf->sha256, WS_SHA256_LEN) != 0)
             snprintf(why, sizeof why, "\"%.400s\" has another SHA-256 than the manifest's", mf->path);
         else
@@ -177,8 +177,7 @@ int ws_pitr_manifest_verify(const ws_pitr_manifest *m, const ws_pitr_extracted *
         if (ignored(x->files[i].path) || ws_pitr_manifest_has(m, x->files[i].path))
             continue;
         if (bad++ == 0)
-            snprintf(first, sizeof first, "\"%.400s\" was restored but is not in the manifest",
-                     x->files[i].path);
+            snprintf(first, sizeof first, "\"%.400s\" was restored but is not in the manifest", x->files[i].path);
     }
     if (bad)
         return ws_err_set(err, WS_ERR_CORRUPT, "the restored files do not match the backup manifest (%zu file%s): %s",

@@ -299,8 +299,7 @@ static int ts_check(const char *path, bool force, bool *exists, bool *must_empty
         *must_empty = true;
         return 1;
     }
-    return ws_err_set(err, WS_ERR_INVALID,
-                      "tablespace directory %s is not empty (it holds \"%s\")%s", path, first,
+    return ws_err_set(err, WS_ERR_INVALID, "tablespace directory %s is not empty (it holds \"%s\")%s", path, first,
                       force ? ": --force empties a tablespace directory only when all it holds is PG_* version "
                               "directories of an earlier restore"
                             : "");

@@ -272,11 +272,11 @@ static uint64_t first_newer(const ws_tli_history *P, size_t k, uint64_t from, ui
 typedef struct step {
     uint64_t segno;
     bool have;
-    ws_wal_name file;     /* have: the file (PostgreSQL's XLogFileReadAnyTLI) */
-    uint64_t stored;      /* its stored size */
-    uint64_t seg_start;   /* LSN */
-    uint64_t valid_end;   /* have: the path's WAL it holds ends here (<= the segment's end) */
-    uint32_t want_tli;    /* the timeline whose WAL is needed first where it is not */
+    ws_wal_name file;   /* have: the file (PostgreSQL's XLogFileReadAnyTLI) */
+    uint64_t stored;    /* its stored size */
+    uint64_t seg_start; /* LSN */
+    uint64_t valid_end; /* have: the path's WAL it holds ends here (<= the segment's end) */
+    uint32_t want_tli;  /* the timeline whose WAL is needed first where it is not */
 } step;
 
 static void pick(const planner *pl, const ws_tli_history *P, uint64_t segno, step *s)
@@ -386,8 +386,8 @@ static const ws_wal_index *index_of(planner *pl, const step *s)
  * Steps without a file are given to fn too (it decides). */
 typedef int (*walk_fn)(planner *pl, void *arg, const step *s, const ws_wal_index *ix, ws_err *err);
 
-static int walk(planner *pl, const ws_tli_history *P, uint64_t from, int dir, uint64_t max_steps, walk_fn fn,
-                void *arg, ws_err *err)
+static int walk(planner *pl, const ws_tli_history *P, uint64_t from, int dir, uint64_t max_steps, walk_fn fn, void *arg,
+                ws_err *err)
 {
     uint64_t segno = from, done = 0;
 
@@ -504,17 +504,17 @@ typedef enum { S_FOUND, S_END, S_BROKEN } search_end;
 typedef struct search {
     /* in */
     const ws_tli_history *P;
-    bool find; /* look for the target's stop record (else: walk to the end) */
+    bool find;          /* look for the target's stop record (else: walk to the end) */
     uint64_t until_lsn; /* immediate: walk to the segment holding the byte before it */
     /* out */
     search_end end;
     ws_pitr_rec R;
-    bool evidence;        /* time targets: a commit/abort before R that does not meet it */
+    bool evidence;         /* time targets: a commit/abort before R that does not meet it */
     ws_pitr_rec last_xact; /* the last commit/abort before R, exact when last_exact */
     bool last_exact;
     bool has_last_seg;
     uint64_t last_xact_segno; /* the segment of the last one */
-    bool has_newest; /* the newest commit/abort time seen */
+    bool has_newest;          /* the newest commit/abort time seen */
     int64_t newest;
     /* the walk */
     bool any;
@@ -768,8 +768,8 @@ static const char *not_admissible(const planner *pl, const ws_backup_record *b, 
         return buf;
     }
     if (entry_of(P, b->start_tli) < 0) {
-        snprintf(buf, len, "it is on timeline %" PRIu32 ", which is not on the path of timeline %" PRIu32,
-                 b->start_tli, cand_tli);
+        snprintf(buf, len, "it is on timeline %" PRIu32 ", which is not on the path of timeline %" PRIu32, b->start_tli,
+                 cand_tli);
         return buf;
     }
     if (!backup_tli_ok(b, P)) {
@@ -913,8 +913,7 @@ static int try_backups(planner *pl, cand *c, ws_err *err)
                     goto out;
                 continue;
             }
-            if (t->kind == WS_PITR_TIME && !s.evidence &&
-                !(b->has_times && t->time >= b->start_time + ONE_SECOND_US)) {
+            if (t->kind == WS_PITR_TIME && !s.evidence && !(b->has_times && t->time >= b->start_time + ONE_SECOND_US)) {
                 back_scan bs = {.P = c->P, .ev = EV_UNKNOWN};
                 uint64_t from = segno_of(pl, b->start_lsn);
 
@@ -1063,8 +1062,8 @@ out:
         return -1;
     if (best == SIZE_MAX) {
         p->status = WS_PITR_PLAN_NO_BACKUP;
-        snprintf(p->problem, sizeof p->problem, "%s", pl->o->backup_id ? "the backup asked for cannot be restored"
-                                                                        : "the catalog holds no complete backup");
+        snprintf(p->problem, sizeof p->problem, "%s",
+                 pl->o->backup_id ? "the backup asked for cannot be restored" : "the catalog holds no complete backup");
         return 0;
     }
     p->backup = best;

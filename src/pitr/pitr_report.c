@@ -41,8 +41,8 @@ static void rec_text(const ws_pitr_rec *r, char *out, size_t len)
     ws_lsn_format(r->lsn, lsn);
     ws_pg_time_format_utc(r->time, t);
     if (is_xact(r->kind))
-        snprintf(out, len, "%s of transaction %" PRIu32 " at %s (timeline %" PRIu32 "), %s", kind_text(r->kind),
-                 r->xid, lsn, r->tli, t);
+        snprintf(out, len, "%s of transaction %" PRIu32 " at %s (timeline %" PRIu32 "), %s", kind_text(r->kind), r->xid,
+                 lsn, r->tli, t);
     else if (r->kind == WS_WAL_REC_RESTORE_POINT)
         snprintf(out, len, "restore point \"%s\" at %s (timeline %" PRIu32 "), %s", r->name, lsn, r->tli, t);
     else
@@ -151,7 +151,8 @@ void ws_pitr_report_text(FILE *out, const ws_pitr_report *r)
     const ws_backup_record *b = chosen(r);
     char line[2048], a[WS_PG_TIME_TEXT_MAX], c[WS_PG_TIME_TEXT_MAX], s1[32], s2[32], lsn[18];
 
-    fprintf(out, "pitr-restore plan (%s)\n", p->status == WS_PITR_PLAN_OK ? "complete" : ws_pitr_status_name(p->status));
+    fprintf(out, "pitr-restore plan (%s)\n",
+            p->status == WS_PITR_PLAN_OK ? "complete" : ws_pitr_status_name(p->status));
     ws_pitr_target_describe(&p->target, line, sizeof line);
     fprintf(out, "  target:       %s\n", line);
     if (p->target.kind == WS_PITR_TIME) {
@@ -248,16 +249,16 @@ void ws_pitr_report_text(FILE *out, const ws_pitr_report *r)
             fprintf(out, "  at the end:   %s\n", line);
             archive_text(r, line, sizeof line);
             fprintf(out, "  archiving:    %s\n", line);
-            fprintf(out, "  estimate:     restore about %.0f s, replay about %.0f s (from sizes and the rates measured "
-                         "in doc/benchmarks.md)\n",
+            fprintf(out,
+                    "  estimate:     restore about %.0f s, replay about %.0f s (from sizes and the rates measured "
+                    "in doc/benchmarks.md)\n",
                     estimate_restore(r) + 0.5, estimate_replay(r) + 0.5);
         }
     }
     if (r->manifest_known && !r->has_postgresql_conf)
-        fprintf(out,
-                "  note:         the backup holds no postgresql.conf (a Debian cluster keeps it in "
-                "/etc/postgresql/15/<cluster>/): start the restored server with your configuration, see "
-                "doc/restore.md\n");
+        fprintf(out, "  note:         the backup holds no postgresql.conf (a Debian cluster keeps it in "
+                     "/etc/postgresql/15/<cluster>/): start the restored server with your configuration, see "
+                     "doc/restore.md\n");
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note:         %s\n", p->notes[i]);
     fprintf(out,
@@ -287,8 +288,9 @@ void ws_pitr_report_text_result(FILE *out, const ws_pitr_report *r)
         if (x->commented)
             fprintf(out, "  commented:    %u earlier line%s of postgresql.auto.conf\n", x->commented,
                     x->commented == 1 ? "" : "s");
-        fprintf(out, "  next:         start the server (pg_ctl -D %s start, or your service); recovery runs through "
-                     "walship-fetch\n",
+        fprintf(out,
+                "  next:         start the server (pg_ctl -D %s start, or your service); recovery runs through "
+                "walship-fetch\n",
                 r->opts->pgdata);
     }
 }
@@ -440,10 +442,11 @@ json_t *ws_pitr_report_json(const ws_pitr_report *r)
             json_object_set_new(o, "gap", x);
         }
         json_object_set_new(o, "recovery_target_action", json_string(ws_pitr_report_action(r)));
-        json_object_set_new(o, "archive_mode", json_string(r->plan->status == WS_PITR_PLAN_FORCED ||
-                                                                   r->opts->archive_mode == WS_PITR_ARCHIVE_OFF
-                                                               ? "off"
-                                                               : "preserve"));
+        json_object_set_new(
+            o, "archive_mode",
+            json_string(r->plan->status == WS_PITR_PLAN_FORCED || r->opts->archive_mode == WS_PITR_ARCHIVE_OFF
+                            ? "off"
+                            : "preserve"));
         end_text(r, line, sizeof line);
         json_object_set_new(o, "at_the_end", json_string(line));
         x = json_object();

@@ -65,8 +65,8 @@ static int load_manifest(ws_pitr_archive *a, const ws_backup_record *b, ws_pitr_
 
     if (!b->has_manifest)
         return ws_err_set(err, WS_ERR_CORRUPT, "backup %s has no manifest", b->id);
-    if (ws_repo_get_mem(ws_pitr_archive_repo(a), b->manifest.key, MANIFEST_MAX, "a backup manifest", &buf, &len,
-                        err) < 0)
+    if (ws_repo_get_mem(ws_pitr_archive_repo(a), b->manifest.key, MANIFEST_MAX, "a backup manifest", &buf, &len, err) <
+        0)
         return ws_err_prefix(err, "backup %s", b->id);
     rc = ws_pitr_manifest_parse(buf, len, b->manifest.key, m, err);
     free(buf);
@@ -123,8 +123,7 @@ static int fetch_path(const ws_pitr_run_opts *o, char *out, size_t len, ws_err *
     }
     if (access(out, X_OK) < 0)
         return ws_err_sys(err, errno,
-                          "restore_command needs walship-fetch, expected at %s (install it next to pitr-restore)",
-                          out);
+                          "restore_command needs walship-fetch, expected at %s (install it next to pitr-restore)", out);
     return 0;
 }
 
@@ -339,8 +338,8 @@ static int restore(const ws_config *cfg, const ws_pitr_run_opts *o, ws_pitr_arch
         links[i].oid = ts[i].ar->ts_oid;
         links[i].path = tsdir[i].path;
         if (res->nts < sizeof res->ts_dirs / sizeof res->ts_dirs[0])
-            snprintf(res->ts_dirs[res->nts++], sizeof res->ts_dirs[0], "%" PRIu32 " (was %s) -> %s",
-                     ts[i].ar->ts_oid, ts[i].ar->ts_location, tsdir[i].path);
+            snprintf(res->ts_dirs[res->nts++], sizeof res->ts_dirs[0], "%" PRIu32 " (was %s) -> %s", ts[i].ar->ts_oid,
+                     ts[i].ar->ts_location, tsdir[i].path);
     }
     ws_backup_progress_phase(bar, "verifying %zu files against the backup manifest", x.nfiles);
     if (ws_pitr_manifest_verify(manifest, &x, err) < 0)
@@ -382,8 +381,9 @@ static int restore(const ws_config *cfg, const ws_pitr_run_opts *o, ws_pitr_arch
     rc = 0;
 out:
     if (rc < 0 && pgdata.path)
-        ws_err_prefix(err, "the restore into %s failed and left it incomplete (it will not start as a recovery; run "
-                           "pitr-restore again with --force)",
+        ws_err_prefix(err,
+                      "the restore into %s failed and left it incomplete (it will not start as a recovery; run "
+                      "pitr-restore again with --force)",
                       pgdata.path);
     free(conf_path);
     ws_pitr_extracted_free(&x);

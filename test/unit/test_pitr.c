@@ -45,9 +45,9 @@ typedef struct mtl {
     uint32_t tli;
     mrec *r;
     size_t n, cap;
-    uint64_t lsn;       /* where the next record goes */
-    bool seg[MAXSEG];   /* archived full segments */
-    uint64_t own_from;  /* first segment this timeline writes files for */
+    uint64_t lsn;      /* where the next record goes */
+    bool seg[MAXSEG];  /* archived full segments */
+    uint64_t own_from; /* first segment this timeline writes files for */
     bool has_history;
     ws_tli_entry hist[MAXTL];
     size_t nhist;
