@@ -57,7 +57,7 @@ typedef struct ws_s3_req {
 
 typedef struct ws_s3_resp {
     long status;
-    ws_s3_buf body;         /* collected body (not the sink's), bounded */
+    ws_buf body;            /* collected body (not the sink's), bounded */
     int64_t content_length; /* -1 unknown */
     int64_t last_modified;  /* epoch seconds, 0 unknown */
     char etag[128];

@@ -6,8 +6,8 @@
  * query string as given instead of canonicalising it.  The same canonical
  * query string built here is what the request sends, so the two never differ.
  *
- * Also holds a tiny growable string buffer used by the S3 modules, and the
- * free that wipes a secret first.
+ * Also holds the free that wipes a secret first.  Text is built in ws_buf
+ * (buf.h) with its unchecked appends.
  */
 #ifndef WALSHIP_S3_SIGN_H
 #define WALSHIP_S3_SIGN_H
@@ -17,23 +17,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "walship/buf.h"
 #include "walship/error.h"
-
-/* --- growable byte/string buffer (always NUL-terminated) ------------- */
-
-typedef struct ws_s3_buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom; /* an append failed: the content is incomplete */
-} ws_s3_buf;
-
-void ws_s3_buf_init(ws_s3_buf *b);
-void ws_s3_buf_free(ws_s3_buf *b);
-void ws_s3_buf_reset(ws_s3_buf *b);
-void ws_s3_buf_add(ws_s3_buf *b, const void *data, size_t len);
-void ws_s3_buf_adds(ws_s3_buf *b, const char *s);
-void ws_s3_buf_addf(ws_s3_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Overwrites the NUL-terminated secret s, then frees it (NULL is fine). */
 void ws_s3_secret_free(char *s);
@@ -61,11 +46,11 @@ void ws_s3_amz_date(time_t t, char out[17]);
 
 /* Appends s URI-encoded per SigV4: A-Z a-z 0-9 - . _ ~ stay, every other byte
  * becomes %XX (upper-case hex); '/' stays only when keep_slash. */
-void ws_s3_uri_encode(ws_s3_buf *b, const char *s, bool keep_slash);
+void ws_s3_uri_encode(ws_buf *b, const char *s, bool keep_slash);
 
 /* Appends the canonical query string: names and values encoded, pairs sorted
  * by encoded name then value, joined with '&'; an empty value gives "name=". */
-void ws_s3_canonical_query(ws_s3_buf *b, const ws_s3_param *params, size_t n);
+void ws_s3_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n);
 
 typedef struct ws_s3_sign_input {
     const char *method;        /* "GET", "PUT", ... */
@@ -89,6 +74,6 @@ typedef struct ws_s3_sign_input {
  * SignedHeaders=...,Signature=...") into *auth (appended).  When canonical is
  * not NULL the canonical request is appended to it (tests, debugging).
  */
-int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical, ws_err *err);
+int ws_s3_sign(const ws_s3_sign_input *in, ws_buf *auth, ws_buf *canonical, ws_err *err);
 
 #endif

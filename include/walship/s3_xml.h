@@ -89,7 +89,7 @@ int ws_s3_xml_parse_sts(const char *xml, size_t len, ws_s3_sts_creds *out, ws_s3
 void ws_s3_sts_creds_free(ws_s3_sts_creds *c);
 
 /* Appends s with & < > " ' escaped (for request bodies). */
-struct ws_s3_buf;
-void ws_s3_xml_escape(struct ws_s3_buf *b, const char *s);
+struct ws_buf;
+void ws_s3_xml_escape(struct ws_buf *b, const char *s);
 
 #endif

@@ -71,9 +71,44 @@ int ws_buf_printf(ws_buf *b, ws_err *err, const char *fmt, ...)
     return 0;
 }
 
+void ws_buf_add(ws_buf *b, const void *p, size_t n)
+{
+    ws_err ignored;
+
+    if (!b->oom && ws_buf_append(b, p, n, &ignored) < 0)
+        b->oom = true;
+}
+
+void ws_buf_adds(ws_buf *b, const char *s)
+{
+    ws_buf_add(b, s, strlen(s));
+}
+
+void ws_buf_addf(ws_buf *b, const char *fmt, ...)
+{
+    ws_err ignored;
+    va_list ap;
+    int n;
+
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || ws_buf_reserve(b, (size_t) n, &ignored) < 0) {
+        b->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t) n;
+}
+
 void ws_buf_clear(ws_buf *b)
 {
     b->len = 0;
+    b->oom = false;
     if (b->data)
         b->data[0] = '\0';
 }
@@ -81,6 +116,5 @@ void ws_buf_clear(ws_buf *b)
 void ws_buf_free(ws_buf *b)
 {
     free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    *b = (ws_buf){0};
 }

@@ -44,7 +44,7 @@ typedef struct http_call {
 
 typedef struct http_answer {
     long status;
-    ws_s3_buf body;
+    ws_buf body;
     bool too_big;
 } http_answer;
 
@@ -56,7 +56,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
         a->too_big = true;
         return 0;
     }
-    ws_s3_buf_add(&a->body, data, len);
+    ws_buf_add(&a->body, data, len);
     return a->body.oom ? 0 : len;
 }
 
@@ -67,7 +67,7 @@ static int http_once(const http_call *r, http_answer *a, bool *no_answer, ws_err
     *no_answer = false;
     a->status = 0;
     a->too_big = false;
-    ws_s3_buf_reset(&a->body);
+    ws_buf_clear(&a->body);
     CURL *k = curl_easy_init();
     if (!k)
         return ws_err_set(err, WS_ERR_NOMEM, "%s %s: cannot create a libcurl handle", r->method, r->url);
@@ -147,8 +147,8 @@ static int answer_error(const http_call *r, const http_answer *a, ws_errcode cod
     char text[160] = "";
     size_t j = 0;
     bool space = false;
-    for (size_t i = 0; a->body.p && i < a->body.len && j + 1 < sizeof text; i++) {
-        unsigned char c = (unsigned char) a->body.p[i];
+    for (size_t i = 0; a->body.data && i < a->body.len && j + 1 < sizeof text; i++) {
+        unsigned char c = (unsigned char) a->body.data[i];
         if (c <= ' ') {
             space = j > 0;
             continue;
@@ -243,12 +243,12 @@ static int read_token_file(const char *path, const char *what, char **out, ws_er
 
 /* --- STS AssumeRoleWithWebIdentity --------------------------------------- */
 
-static void form_param(ws_s3_buf *b, const char *name, const char *value)
+static void form_param(ws_buf *b, const char *name, const char *value)
 {
     if (b->len)
-        ws_s3_buf_adds(b, "&");
-    ws_s3_buf_adds(b, name);
-    ws_s3_buf_adds(b, "=");
+        ws_buf_adds(b, "&");
+    ws_buf_adds(b, name);
+    ws_buf_adds(b, "=");
     ws_s3_uri_encode(b, value, false);
 }
 
@@ -270,8 +270,8 @@ static int fetch_web_identity(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_e
     char *token = NULL;
     if (read_token_file(p->token_file, "web identity token file (AWS_WEB_IDENTITY_TOKEN_FILE)", &token, err) < 0)
         return -1;
-    ws_s3_buf body;
-    ws_s3_buf_init(&body);
+    ws_buf body;
+    ws_buf_init(&body);
     form_param(&body, "Action", "AssumeRoleWithWebIdentity");
     form_param(&body, "RoleArn", p->role_arn);
     form_param(&body, "RoleSessionName", p->session_name);
@@ -282,11 +282,11 @@ static int fetch_web_identity(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_e
         .method = "POST",
         .url = p->url,
         .headers = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8", "Accept: text/xml", "Expect:"},
-        .body = body.p,
+        .body = body.data,
         .body_len = body.len,
         .timeout = STS_TIMEOUT};
     http_answer a = {0};
-    ws_s3_buf_init(&a.body);
+    ws_buf_init(&a.body);
     bool no_answer;
     int rc = -1;
     if (body.oom) {
@@ -298,7 +298,7 @@ static int fetch_web_identity(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_e
             goto out;
         ws_s3_error_doc edoc;
         ws_s3_sts_creds sc;
-        int x = ws_s3_xml_parse_sts(a.body.p, a.body.len, &sc, &edoc, err);
+        int x = ws_s3_xml_parse_sts(a.body.data, a.body.len, &sc, &edoc, err);
         if (a.status == 200 && x == 0) {
             rc = sts_to_cred(&sc, out, err);
             ws_s3_sts_creds_free(&sc);
@@ -327,9 +327,9 @@ static int fetch_web_identity(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_e
         goto out;
     }
 out:
-    OPENSSL_cleanse(body.p, body.len);
-    ws_s3_buf_free(&body);
-    ws_s3_buf_free(&a.body);
+    OPENSSL_cleanse(body.data, body.len);
+    ws_buf_free(&body);
+    ws_buf_free(&a.body);
     return rc;
 }
 
@@ -358,18 +358,18 @@ static int fetch_ecs(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
                    .timeout = ECS_TIMEOUT,
                    .direct = true};
     http_answer a = {0};
-    ws_s3_buf_init(&a.body);
+    ws_buf_init(&a.body);
     bool no_answer;
     int rc = http_call_retry(&r, ATTEMPTS, &a, &no_answer, err);
     if (rc == 0 && a.status != 200)
         rc = answer_error(&r, &a, a.status == 401 || a.status == 403 ? WS_ERR_PERM : WS_ERR_STORAGE, NULL, err);
     if (rc == 0)
-        rc = ws_s3_credfetch_parse_json(a.body.p, a.body.len, what, out, err);
+        rc = ws_s3_credfetch_parse_json(a.body.data, a.body.len, what, out, err);
     ws_s3_secret_free(auth);
     ws_s3_secret_free(token);
-    if (a.body.p)
-        OPENSSL_cleanse(a.body.p, a.body.len);
-    ws_s3_buf_free(&a.body);
+    if (a.body.data)
+        OPENSSL_cleanse(a.body.data, a.body.len);
+    ws_buf_free(&a.body);
     return rc;
 }
 
@@ -395,7 +395,7 @@ static int fetch_imds(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
         bl--;
     char url[1024], what[1100], tok_hdr[256], role[IMDS_ROLE_MAX + 1];
     http_answer a = {0};
-    ws_s3_buf_init(&a.body);
+    ws_buf_init(&a.body);
     bool no_answer;
     int rc = -1;
 
@@ -421,7 +421,7 @@ static int fetch_imds(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
                      err);
         goto out;
     }
-    snprintf(tok_hdr, sizeof tok_hdr, "X-aws-ec2-metadata-token: %.*s", (int) a.body.len, a.body.p);
+    snprintf(tok_hdr, sizeof tok_hdr, "X-aws-ec2-metadata-token: %.*s", (int) a.body.len, a.body.data);
 
     /* 2. The role of the instance profile. */
     snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int) bl, base);
@@ -436,12 +436,12 @@ static int fetch_imds(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
                      a.status == 404 ? "no IAM role: attach an instance profile to the instance" : NULL, err);
         goto out;
     }
-    size_t rl = a.body.len ? strcspn(a.body.p, "\r\n") : 0;
-    if (!valid_role(a.body.p, rl)) {
+    size_t rl = a.body.len ? strcspn(a.body.data, "\r\n") : 0;
+    if (!valid_role(a.body.data, rl)) {
         ws_err_set(err, WS_ERR_CORRUPT, "GET %s: the answer is not a role name", url);
         goto out;
     }
-    memcpy(role, a.body.p, rl);
+    memcpy(role, a.body.data, rl);
     role[rl] = '\0';
 
     /* 3. The role's credentials. */
@@ -453,12 +453,12 @@ static int fetch_imds(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
         goto out;
     }
     snprintf(what, sizeof what, "GET %s", url);
-    rc = ws_s3_credfetch_parse_json(a.body.p, a.body.len, what, out, err);
+    rc = ws_s3_credfetch_parse_json(a.body.data, a.body.len, what, out, err);
 out:
     OPENSSL_cleanse(tok_hdr, sizeof tok_hdr);
-    if (a.body.p)
-        OPENSSL_cleanse(a.body.p, a.body.len);
-    ws_s3_buf_free(&a.body);
+    if (a.body.data)
+        OPENSSL_cleanse(a.body.data, a.body.len);
+    ws_buf_free(&a.body);
     return rc;
 }
 

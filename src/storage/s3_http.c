@@ -175,13 +175,13 @@ fail:
 void ws_s3_resp_init(ws_s3_resp *r)
 {
     memset(r, 0, sizeof *r);
-    ws_s3_buf_init(&r->body);
+    ws_buf_init(&r->body);
     r->content_length = -1;
 }
 
 void ws_s3_resp_free(ws_s3_resp *r)
 {
-    ws_s3_buf_free(&r->body);
+    ws_buf_free(&r->body);
 }
 
 /* --- one attempt --------------------------------------------------------- */
@@ -325,12 +325,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
         }
         return len;
     }
-    ws_s3_buf *b = &x->resp->body;
+    ws_buf *b = &x->resp->body;
     if (b->len + len > WS_S3_XML_MAX) {
         x->overflow = true;
         return len; /* drain; the answer is refused afterwards */
     }
-    ws_s3_buf_add(b, data, len);
+    ws_buf_add(b, data, len);
     return b->oom ? 0 : len;
 }
 
@@ -342,7 +342,7 @@ static void describe_status(const ws_s3_resp *r, ws_s3_error_doc *edoc, char *ou
 {
     ws_err perr;
     edoc->code[0] = edoc->message[0] = '\0';
-    if (r->body.len && ws_s3_xml_parse_error(r->body.p, r->body.len, edoc, &perr) == 1 && edoc->code[0])
+    if (r->body.len && ws_s3_xml_parse_error(r->body.data, r->body.len, edoc, &perr) == 1 && edoc->code[0])
         snprintf(out, n, "%ld %s: %s", r->status, edoc->code, edoc->message[0] ? edoc->message : "(no message)");
     else
         snprintf(out, n, "HTTP %ld", r->status);
@@ -451,10 +451,10 @@ static att_result map_status(const ws_s3_conn *c, const ws_s3_req *req, const ws
 
 /* What one attempt sends: built afresh each time (date, Range, If-Match). */
 typedef struct wire_req {
-    ws_s3_buf path; /* raw: /bucket/key (path style) or /key (virtual host) */
-    ws_s3_buf url;
-    ws_s3_buf auth; /* Authorization value */
-    ws_s3_buf line; /* scratch for one header line */
+    ws_buf path; /* raw: /bucket/key (path style) or /key (virtual host) */
+    ws_buf url;
+    ws_buf auth; /* Authorization value */
+    ws_buf line; /* scratch for one header line */
     ws_s3_header h[MAX_HDRS];
     size_t nh;
     char date[17];
@@ -466,32 +466,32 @@ typedef struct wire_req {
 static void wire_init(wire_req *w)
 {
     memset(w, 0, sizeof *w);
-    ws_s3_buf_init(&w->path);
-    ws_s3_buf_init(&w->url);
-    ws_s3_buf_init(&w->auth);
-    ws_s3_buf_init(&w->line);
+    ws_buf_init(&w->path);
+    ws_buf_init(&w->url);
+    ws_buf_init(&w->auth);
+    ws_buf_init(&w->line);
 }
 
 static void wire_free(wire_req *w)
 {
     curl_slist_free_all(w->list);
-    ws_s3_buf_free(&w->path);
-    ws_s3_buf_free(&w->url);
-    ws_s3_buf_free(&w->auth);
-    ws_s3_buf_free(&w->line);
+    ws_buf_free(&w->path);
+    ws_buf_free(&w->url);
+    ws_buf_free(&w->auth);
+    ws_buf_free(&w->line);
 }
 
-static void build_path(const ws_s3_conn *c, const ws_s3_req *req, ws_s3_buf *path)
+static void build_path(const ws_s3_conn *c, const ws_s3_req *req, ws_buf *path)
 {
     if (!c->host_style) {
-        ws_s3_buf_adds(path, "/");
-        ws_s3_buf_adds(path, c->bucket);
+        ws_buf_adds(path, "/");
+        ws_buf_adds(path, c->bucket);
     }
     if (req->key) {
-        ws_s3_buf_adds(path, "/");
-        ws_s3_buf_adds(path, req->key);
+        ws_buf_adds(path, "/");
+        ws_buf_adds(path, req->key);
     } else if (c->host_style) {
-        ws_s3_buf_adds(path, "/");
+        ws_buf_adds(path, "/");
     }
 }
 
@@ -542,7 +542,7 @@ static int sign_request(const ws_s3_conn *c, const ws_s3_req *req, wire_req *w, 
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     ws_s3_sign_input in = {
         .method = req->method,
-        .path = w->path.p,
+        .path = w->path.data,
         .params = req->query,
         .nparams = req->nquery,
         .headers = w->h,
@@ -561,26 +561,26 @@ static int sign_request(const ws_s3_conn *c, const ws_s3_req *req, wire_req *w, 
  * list: the signed headers, Authorization, no Expect, a default type. */
 static int build_wire(const ws_s3_conn *c, const ws_s3_req *req, bool has_body, wire_req *w, ws_err *err)
 {
-    ws_s3_buf_addf(&w->url, "%s://%s", c->scheme, c->host);
-    ws_s3_uri_encode(&w->url, w->path.p, true);
+    ws_buf_addf(&w->url, "%s://%s", c->scheme, c->host);
+    ws_s3_uri_encode(&w->url, w->path.data, true);
     if (req->nquery) {
-        ws_s3_buf_adds(&w->url, "?");
+        ws_buf_adds(&w->url, "?");
         ws_s3_canonical_query(&w->url, req->query, req->nquery);
     }
     bool have_ctype = false;
     for (size_t i = 0; i < w->nh; i++) {
-        ws_s3_buf_reset(&w->line);
-        ws_s3_buf_addf(&w->line, "%s: %s", w->h[i].name, w->h[i].value);
+        ws_buf_clear(&w->line);
+        ws_buf_addf(&w->line, "%s: %s", w->h[i].name, w->h[i].value);
         if (strcasecmp(w->h[i].name, "content-type") == 0)
             have_ctype = true;
-        struct curl_slist *l = w->line.oom ? NULL : curl_slist_append(w->list, w->line.p);
+        struct curl_slist *l = w->line.oom ? NULL : curl_slist_append(w->list, w->line.data);
         if (!l)
             return ws_err_set(err, WS_ERR_NOMEM, "%s: out of memory", req->op);
         w->list = l;
     }
-    ws_s3_buf_reset(&w->line);
-    ws_s3_buf_addf(&w->line, "Authorization: %s", w->auth.p);
-    const char *extra[] = {w->line.p,
+    ws_buf_clear(&w->line);
+    ws_buf_addf(&w->line, "Authorization: %s", w->auth.data);
+    const char *extra[] = {w->line.data,
                            "Expect:", has_body && !have_ctype ? "Content-Type: application/octet-stream" : NULL};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         if (!extra[i])
@@ -600,7 +600,7 @@ static void setup_curl(ws_s3_conn *c, const ws_s3_req *req, bool has_body, const
     CURL *k = c->curl;
     curl_easy_reset(k);
     c->errbuf[0] = '\0';
-    curl_easy_setopt(k, CURLOPT_URL, w->url.p);
+    curl_easy_setopt(k, CURLOPT_URL, w->url.data);
     curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
@@ -678,7 +678,7 @@ static att_result attempt(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp,
     wire_req w;
     wire_init(&w);
 
-    ws_s3_buf_reset(&resp->body);
+    ws_buf_clear(&resp->body);
     resp->status = 0;
     resp->attempts++;
 

@@ -14,84 +14,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-/* --- buffer ------------------------------------------------------------ */
-
-void ws_s3_buf_init(ws_s3_buf *b)
-{
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->oom = false;
-}
-
-void ws_s3_buf_free(ws_s3_buf *b)
-{
-    free(b->p);
-    ws_s3_buf_init(b);
-}
-
-void ws_s3_buf_reset(ws_s3_buf *b)
-{
-    b->len = 0;
-    b->oom = false;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-static bool buf_reserve(ws_s3_buf *b, size_t extra)
-{
-    if (b->oom)
-        return false;
-    if (extra > SIZE_MAX / 2 - b->len) {
-        b->oom = true;
-        return false;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-void ws_s3_buf_add(ws_s3_buf *b, const void *data, size_t len)
-{
-    if (!buf_reserve(b, len))
-        return;
-    if (len)
-        memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-}
-
-void ws_s3_buf_adds(ws_s3_buf *b, const char *s)
-{
-    ws_s3_buf_add(b, s, strlen(s));
-}
-
-void ws_s3_buf_addf(ws_s3_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !buf_reserve(b, (size_t) n)) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t) n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t) n;
-}
+/* --- secrets ----------------------------------------------------------- */
 
 void ws_s3_secret_free(char *s)
 {
@@ -134,15 +57,15 @@ static bool unreserved(unsigned char c)
            c == '_' || c == '~';
 }
 
-void ws_s3_uri_encode(ws_s3_buf *b, const char *s, bool keep_slash)
+void ws_s3_uri_encode(ws_buf *b, const char *s, bool keep_slash)
 {
     static const char HEX[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
         if (unreserved(*p) || (keep_slash && *p == '/')) {
-            ws_s3_buf_add(b, p, 1);
+            ws_buf_add(b, p, 1);
         } else {
             char e[3] = {'%', HEX[*p >> 4], HEX[*p & 15]};
-            ws_s3_buf_add(b, e, 3);
+            ws_buf_add(b, e, 3);
         }
     }
 }
@@ -161,18 +84,18 @@ static int cmp_pair(const void *a, const void *b)
 
 static char *encode_dup(const char *s)
 {
-    ws_s3_buf t;
-    ws_s3_buf_init(&t);
-    ws_s3_buf_adds(&t, ""); /* allocate even for "" */
+    ws_buf t;
+    ws_buf_init(&t);
+    ws_buf_adds(&t, ""); /* allocate even for "" */
     ws_s3_uri_encode(&t, s ? s : "", false);
     if (t.oom) {
-        ws_s3_buf_free(&t);
+        ws_buf_free(&t);
         return NULL;
     }
-    return t.p;
+    return t.data;
 }
 
-void ws_s3_canonical_query(ws_s3_buf *b, const ws_s3_param *params, size_t n)
+void ws_s3_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n)
 {
     if (n == 0)
         return;
@@ -191,10 +114,10 @@ void ws_s3_canonical_query(ws_s3_buf *b, const ws_s3_param *params, size_t n)
         qsort(v, n, sizeof *v, cmp_pair);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                ws_s3_buf_adds(b, "&");
-            ws_s3_buf_adds(b, v[i].name);
-            ws_s3_buf_adds(b, "=");
-            ws_s3_buf_adds(b, v[i].value);
+                ws_buf_adds(b, "&");
+            ws_buf_adds(b, v[i].name);
+            ws_buf_adds(b, "=");
+            ws_buf_adds(b, v[i].value);
         }
     } else {
         b->oom = true;
@@ -220,7 +143,7 @@ static int cmp_hdr(const void *a, const void *b)
 
 /* Value with leading/trailing blanks removed and inner runs of blanks
  * collapsed to one space, as SigV4 requires. */
-static void add_trimmed(ws_s3_buf *b, const char *v)
+static void add_trimmed(ws_buf *b, const char *v)
 {
     while (*v == ' ' || *v == '\t')
         v++;
@@ -231,9 +154,9 @@ static void add_trimmed(ws_s3_buf *b, const char *v)
             continue;
         }
         if (space)
-            ws_s3_buf_add(b, " ", 1);
+            ws_buf_add(b, " ", 1);
         space = false;
-        ws_s3_buf_add(b, v, 1);
+        ws_buf_add(b, v, 1);
     }
 }
 
@@ -243,7 +166,7 @@ static void hmac(const void *key, size_t keylen, const char *msg, unsigned char 
     HMAC(EVP_sha256(), key, (int) keylen, (const unsigned char *) msg, strlen(msg), out, &olen);
 }
 
-int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical, ws_err *err)
+int ws_s3_sign(const ws_s3_sign_input *in, ws_buf *auth, ws_buf *canonical, ws_err *err)
 {
     if (strlen(in->amz_date) != 16 || in->amz_date[8] != 'T')
         return ws_err_set(err, WS_ERR_INVALID, "SigV4: bad date '%s'", in->amz_date);
@@ -254,10 +177,10 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical
     if (!h)
         return ws_err_set(err, WS_ERR_NOMEM, "SigV4: out of memory");
     int rc = -1;
-    ws_s3_buf creq, sts, signed_names;
-    ws_s3_buf_init(&creq);
-    ws_s3_buf_init(&sts);
-    ws_s3_buf_init(&signed_names);
+    ws_buf creq, sts, signed_names;
+    ws_buf_init(&creq);
+    ws_buf_init(&sts);
+    ws_buf_init(&signed_names);
 
     for (size_t i = 0; i < in->nheaders; i++) {
         h[i].name = strdup(in->headers[i].name);
@@ -278,25 +201,25 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical
     }
 
     /* Canonical request. */
-    ws_s3_buf_adds(&creq, in->method);
-    ws_s3_buf_adds(&creq, "\n");
+    ws_buf_adds(&creq, in->method);
+    ws_buf_adds(&creq, "\n");
     ws_s3_uri_encode(&creq, in->path, true);
-    ws_s3_buf_adds(&creq, "\n");
+    ws_buf_adds(&creq, "\n");
     ws_s3_canonical_query(&creq, in->params, in->nparams);
-    ws_s3_buf_adds(&creq, "\n");
+    ws_buf_adds(&creq, "\n");
     for (size_t i = 0; i < in->nheaders; i++) {
-        ws_s3_buf_adds(&creq, h[i].name);
-        ws_s3_buf_adds(&creq, ":");
+        ws_buf_adds(&creq, h[i].name);
+        ws_buf_adds(&creq, ":");
         add_trimmed(&creq, h[i].value);
-        ws_s3_buf_adds(&creq, "\n");
+        ws_buf_adds(&creq, "\n");
         if (i)
-            ws_s3_buf_adds(&signed_names, ";");
-        ws_s3_buf_adds(&signed_names, h[i].name);
+            ws_buf_adds(&signed_names, ";");
+        ws_buf_adds(&signed_names, h[i].name);
     }
-    ws_s3_buf_adds(&creq, "\n");
-    ws_s3_buf_adds(&creq, signed_names.p ? signed_names.p : "");
-    ws_s3_buf_adds(&creq, "\n");
-    ws_s3_buf_adds(&creq, in->payload_sha256);
+    ws_buf_adds(&creq, "\n");
+    ws_buf_adds(&creq, signed_names.data ? signed_names.data : "");
+    ws_buf_adds(&creq, "\n");
+    ws_buf_adds(&creq, in->payload_sha256);
     if (creq.oom || signed_names.oom) {
         ws_err_set(err, WS_ERR_NOMEM, "SigV4: out of memory");
         goto out;
@@ -307,30 +230,30 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical
     memcpy(date, in->amz_date, 8);
     date[8] = '\0';
     char creq_hash[WS_S3_SHA256_HEX_LEN + 1];
-    ws_s3_sha256_hex(creq.p, creq.len, creq_hash);
-    ws_s3_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date, in->region, in->service,
-                   creq_hash);
+    ws_s3_sha256_hex(creq.data, creq.len, creq_hash);
+    ws_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date, in->region, in->service,
+                creq_hash);
 
     /* Signing key: HMAC chain from "AWS4" + secret. */
-    ws_s3_buf k;
-    ws_s3_buf_init(&k);
-    ws_s3_buf_adds(&k, "AWS4");
-    ws_s3_buf_adds(&k, in->secret_key);
+    ws_buf k;
+    ws_buf_init(&k);
+    ws_buf_adds(&k, "AWS4");
+    ws_buf_adds(&k, in->secret_key);
     if (k.oom || sts.oom) {
-        if (k.p)
-            OPENSSL_cleanse(k.p, k.len);
-        ws_s3_buf_free(&k);
+        if (k.data)
+            OPENSSL_cleanse(k.data, k.len);
+        ws_buf_free(&k);
         ws_err_set(err, WS_ERR_NOMEM, "SigV4: out of memory");
         goto out;
     }
     unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
-    hmac(k.p, k.len, date, k1);
-    OPENSSL_cleanse(k.p, k.len);
-    ws_s3_buf_free(&k);
+    hmac(k.data, k.len, date, k1);
+    OPENSSL_cleanse(k.data, k.len);
+    ws_buf_free(&k);
     hmac(k1, 32, in->region, k2);
     hmac(k2, 32, in->service, k3);
     hmac(k3, 32, "aws4_request", k4);
-    hmac(k4, 32, sts.p, sig);
+    hmac(k4, 32, sts.data, sig);
     OPENSSL_cleanse(k1, 32);
     OPENSSL_cleanse(k2, 32);
     OPENSSL_cleanse(k3, 32);
@@ -338,10 +261,10 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_s3_buf *auth, ws_s3_buf *canonical
     char sighex[65];
     to_hex(sig, 32, sighex);
 
-    ws_s3_buf_addf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,Signature=%s",
-                   in->access_key, date, in->region, in->service, signed_names.p, sighex);
+    ws_buf_addf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,Signature=%s",
+                in->access_key, date, in->region, in->service, signed_names.data, sighex);
     if (canonical)
-        ws_s3_buf_add(canonical, creq.p, creq.len);
+        ws_buf_add(canonical, creq.data, creq.len);
     if (auth->oom || (canonical && canonical->oom)) {
         ws_err_set(err, WS_ERR_NOMEM, "SigV4: out of memory");
         goto out;
@@ -351,8 +274,8 @@ out:
     for (size_t i = 0; i < in->nheaders; i++)
         free(h[i].name);
     free(h);
-    ws_s3_buf_free(&creq);
-    ws_s3_buf_free(&sts);
-    ws_s3_buf_free(&signed_names);
+    ws_buf_free(&creq);
+    ws_buf_free(&sts);
+    ws_buf_free(&signed_names);
     return rc;
 }

@@ -77,18 +77,18 @@ static bool is_elem(const xmlNode *n, const char *name)
 /* Concatenated text/CDATA children (malloc'd, "" when none); NULL on OOM. */
 static char *text_of(const xmlNode *n)
 {
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "");
     for (const xmlNode *c = n->children; c; c = c->next) {
         if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content)
-            ws_s3_buf_adds(&b, (const char *) c->content);
+            ws_buf_adds(&b, (const char *) c->content);
     }
     if (b.oom) {
-        ws_s3_buf_free(&b);
+        ws_buf_free(&b);
         return NULL;
     }
-    return b.p;
+    return b.data;
 }
 
 static const xmlNode *child(const xmlNode *n, const char *name)
@@ -443,27 +443,27 @@ int ws_s3_xml_parse_sts(const char *xml, size_t len, ws_s3_sts_creds *out, ws_s3
     return rc;
 }
 
-void ws_s3_xml_escape(struct ws_s3_buf *b, const char *s)
+void ws_s3_xml_escape(struct ws_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '&':
-            ws_s3_buf_adds(b, "&amp;");
+            ws_buf_adds(b, "&amp;");
             break;
         case '<':
-            ws_s3_buf_adds(b, "&lt;");
+            ws_buf_adds(b, "&lt;");
             break;
         case '>':
-            ws_s3_buf_adds(b, "&gt;");
+            ws_buf_adds(b, "&gt;");
             break;
         case '"':
-            ws_s3_buf_adds(b, "&quot;");
+            ws_buf_adds(b, "&quot;");
             break;
         case '\'':
-            ws_s3_buf_adds(b, "&apos;");
+            ws_buf_adds(b, "&apos;");
             break;
         default:
-            ws_s3_buf_add(b, s, 1);
+            ws_buf_add(b, s, 1);
             break;
         }
     }

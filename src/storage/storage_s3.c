@@ -167,7 +167,7 @@ static int create_upload(s3_put *p, ws_err *err)
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
     if (rc == 0)
-        rc = ws_s3_xml_parse_upload_id(resp.body.p, resp.body.len, &p->upload_id, err);
+        rc = ws_s3_xml_parse_upload_id(resp.body.data, resp.body.len, &p->upload_id, err);
     ws_s3_resp_free(&resp);
     /* The caller records the id before any part is sent (put_fail aborts). */
     if (rc == 0 && p->track && p->track(p->track_arg, p->upload_id, err) < 0)
@@ -287,17 +287,17 @@ static int put_single(s3_put *p, const ws_meta *meta, ws_err *err)
 
 static int complete_upload(s3_put *p, ws_err *err)
 {
-    ws_s3_buf body;
-    ws_s3_buf_init(&body);
-    ws_s3_buf_adds(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    ws_buf body;
+    ws_buf_init(&body);
+    ws_buf_adds(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (unsigned i = 0; i < p->nparts; i++) {
-        ws_s3_buf_addf(&body, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
+        ws_buf_addf(&body, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
         ws_s3_xml_escape(&body, p->etags[i]);
-        ws_s3_buf_adds(&body, "</ETag></Part>");
+        ws_buf_adds(&body, "</ETag></Part>");
     }
-    ws_s3_buf_adds(&body, "</CompleteMultipartUpload>");
+    ws_buf_adds(&body, "</CompleteMultipartUpload>");
     if (body.oom) {
-        ws_s3_buf_free(&body);
+        ws_buf_free(&body);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     ws_s3_param q[] = {{"uploadId", p->upload_id}};
@@ -309,7 +309,7 @@ static int complete_upload(s3_put *p, ws_err *err)
                      .nquery = 1,
                      .headers = h,
                      .nheaders = 1,
-                     .body = body.p,
+                     .body = body.data,
                      .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
@@ -317,12 +317,12 @@ static int complete_upload(s3_put *p, ws_err *err)
     if (rc == 0) {
         /* S3 may answer 200 and report the failure in the body. */
         ws_s3_error_doc e;
-        rc = ws_s3_xml_check_complete(resp.body.p, resp.body.len, &e, err);
+        rc = ws_s3_xml_check_complete(resp.body.data, resp.body.len, &e, err);
         if (rc < 0)
             ws_err_prefix(err, "CompleteMultipartUpload failed");
     }
     ws_s3_resp_free(&resp);
-    ws_s3_buf_free(&body);
+    ws_buf_free(&body);
     if (rc < 0)
         return -1;
 
@@ -550,7 +550,7 @@ static int s3_list(ws_storage *st_, const char *prefix, const char *delimiter, w
         ws_s3_resp_init(&resp);
         int r = ws_s3_request(s->conn, &req, &resp, err);
         if (r == 0)
-            r = ws_s3_xml_parse_list(resp.body.p, resp.body.len, &pg, err);
+            r = ws_s3_xml_parse_list(resp.body.data, resp.body.len, &pg, err);
         ws_s3_resp_free(&resp);
         if (r < 0)
             break;
@@ -609,30 +609,30 @@ static int s3_list(ws_storage *st_, const char *prefix, const char *delimiter, w
 
 static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err *err)
 {
-    ws_s3_buf body;
-    ws_s3_buf_init(&body);
-    ws_s3_buf_adds(&body, "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
+    ws_buf body;
+    ws_buf_init(&body);
+    ws_buf_adds(&body, "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
     for (size_t i = 0; i < n; i++) {
         char *fk = full_key(s, keys[i]);
         if (!fk) {
             body.oom = true;
             break;
         }
-        ws_s3_buf_adds(&body, "<Object><Key>");
+        ws_buf_adds(&body, "<Object><Key>");
         ws_s3_xml_escape(&body, fk);
-        ws_s3_buf_adds(&body, "</Key></Object>");
+        ws_buf_adds(&body, "</Key></Object>");
         free(fk);
     }
-    ws_s3_buf_adds(&body, "</Delete>");
+    ws_buf_adds(&body, "</Delete>");
     if (body.oom) {
-        ws_s3_buf_free(&body);
+        ws_buf_free(&body);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     /* DeleteObjects requires Content-MD5 (base64 of the body's MD5). */
     unsigned char md5[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char md5b64[32];
-    EVP_Digest(body.p, body.len, md5, &mdlen, EVP_md5(), NULL);
+    EVP_Digest(body.data, body.len, md5, &mdlen, EVP_md5(), NULL);
     EVP_EncodeBlock((unsigned char *) md5b64, md5, (int) mdlen);
 
     ws_s3_param q[] = {{"delete", ""}};
@@ -643,15 +643,15 @@ static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err
                      .nquery = 1,
                      .headers = h,
                      .nheaders = 2,
-                     .body = body.p,
+                     .body = body.data,
                      .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(s->conn, &req, &resp, err);
-    ws_s3_buf_free(&body);
+    ws_buf_free(&body);
     if (rc == 0) {
         ws_s3_delete_result res;
-        rc = ws_s3_xml_parse_delete(resp.body.p, resp.body.len, &res, err);
+        rc = ws_s3_xml_parse_delete(resp.body.data, resp.body.len, &res, err);
         for (size_t i = 0; rc == 0 && i < res.nerrors; i++) {
             const ws_s3_delete_error *e = &res.errors[i];
             if (strcmp(e->code, "NoSuchKey") == 0)

@@ -96,7 +96,7 @@ static int start_env(void)
 
 static size_t collect(char *d, size_t sz, size_t n, void *arg)
 {
-    ws_s3_buf_add(arg, d, sz * n);
+    ws_buf_add(arg, d, sz * n);
     return sz * n;
 }
 
@@ -105,9 +105,9 @@ static char *control(bool https, const char *method, const char *name, const cha
 {
     char url[300];
     snprintf(url, sizeof url, "%s/%s", https ? E.ctl_https : E.ctl_http, name);
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "");
     CURL *k = curl_easy_init();
     ck_assert_ptr_nonnull(k);
     curl_easy_setopt(k, CURLOPT_URL, url);
@@ -123,8 +123,8 @@ static char *control(bool https, const char *method, const char *name, const cha
     curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(k);
     ck_assert_msg(rc == CURLE_OK && status == 200, "proxy control %s %s: %s / %ld: %s", method, url,
-                  curl_easy_strerror(rc), status, b.p);
-    return b.p;
+                  curl_easy_strerror(rc), status, b.data);
+    return b.data;
 }
 
 static void proxy_config(bool https, const char *json)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,25 @@ START_TEST(test_buf)
     ck_assert_int_eq(ws_buf_append(&b, "", 0, &err), 0);
     ws_buf_free(&b);
     ck_assert_ptr_null(b.data);
+
+    /* Unchecked appends remember a failure and append nothing after it. */
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "a");
+    ws_buf_addf(&b, "%d", 42);
+    ws_buf_add(&b, "xyz", 2);
+    ck_assert_str_eq(b.data, "a42xy");
+    ck_assert(!b.oom);
+    ws_buf_add(&b, "q", SIZE_MAX - 2);
+    ck_assert(b.oom);
+    ws_buf_adds(&b, "later");
+    ws_buf_addf(&b, "%s", "later");
+    ck_assert_str_eq(b.data, "a42xy");
+    ws_buf_clear(&b);
+    ck_assert(!b.oom);
+    ws_buf_adds(&b, "again");
+    ck_assert_str_eq(b.data, "again");
+    ws_buf_free(&b);
+    ck_assert(!b.oom && !b.data && !b.len && !b.cap);
 
     for (size_t i = 0; i < 100; i++) {
         ck_assert_int_eq(ws_buf_grow_array((void **) &v, &cap, i + 1, sizeof *v, &err), 0);

@@ -16,7 +16,7 @@
 #define DATE "20130524T000000Z"
 
 static char *sign(const char *method, const char *path, const ws_s3_param *q, size_t nq, const ws_s3_header *h,
-                  size_t nh, const char *payload, ws_s3_buf *canon)
+                  size_t nh, const char *payload, ws_buf *canon)
 {
     ws_s3_sign_input in = {
         .method = method,
@@ -32,11 +32,11 @@ static char *sign(const char *method, const char *path, const ws_s3_param *q, si
         .access_key = AK,
         .secret_key = SK,
     };
-    ws_s3_buf auth;
+    ws_buf auth;
     ws_err err = {0};
-    ws_s3_buf_init(&auth);
+    ws_buf_init(&auth);
     ck_assert_msg(ws_s3_sign(&in, &auth, canon, &err) == 0, "%s", err.msg);
-    return auth.p;
+    return auth.data;
 }
 
 static const char *sig_of(const char *auth)
@@ -54,17 +54,17 @@ START_TEST(aws_get_object)
         {"x-amz-content-sha256", WS_S3_EMPTY_SHA256},
         {"x-amz-date", DATE},
     };
-    ws_s3_buf canon;
-    ws_s3_buf_init(&canon);
+    ws_buf canon;
+    ws_buf_init(&canon);
     char *auth = sign("GET", "/test.txt", NULL, 0, h, 4, WS_S3_EMPTY_SHA256, &canon);
     ck_assert_str_eq(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
                            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
                            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
-    ck_assert_str_eq(canon.p, "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-                              "x-amz-content-sha256:" WS_S3_EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
-                              "host;range;x-amz-content-sha256;x-amz-date\n" WS_S3_EMPTY_SHA256);
+    ck_assert_str_eq(canon.data, "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+                                 "x-amz-content-sha256:" WS_S3_EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
+                                 "host;range;x-amz-content-sha256;x-amz-date\n" WS_S3_EMPTY_SHA256);
     free(auth);
-    ws_s3_buf_free(&canon);
+    ws_buf_free(&canon);
 }
 END_TEST
 
@@ -81,14 +81,14 @@ START_TEST(aws_put_object)
         {"x-amz-date", DATE},
         {"x-amz-content-sha256", hash},
     };
-    ws_s3_buf canon;
-    ws_s3_buf_init(&canon);
+    ws_buf canon;
+    ws_buf_init(&canon);
     char *auth = sign("PUT", "/test$file.text", NULL, 0, h, 5, hash, &canon);
     ck_assert_str_eq(sig_of(auth), "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
     ck_assert_ptr_nonnull(strstr(auth, "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class,"));
-    ck_assert_int_eq(strncmp(canon.p, "PUT\n/test%24file.text\n\n", 23), 0);
+    ck_assert_int_eq(strncmp(canon.data, "PUT\n/test%24file.text\n\n", 23), 0);
     free(auth);
-    ws_s3_buf_free(&canon);
+    ws_buf_free(&canon);
 }
 END_TEST
 
@@ -96,13 +96,13 @@ START_TEST(aws_get_lifecycle)
 {
     ws_s3_header h[] = {{"host", HOST}, {"x-amz-content-sha256", WS_S3_EMPTY_SHA256}, {"x-amz-date", DATE}};
     ws_s3_param q[] = {{"lifecycle", NULL}};
-    ws_s3_buf canon;
-    ws_s3_buf_init(&canon);
+    ws_buf canon;
+    ws_buf_init(&canon);
     char *auth = sign("GET", "/", q, 1, h, 3, WS_S3_EMPTY_SHA256, &canon);
     ck_assert_str_eq(sig_of(auth), "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
-    ck_assert_int_eq(strncmp(canon.p, "GET\n/\nlifecycle=\n", 17), 0);
+    ck_assert_int_eq(strncmp(canon.data, "GET\n/\nlifecycle=\n", 17), 0);
     free(auth);
-    ws_s3_buf_free(&canon);
+    ws_buf_free(&canon);
 }
 END_TEST
 
@@ -129,12 +129,12 @@ END_TEST
 
 static char *canonical_query(const ws_s3_param *q, size_t n)
 {
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "");
     ws_s3_canonical_query(&b, q, n);
     ck_assert(!b.oom);
-    return b.p;
+    return b.data;
 }
 
 START_TEST(query_sorting_and_encoding)
@@ -173,27 +173,27 @@ END_TEST
 
 START_TEST(uri_encode_rules)
 {
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
+    ws_buf b;
+    ws_buf_init(&b);
     ws_s3_uri_encode(&b, "a/b c~d-e_f.g*h!'()%", true);
-    ck_assert_str_eq(b.p, "a/b%20c~d-e_f.g%2Ah%21%27%28%29%25");
-    ws_s3_buf_reset(&b);
+    ck_assert_str_eq(b.data, "a/b%20c~d-e_f.g%2Ah%21%27%28%29%25");
+    ws_buf_clear(&b);
     ws_s3_uri_encode(&b, "a/b", false);
-    ck_assert_str_eq(b.p, "a%2Fb");
-    ws_s3_buf_free(&b);
+    ck_assert_str_eq(b.data, "a%2Fb");
+    ws_buf_free(&b);
 }
 END_TEST
 
 START_TEST(header_values_trimmed)
 {
     ws_s3_header h[] = {{"host", HOST}, {"X-Amz-Meta-Note", "  a   b \t c  "}, {"x-amz-date", DATE}};
-    ws_s3_buf canon;
-    ws_s3_buf_init(&canon);
+    ws_buf canon;
+    ws_buf_init(&canon);
     char *auth = sign("PUT", "/k", NULL, 0, h, 3, WS_S3_EMPTY_SHA256, &canon);
-    ck_assert_ptr_nonnull(strstr(canon.p, "\nx-amz-meta-note:a b c\n"));
+    ck_assert_ptr_nonnull(strstr(canon.data, "\nx-amz-meta-note:a b c\n"));
     ck_assert_ptr_nonnull(strstr(auth, "SignedHeaders=host;x-amz-date;x-amz-meta-note,"));
     free(auth);
-    ws_s3_buf_free(&canon);
+    ws_buf_free(&canon);
 }
 END_TEST
 
@@ -210,16 +210,16 @@ START_TEST(duplicate_header_rejected)
                            .service = "s3",
                            .access_key = AK,
                            .secret_key = SK};
-    ws_s3_buf auth;
+    ws_buf auth;
     ws_err err = {0};
-    ws_s3_buf_init(&auth);
+    ws_buf_init(&auth);
     ck_assert_int_eq(ws_s3_sign(&in, &auth, NULL, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_INVALID);
     ck_assert_ptr_null(strstr(err.msg, SK));
     in.nheaders = 1;
     in.amz_date = "2013-05-24";
     ck_assert_int_eq(ws_s3_sign(&in, &auth, NULL, &err), -1);
-    ws_s3_buf_free(&auth);
+    ws_buf_free(&auth);
 }
 END_TEST
 

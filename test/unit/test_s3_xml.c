@@ -136,14 +136,14 @@ START_TEST(list_huge_refused)
 
     /* Deep nesting is refused by libxml2's depth limit, not a stack overflow. */
     size_t depth = 100000;
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "<ListBucketResult>");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "<ListBucketResult>");
     for (size_t i = 0; i < depth; i++)
-        ws_s3_buf_adds(&b, "<a>");
+        ws_buf_adds(&b, "<a>");
     ck_assert(!b.oom);
-    expect_list_error(b.p, b.len, WS_ERR_CORRUPT, "malformed");
-    ws_s3_buf_free(&b);
+    expect_list_error(b.data, b.len, WS_ERR_CORRUPT, "malformed");
+    ws_buf_free(&b);
 }
 END_TEST
 
@@ -164,17 +164,17 @@ START_TEST(error_documents)
     ck_assert_str_eq(e.message, "");
 
     /* Control characters cannot break the one-line message; long ones are cut. */
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "<Error><Code>X</Code><Message>line1\nline2&#9;");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "<Error><Code>X</Code><Message>line1\nline2&#9;");
     for (int i = 0; i < 1000; i++)
-        ws_s3_buf_adds(&b, "m");
-    ws_s3_buf_adds(&b, "</Message></Error>");
-    ck_assert_int_eq(ws_s3_xml_parse_error(b.p, b.len, &e, &err), 1);
+        ws_buf_adds(&b, "m");
+    ws_buf_adds(&b, "</Message></Error>");
+    ck_assert_int_eq(ws_s3_xml_parse_error(b.data, b.len, &e, &err), 1);
     ck_assert_ptr_null(strchr(e.message, '\n'));
     ck_assert_int_eq(strncmp(e.message, "line1?line2?m", 13), 0);
     ck_assert_uint_eq(strlen(e.message), WS_S3_MESSAGE_MAX - 1);
-    ws_s3_buf_free(&b);
+    ws_buf_free(&b);
 
     const char *other = "<ListBucketResult/>";
     ck_assert_int_eq(ws_s3_xml_parse_error(other, strlen(other), &e, &err), 0);
@@ -240,18 +240,18 @@ END_TEST
 
 START_TEST(escape_roundtrip)
 {
-    ws_s3_buf b;
-    ws_s3_buf_init(&b);
-    ws_s3_buf_adds(&b, "<ListBucketResult><Contents><Key>");
+    ws_buf b;
+    ws_buf_init(&b);
+    ws_buf_adds(&b, "<ListBucketResult><Contents><Key>");
     ws_s3_xml_escape(&b, "a&b<c>d\"e'f");
-    ws_s3_buf_adds(&b, "</Key></Contents></ListBucketResult>");
-    ck_assert_ptr_nonnull(strstr(b.p, "a&amp;b&lt;c&gt;d&quot;e&apos;f"));
+    ws_buf_adds(&b, "</Key></Contents></ListBucketResult>");
+    ck_assert_ptr_nonnull(strstr(b.data, "a&amp;b&lt;c&gt;d&quot;e&apos;f"));
     ws_s3_list_page pg;
     ws_err err = {0};
-    ck_assert_int_eq(ws_s3_xml_parse_list(b.p, b.len, &pg, &err), 0);
+    ck_assert_int_eq(ws_s3_xml_parse_list(b.data, b.len, &pg, &err), 0);
     ck_assert_str_eq(pg.items[0].key, "a&b<c>d\"e'f");
     ws_s3_list_page_free(&pg);
-    ws_s3_buf_free(&b);
+    ws_buf_free(&b);
 }
 END_TEST
 
