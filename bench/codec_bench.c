@@ -7,7 +7,7 @@
  * bench/make-wal-corpus) into memory once, so file I/O is excluded, then
  * times each filter alone and the whole encoder / decoder chain over all of
  * them, one object per segment, written in WS_IO_BLOCK pieces as
- * ws_pump_fd() does.  Every figure is plaintext MB (10^6 bytes) per second
+ * ws_sink_pump_fd() does.  Every figure is plaintext MB (10^6 bytes) per second
  * of wall-clock time and per second of CPU time (all threads), each the
  * median of --reps runs.  Before loading the corpus it streams a G GiB
  * object (segments cycled, read in blocks) through encoder -> decoder with
@@ -264,7 +264,7 @@ static int run_one(const op_def *op, const bench_keys *k, const blob *in, ws_sin
     }
     if (!entry)
         return ws_err_prefix(err, "%s", op->label);
-    rc = ws_pump_mem(in->data, in->len, WS_IO_BLOCK, entry, err);
+    rc = ws_sink_pump_mem(in->data, in->len, WS_IO_BLOCK, entry, err);
     if (rc < 0)
         ws_err_prefix(err, "%s", op->label);
     ws_encoder_free(enc);
@@ -569,9 +569,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (ws_random_bytes(material, sizeof material, &err) < 0 ||
+    if (ws_key_random_bytes(material, sizeof material, &err) < 0 ||
         ws_key_from_bytes(material, sizeof material, &k.key, &err) < 0 ||
-        ws_random_bytes(k.gcm_key, sizeof k.gcm_key, &err) < 0 || list_dir(dir, &fl, &err) < 0)
+        ws_key_random_bytes(k.gcm_key, sizeof k.gcm_key, &err) < 0 || list_dir(dir, &fl, &err) < 0)
         goto done;
 
     /* First, while the process is still small: the bounded-memory test. */

@@ -23,6 +23,7 @@
 
 #include "walship/codec.h"
 #include "walship/error.h"
+#include "walship/localfile.h"
 #include "walship/wal_name.h"
 
 #define WS_ACK_DIR      "walship-archive" /* inside pg_wal, next to archive_status */
@@ -31,52 +32,41 @@
 #define WS_ACK_REPO_MAX 2048 /* bytes of repository URL */
 #define WS_ACK_TEXT_MAX 4096 /* an ack file is never larger */
 
-/* A local file's identity: what changes when it is replaced or written. */
-typedef struct ws_file_id {
-    uint64_t dev;
-    uint64_t ino;
-    uint64_t size;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
-} ws_file_id;
-
-void ws_file_id_from_stat(const struct stat *st, ws_file_id *out);
-bool ws_file_id_equal(const ws_file_id *a, const ws_file_id *b);
-
 typedef struct ws_ack {
     char name[WS_WAL_NAME_MAX]; /* the WAL file name */
     char repo[WS_ACK_REPO_MAX]; /* the `repo` setting it was stored with */
     ws_digest digest;           /* plaintext size and SHA-256 */
-    ws_file_id file;            /* the local file when it was read */
+    ws_localfile_id file;       /* the local file when it was read */
 } ws_ack;
 
 /* The text form (malloc'd, NUL-terminated); NULL when a field cannot be
  * written (a name that is not a WAL file name, a URL with control
  * characters or too long). */
-char *ws_ack_format(const ws_ack *a, ws_err *err);
+char *ws_archive_ack_format(const ws_ack *a, ws_err *err);
 
 /* Parses the text form strictly: every line, in order, the checksum last.
  * Anything else is WS_ERR_CORRUPT naming `what`. */
-int ws_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_err *err);
+int ws_archive_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_err *err);
 
 /* dir/<name>.ack into out (size outlen); -1 when it does not fit. */
-int ws_ack_path(const char *dir, const char *name, char *out, size_t outlen, ws_err *err);
+int ws_archive_ack_path(const char *dir, const char *name, char *out, size_t outlen, ws_err *err);
 
 /* Writes dir/<name>.ack atomically and durably (file_out.h). */
-int ws_ack_write(const char *dir, const ws_ack *a, ws_err *err);
+int ws_archive_ack_write(const char *dir, const ws_ack *a, ws_err *err);
 
 /* Reads dir/<name>.ack: 1 read and parsed, 0 absent, -1 error
  * (WS_ERR_CORRUPT: the file exists but is not a valid ack for name). */
-int ws_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err);
+int ws_archive_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err);
 
 /* Removes dir/<name>.ack; absent is not an error. */
-int ws_ack_remove(const char *dir, const char *name, ws_err *err);
+int ws_archive_ack_remove(const char *dir, const char *name, ws_err *err);
 
 /*
  * Whether ack vouches for the WAL file `name`, stored in repository `repo`,
  * whose file now has identity `now`.  On false, *why (may be NULL) says
  * what differs, for the log.
  */
-bool ws_ack_vouches(const ws_ack *a, const char *name, const char *repo, const ws_file_id *now, const char **why);
+bool ws_archive_ack_vouches(const ws_ack *a, const char *name, const char *repo, const ws_localfile_id *now,
+                            const char **why);
 
 #endif

@@ -33,12 +33,12 @@ typedef enum {
 
 /* What to report for `count` .ready files at time now; *next is the state
  * to save when the action is not QUIET. */
-ws_backlog_action ws_backlog_decide(const ws_backlog_state *prev, uint64_t count, uint64_t threshold, int64_t now,
-                                    ws_backlog_state *next);
+ws_backlog_action ws_archive_backlog_decide(const ws_backlog_state *prev, uint64_t count, uint64_t threshold,
+                                            int64_t now, ws_backlog_state *next);
 
 /* The state saved in dir (all zero when there is none or it is damaged:
  * at worst one report too many). */
-void ws_backlog_load(const char *dir, ws_backlog_state *out);
-int ws_backlog_save(const char *dir, const ws_backlog_state *s, ws_err *err);
+void ws_archive_backlog_load(const char *dir, ws_backlog_state *out);
+int ws_archive_backlog_save(const char *dir, const ws_backlog_state *s, ws_err *err);
 
 #endif

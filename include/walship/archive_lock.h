@@ -18,6 +18,6 @@ typedef struct ws_archive_lock ws_archive_lock;
  * try).  1 locked (*out set), 0 still held by another after the timeout,
  * -1 error. */
 int ws_archive_lock_name(const char *dir, const char *name, double timeout, ws_archive_lock **out, ws_err *err);
-void ws_archive_unlock(ws_archive_lock *lock);
+void ws_archive_lock_release(ws_archive_lock *lock);
 
 #endif

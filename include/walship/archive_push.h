@@ -57,9 +57,9 @@ typedef struct ws_push_ctx {
     ws_repo_identity id;
 } ws_push_ctx;
 
-/* Sets up ctx (the strings are borrowed); ws_push_ctx_destroy after use. */
-void ws_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir);
-void ws_push_ctx_destroy(ws_push_ctx *ctx);
+/* Sets up ctx (the strings are borrowed); ws_archive_push_ctx_destroy after use. */
+void ws_archive_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir);
+void ws_archive_push_ctx_destroy(ws_push_ctx *ctx);
 
 typedef enum {
     WS_PUSH_STORED,    /* stored now */

@@ -31,21 +31,21 @@ typedef struct ws_ready_list {
 } ws_ready_list;
 
 /* Reads status_dir.  A missing directory is WS_ERR_NOTFOUND. */
-int ws_ready_scan(const char *status_dir, ws_ready_list *out, ws_err *err);
-void ws_ready_list_free(ws_ready_list *l);
+int ws_archive_queue_scan(const char *status_dir, ws_ready_list *out, ws_err *err);
+void ws_archive_queue_list_free(ws_ready_list *l);
 
 /* PostgreSQL's archiving order: < 0 when a comes first. */
-int ws_ready_order(const ws_ready *a, const ws_ready *b);
+int ws_archive_queue_order(const ws_ready *a, const ws_ready *b);
 
 /* Whether status_dir/<name>.ready exists now. */
-bool ws_ready_exists(const char *status_dir, const char *name);
+bool ws_archive_queue_exists(const char *status_dir, const char *name);
 
 /*
  * Chooses up to max entries of l, in order, skipping the name `skip` and
  * every entry for which done(entry, arg) is true (e.g. already archived
  * ahead).  Their indexes go to out[]; returns how many.
  */
-size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max, bool (*done)(const ws_ready *r, void *arg),
-                     void *arg, size_t *out);
+size_t ws_archive_queue_pick(const ws_ready_list *l, const char *skip, size_t max,
+                             bool (*done)(const ws_ready *r, void *arg), void *arg, size_t *out);
 
 #endif

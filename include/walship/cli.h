@@ -7,6 +7,8 @@
 #ifndef WALSHIP_CLI_H
 #define WALSHIP_CLI_H
 
+#include <stdio.h>
+
 #include "walship/config.h"
 #include "walship/errclass.h"
 
@@ -15,6 +17,27 @@
  * `repo` (when set) and sets up its storage driver (ws_storage_global_init).
  * On error cfg is left freed. */
 int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp, ws_config *cfg, ws_err *err);
+
+/* A command whose operands are files PostgreSQL names (walship-push %p,
+ * walship-fetch %f %p). */
+typedef struct ws_cli_files_spec {
+    const char *progname;
+    void (*usage)(FILE *out);
+    const char *const *names; /* the operands' names in messages, NULL-terminated */
+    const char *expected;     /* said when their number is wrong */
+    int usage_status;         /* exit status of a wrong command line */
+    int fail_status;          /* exit status of any other failure before the run */
+} ws_cli_files_spec;
+
+/*
+ * Starts the command (ws_cli_start), handles --help and checks the operands
+ * (their number, and each with ws_cli_check_path).  0: go on, the first
+ * operand is argv[*first].  1: the command ends here with exit status
+ * *status (0 after --help), any error logged -- with "(exit N)" when N is
+ * above 125 -- and cfg freed.
+ */
+int ws_cli_files(const ws_cli_files_spec *spec, int *argc, char **argv, char *const *envp, ws_config *cfg, int *first,
+                 int *status);
 
 /* The longest path argument accepted: PostgreSQL's MAXPGPATH. */
 #define WS_CLI_PATH_MAX 1024

@@ -164,8 +164,6 @@ int ws_config_require(const ws_config *cfg, ws_cfg_key key, ws_err *err);
 
 void ws_config_free(ws_config *cfg);
 
-const char *ws_log_level_name(ws_log_level l);
-
 /*
  * As ws_config_load(), with the default file's path given (tests use a path
  * of their own; ws_config_load() passes WS_DEFAULT_CONFIG_FILE).

@@ -61,19 +61,19 @@ typedef struct ws_spool_want {
 
 /* Text forms (kvrec.h; doc/format.md): format replaces out's content;
  * parse fails with WS_ERR_CORRUPT naming `what` on anything unexpected. */
-int ws_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err);
-int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err);
-int ws_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err);
-int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err);
+int ws_fetch_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err);
+int ws_fetch_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err);
+int ws_fetch_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err);
+int ws_fetch_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err);
 
-bool ws_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b);
-bool ws_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b);
+bool ws_fetch_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b);
+bool ws_fetch_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b);
 
 /* Whether segment number segno of timeline tli is in want's window. */
-bool ws_spool_wants_segno(const ws_spool_want *w, uint32_t tli, uint64_t segno);
+bool ws_fetch_spool_wants_segno(const ws_spool_want *w, uint32_t tli, uint64_t segno);
 
 /* Same for a segment name. */
-bool ws_spool_wants(const ws_spool_want *w, const ws_wal_name *seg);
+bool ws_fetch_spool_wants(const ws_spool_want *w, const ws_wal_name *seg);
 
 typedef enum {
     WS_SPOOL_ENT_SEGMENT, /* a complete segment: its name */
@@ -84,7 +84,7 @@ typedef enum {
 
 /* Classifies a directory entry; seg (segments and parts) and pid (parts)
  * may be NULL. */
-ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid);
+ws_spool_entry_kind ws_fetch_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid);
 
 /* --- the directory ---------------------------------------------------- */
 
@@ -92,7 +92,7 @@ typedef struct ws_spool ws_spool;
 
 /* The spool directory for destination dest (PostgreSQL's %p): an absolute
  * path <dir of dest>/walship-spool. */
-int ws_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err);
+int ws_fetch_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err);
 
 /*
  * Opens the spool at dir; with create, makes it (mode 0700) when missing.
@@ -100,18 +100,18 @@ int ws_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err);
  * -1 when it cannot be used (not a directory, a symlink, another owner,
  * accessible to others).
  */
-int ws_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err);
-void ws_spool_close(ws_spool *sp);
-const char *ws_spool_path(const ws_spool *sp);
+int ws_fetch_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err);
+void ws_fetch_spool_close(ws_spool *sp);
+const char *ws_fetch_spool_path(const ws_spool *sp);
 
 /* Reads the state and want files (replaced atomically, so no lock is
  * needed): 1 read, 0 absent, -1 error. */
-int ws_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err);
-int ws_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err);
+int ws_fetch_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err);
+int ws_fetch_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err);
 
 /* Makes the spool belong to id: when its state differs (or is missing) every
  * file is removed and a new state with a new generation written. */
-int ws_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err);
+int ws_fetch_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err);
 
 /* --- walship-fetch ---------------------------------------------------- */
 
@@ -124,14 +124,14 @@ int ws_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err);
  * was wrong; a bad file is removed), -1 when dest's directory could not be
  * made durable after the rename (a local error).
  */
-int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
-                  ws_wal_header *hdr, ws_err *err);
+int ws_fetch_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
+                        ws_wal_header *hdr, ws_err *err);
 
 /* After PostgreSQL got segment seg: makes the spool id's (as
- * ws_spool_adopt) and moves the window to seg (a new timeline empties the
+ * ws_fetch_spool_adopt) and moves the window to seg (a new timeline empties the
  * spool first); a cap stays while seg is below it. */
-int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
-                     unsigned depth, ws_err *err);
+int ws_fetch_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
+                           unsigned depth, ws_err *err);
 
 /*
  * Segments of the window's timeline from some point on will not be wanted:
@@ -142,39 +142,39 @@ int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_nam
  * Ignored when the window is on another timeline or the cap is not past
  * its position.
  */
-int ws_spool_limit_at_segment(ws_spool *sp, const ws_wal_name *seg, ws_err *err);
-int ws_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err);
+int ws_fetch_spool_limit_at_segment(ws_spool *sp, const ws_wal_name *seg, ws_err *err);
+int ws_fetch_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err);
 
 /* Whether a prefetcher holds the spool (its flock on `prefetcher`). */
-bool ws_spool_prefetcher_running(ws_spool *sp);
+bool ws_fetch_spool_prefetcher_running(ws_spool *sp);
 
 /* --- the prefetcher ----------------------------------------------------- */
 
 /* Claims the prefetcher role: 1 claimed (*fd holds the lock for the
  * process's life), 0 another prefetcher holds it, -1 error. */
-int ws_spool_claim_prefetcher(ws_spool *sp, int *fd, ws_err *err);
+int ws_fetch_spool_claim_prefetcher(ws_spool *sp, int *fd, ws_err *err);
 
 /* Creates NAME.part-PID (PID = this process), locked before it appears
  * under that name (it is made as .NAME.part-PID); *fd and *path (malloc'd)
- * stay valid until ws_spool_publish or unlink. */
-int ws_spool_part_create(ws_spool *sp, const char *name, int *fd, char **path, ws_err *err);
+ * stay valid until ws_fetch_spool_publish or unlink. */
+int ws_fetch_spool_part_create(ws_spool *sp, const char *name, int *fd, char **path, ws_err *err);
 
 /* Under the spool lock: if the spool still has generation gen and still
  * wants seg, renames the (complete, verified, fsynced) part file to seg's
  * name: 1.  Otherwise removes the part file: 0. */
-int ws_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg, uint64_t gen, ws_err *err);
+int ws_fetch_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg, uint64_t gen, ws_err *err);
 
 /* Removes part files and spooled segments not in want's window (want NULL:
  * all of them) and fills present[i] (i in 1..want->depth) with whether
  * segment pos+i is complete.  A part file whose writer still holds its lock
  * is kept unless remove_live. */
-int ws_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err);
+int ws_fetch_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err);
 
 /*
  * Under the spool lock, if want_seen (may be NULL) still equals the want
  * file: removes every file and the directory.  1 removed, 0 the want
  * changed meanwhile (nothing removed), -1 error.
  */
-int ws_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err);
+int ws_fetch_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err);
 
 #endif

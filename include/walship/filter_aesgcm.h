@@ -31,6 +31,6 @@ ws_sink *ws_filter_aesgcm_decrypt_new(ws_sink *next, const uint8_t key[WS_AESGCM
                                       const char *name, ws_err *err);
 
 /* Build the 12-byte nonce of a chunk (exposed for tests and the format doc). */
-void ws_aesgcm_nonce(uint64_t index, int final, uint8_t nonce[WS_AESGCM_NONCE_LEN]);
+void ws_filter_aesgcm_nonce(uint64_t index, int final, uint8_t nonce[WS_AESGCM_NONCE_LEN]);
 
 #endif

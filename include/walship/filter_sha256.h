@@ -14,6 +14,6 @@ ws_sink *ws_filter_sha256_new(ws_sink *next, ws_err *err);
 bool ws_filter_sha256_result(const ws_sink *s, uint8_t digest[WS_SHA256_LEN], uint64_t *size);
 
 /* Lower-case hex of a digest; out has room for 65 bytes. */
-void ws_sha256_hex(const uint8_t digest[WS_SHA256_LEN], char out[65]);
+void ws_filter_sha256_hex(const uint8_t digest[WS_SHA256_LEN], char out[65]);
 
 #endif

@@ -48,6 +48,6 @@ int ws_key_derive_for(const ws_key *key, const uint8_t id[WS_KEY_ID_LEN], const 
                       uint8_t out[32], ws_err *err);
 
 /* Fills buf with cryptographically random bytes. */
-int ws_random_bytes(uint8_t *buf, size_t len, ws_err *err);
+int ws_key_random_bytes(uint8_t *buf, size_t len, ws_err *err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "walship/error.h"
@@ -70,9 +71,26 @@ int ws_localfile_tmp_commit(ws_localfile_tmp *t, unsigned flags, ws_err *err);
 /* Closes and, unless committed, removes the temp file; frees the names. */
 void ws_localfile_tmp_discard(ws_localfile_tmp *t);
 
+/* A random number for unique temp file names (getrandom; a clock-based
+ * value before the system has entropy, when O_EXCL still keeps names
+ * unique). */
+uint64_t ws_localfile_random_tag(void);
+
 /* Whether name is one of the temp files above (so sweeps can remove crash
  * leftovers). */
 bool ws_localfile_is_tmp_name(const char *name);
+
+/* A local file's identity: what changes when it is replaced or written. */
+typedef struct ws_localfile_id {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+    int64_t mtime_ns;
+    int64_t ctime_ns;
+} ws_localfile_id;
+
+void ws_localfile_id_from_stat(const struct stat *st, ws_localfile_id *out);
+bool ws_localfile_id_equal(const ws_localfile_id *a, const ws_localfile_id *b);
 
 int ws_localfile_fsync_dir(const char *dir, ws_err *err);
 /* fsync of the directory holding path. */

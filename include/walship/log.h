@@ -29,4 +29,9 @@ void ws_log_err(const ws_err *err);
 
 ws_log_level ws_log_get_level(void);
 
+/* The levels' names as settings spell them, indexed by ws_log_level,
+ * NULL-terminated; and one of them ("unknown" when out of range). */
+extern const char *const ws_log_level_names[];
+const char *ws_log_level_name(ws_log_level l);
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "walship/error.h"
+#include "walship/proc.h"
 
 typedef enum {
     WS_RECOVERY_NONE,    /* no signal file */
@@ -19,28 +20,15 @@ typedef enum {
     WS_RECOVERY_STANDBY  /* standby.signal (wins over recovery.signal, as in PostgreSQL) */
 } ws_recovery_mode;
 
-ws_recovery_mode ws_datadir_recovery_mode(const char *datadir);
+ws_recovery_mode ws_pg_datadir_recovery_mode(const char *datadir);
 
 /* The system identifier from global/pg_control (its first field, host byte
  * order, in every release walship supports).  0 is rejected. */
-int ws_datadir_sysid(const char *datadir, uint64_t *sysid, ws_err *err);
-
-/* A process, told apart from a later one with the same pid by its start
- * time (field 22 of /proc/PID/stat). */
-typedef struct ws_proc_id {
-    pid_t pid;
-    unsigned long long start;
-} ws_proc_id;
-
-/* Reads pid's parent and start time from /proc; -1 when it does not exist. */
-int ws_proc_read(pid_t pid, pid_t *ppid, unsigned long long *start, ws_err *err);
+int ws_pg_datadir_sysid(const char *datadir, uint64_t *sysid, ws_err *err);
 
 /* The pid in the first line of datadir's postmaster.pid; 0 when there is
  * none (or it is not a pid). */
-pid_t ws_datadir_postmaster_pid(const char *datadir);
-
-/* True while the process runs (not a zombie, same start time). */
-bool ws_proc_alive(const ws_proc_id *p);
+pid_t ws_pg_datadir_postmaster_pid(const char *datadir);
 
 /*
  * The PostgreSQL process this walship-fetch runs for: the ancestor of the
@@ -50,6 +38,6 @@ bool ws_proc_alive(const ws_proc_id *p);
  * recovery ends or the server stops.  1 found, 0 not run by that server
  * (no postmaster.pid, a stale one, or a call by hand), -1 error.
  */
-int ws_datadir_startup_process(const char *datadir, ws_proc_id *out, ws_err *err);
+int ws_pg_datadir_startup_process(const char *datadir, ws_proc_id *out, ws_err *err);
 
 #endif

@@ -34,7 +34,7 @@ typedef struct ws_restore_request {
  * it is not 0.  Nothing is logged but spool events; the caller reports
  * (ws_restore_run does).
  */
-int ws_restore_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err);
+int ws_restore_run_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err);
 
 /*
  * The whole call as PostgreSQL runs it, in the data directory (the working

@@ -72,9 +72,9 @@ uint64_t ws_sink_count_bytes(const ws_sink *s);
 #define WS_IO_BLOCK (256 * 1024)
 
 /* Reads fd to EOF into sink in WS_IO_BLOCK pieces, then finishes sink. */
-int ws_pump_fd(int fd, const char *name_for_errors, ws_sink *sink, ws_err *err);
+int ws_sink_pump_fd(int fd, const char *name_for_errors, ws_sink *sink, ws_err *err);
 
 /* Same for a memory buffer, written in pieces of `piece` bytes (0 = one). */
-int ws_pump_mem(const void *buf, size_t len, size_t piece, ws_sink *sink, ws_err *err);
+int ws_sink_pump_mem(const void *buf, size_t len, size_t piece, ws_sink *sink, ws_err *err);
 
 #endif

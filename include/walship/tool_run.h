@@ -17,7 +17,7 @@ typedef struct ws_tool_opts {
 } ws_tool_opts;
 
 /* Writes the list of commands (for --help). */
-void ws_tool_usage(FILE *out);
+void ws_tool_run_usage(FILE *out);
 
 /*
  * Runs command `cmd` with its arguments: an unknown command or a wrong

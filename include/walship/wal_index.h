@@ -74,7 +74,7 @@ void ws_wal_index_init(ws_wal_index *ix);
 void ws_wal_index_free(ws_wal_index *ix);
 
 /* PostgreSQL's TransactionIdPrecedes: modulo 2^32 for normal xids (>= 3). */
-bool ws_xid_precedes(uint32_t a, uint32_t b);
+bool ws_wal_index_xid_precedes(uint32_t a, uint32_t b);
 
 /* --- building entries ----------------------------------------------------
  * An indexer is a WAL reader (wal_reader.h) that sums up each segment.  Feed

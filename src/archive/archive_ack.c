@@ -14,21 +14,6 @@
 
 #define MAGIC "walship-ack"
 
-void ws_file_id_from_stat(const struct stat *st, ws_file_id *out)
-{
-    out->dev = (uint64_t) st->st_dev;
-    out->ino = (uint64_t) st->st_ino;
-    out->size = (uint64_t) st->st_size;
-    out->mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    out->ctime_ns = (int64_t) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-}
-
-bool ws_file_id_equal(const ws_file_id *a, const ws_file_id *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-           a->ctime_ns == b->ctime_ns;
-}
-
 static bool url_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -45,7 +30,7 @@ enum { F_NAME, F_REPO, F_SIZE, F_SHA256, F_DEV, F_INO, F_FSIZE, F_MTIME, F_CTIME
 static const char *const keys[F_N] = {"name",     "repo",      "size",          "sha256",       "file-dev",
                                       "file-ino", "file-size", "file-mtime-ns", "file-ctime-ns"};
 
-char *ws_ack_format(const ws_ack *a, ws_err *err)
+char *ws_archive_ack_format(const ws_ack *a, ws_err *err)
 {
     ws_buf b = {0};
     ws_wal_name w;
@@ -71,7 +56,7 @@ char *ws_ack_format(const ws_ack *a, ws_err *err)
     return b.data;
 }
 
-int ws_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_err *err)
+int ws_archive_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_err *err)
 {
     ws_kvrec r;
     ws_wal_name w;
@@ -101,7 +86,7 @@ int ws_ack_parse(const char *buf, size_t len, const char *what, ws_ack *out, ws_
 
 /* --- files --------------------------------------------------------------- */
 
-int ws_ack_path(const char *dir, const char *name, char *out, size_t outlen, ws_err *err)
+int ws_archive_ack_path(const char *dir, const char *name, char *out, size_t outlen, ws_err *err)
 {
     int n = snprintf(out, outlen, "%s/%s" WS_ACK_SUFFIX, dir, name);
 
@@ -110,15 +95,15 @@ int ws_ack_path(const char *dir, const char *name, char *out, size_t outlen, ws_
     return 0;
 }
 
-int ws_ack_write(const char *dir, const ws_ack *a, ws_err *err)
+int ws_archive_ack_write(const char *dir, const ws_ack *a, ws_err *err)
 {
     char path[4096];
-    char *text = ws_ack_format(a, err);
+    char *text = ws_archive_ack_format(a, err);
     int rc = -1;
 
     if (!text)
         return -1;
-    if (ws_ack_path(dir, a->name, path, sizeof path, err) == 0 &&
+    if (ws_archive_ack_path(dir, a->name, path, sizeof path, err) == 0 &&
         ws_localfile_write(path, text, strlen(text), 0600, 0, err) == 0)
         rc = 0;
     else
@@ -127,13 +112,13 @@ int ws_ack_write(const char *dir, const ws_ack *a, ws_err *err)
     return rc;
 }
 
-int ws_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err)
+int ws_archive_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err)
 {
     char path[4096], *buf;
     size_t len;
     int rc;
 
-    if (ws_ack_path(dir, name, path, sizeof path, err) < 0)
+    if (ws_archive_ack_path(dir, name, path, sizeof path, err) < 0)
         return -1;
     /* One byte above the limit: a larger file is refused by the parser. */
     rc = ws_localfile_read(path, WS_ACK_TEXT_MAX + 1, WS_LOCALFILE_NOFOLLOW, &buf, &len, err);
@@ -141,7 +126,7 @@ int ws_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err)
         err->code = WS_ERR_CORRUPT; /* a symbolic link, a FIFO, too large: not an ack */
     if (rc <= 0)
         return rc;
-    rc = ws_ack_parse(buf, len, path, out, err);
+    rc = ws_archive_ack_parse(buf, len, path, out, err);
     free(buf);
     if (rc < 0)
         return -1;
@@ -150,18 +135,19 @@ int ws_ack_read(const char *dir, const char *name, ws_ack *out, ws_err *err)
     return 1;
 }
 
-int ws_ack_remove(const char *dir, const char *name, ws_err *err)
+int ws_archive_ack_remove(const char *dir, const char *name, ws_err *err)
 {
     char path[4096];
 
-    if (ws_ack_path(dir, name, path, sizeof path, err) < 0)
+    if (ws_archive_ack_path(dir, name, path, sizeof path, err) < 0)
         return -1;
     if (unlink(path) < 0 && errno != ENOENT)
         return ws_err_sys(err, errno, "could not remove \"%s\"", path);
     return 0;
 }
 
-bool ws_ack_vouches(const ws_ack *a, const char *name, const char *repo, const ws_file_id *now, const char **why)
+bool ws_archive_ack_vouches(const ws_ack *a, const char *name, const char *repo, const ws_localfile_id *now,
+                            const char **why)
 {
     const char *dummy;
 

@@ -8,8 +8,8 @@
 #include "walship/kvrec.h"
 #include "walship/localfile.h"
 
-ws_backlog_action ws_backlog_decide(const ws_backlog_state *prev, uint64_t count, uint64_t threshold, int64_t now,
-                                    ws_backlog_state *next)
+ws_backlog_action ws_archive_backlog_decide(const ws_backlog_state *prev, uint64_t count, uint64_t threshold,
+                                            int64_t now, ws_backlog_state *next)
 {
     bool due = prev->at == 0 || now - prev->at >= WS_BACKLOG_INTERVAL || now < prev->at;
 
@@ -32,7 +32,7 @@ ws_backlog_action ws_backlog_decide(const ws_backlog_state *prev, uint64_t count
 enum { F_HIGH, F_COUNT, F_AT, F_N };
 static const char *const keys[F_N] = {"high", "count", "at"};
 
-void ws_backlog_load(const char *dir, ws_backlog_state *out)
+void ws_archive_backlog_load(const char *dir, ws_backlog_state *out)
 {
     char path[4096], *buf = NULL;
     uint64_t high, count;
@@ -52,7 +52,7 @@ void ws_backlog_load(const char *dir, ws_backlog_state *out)
     free(buf);
 }
 
-int ws_backlog_save(const char *dir, const ws_backlog_state *s, ws_err *err)
+int ws_archive_backlog_save(const char *dir, const ws_backlog_state *s, ws_err *err)
 {
     char path[4096];
     ws_buf text = {0};

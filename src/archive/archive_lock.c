@@ -31,7 +31,7 @@ int ws_archive_lock_name(const char *dir, const char *name, double timeout, ws_a
     return 1;
 }
 
-void ws_archive_unlock(ws_archive_lock *l)
+void ws_archive_lock_release(ws_archive_lock *l)
 {
     if (!l)
         return;

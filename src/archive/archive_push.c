@@ -14,7 +14,7 @@
 #include "walship/log.h"
 #include "walship/repo_keys.h"
 
-void ws_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir)
+void ws_archive_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->cfg = cfg;
@@ -23,7 +23,7 @@ void ws_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_di
     pthread_mutex_init(&ctx->id_mu, NULL);
 }
 
-void ws_push_ctx_destroy(ws_push_ctx *ctx)
+void ws_archive_push_ctx_destroy(ws_push_ctx *ctx)
 {
     pthread_mutex_destroy(&ctx->id_mu);
 }
@@ -38,7 +38,7 @@ static int local_digest(int fd, const char *path, ws_digest *d, ws_err *err)
         return -1;
     if (lseek(fd, 0, SEEK_SET) < 0)
         ws_err_sys(err, errno, "%s: could not seek", path);
-    else if (ws_pump_fd(fd, path, sha, err) == 0 && ws_filter_sha256_result(sha, d->sha256, &d->size))
+    else if (ws_sink_pump_fd(fd, path, sha, err) == 0 && ws_filter_sha256_result(sha, d->sha256, &d->size))
         rc = 0;
     ws_sink_free(sha);
     return rc;
@@ -79,13 +79,13 @@ static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf
     return 0;
 }
 
-static int file_id_of(int fd, const char *path, ws_file_id *out, ws_err *err)
+static int file_id_of(int fd, const char *path, ws_localfile_id *out, ws_err *err)
 {
     struct stat st;
 
     if (fstat(fd, &st) < 0)
         return ws_err_sys(err, errno, "could not stat \"%s\"", path);
-    ws_file_id_from_stat(&st, out);
+    ws_localfile_id_from_stat(&st, out);
     return 0;
 }
 
@@ -94,7 +94,7 @@ typedef struct {
     int fd;
     const char *path;
     const ws_wal_file *wf;
-    const ws_file_id *before; /* the file when it was opened and checked */
+    const ws_localfile_id *before; /* the file when it was opened and checked */
 } unchanged_arg;
 
 /* The file must not have changed while it was read: what was read is what
@@ -103,7 +103,7 @@ typedef struct {
 static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
 {
     const unchanged_arg *a = arg;
-    ws_file_id now;
+    ws_localfile_id now;
 
     if (plain->size != a->wf->size)
         return ws_err_set(err, WS_ERR_INVALID,
@@ -112,7 +112,7 @@ static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
                           a->path, plain->size, a->wf->size);
     if (file_id_of(a->fd, a->path, &now, err) < 0)
         return -1;
-    if (!ws_file_id_equal(a->before, &now))
+    if (!ws_localfile_id_equal(a->before, &now))
         return ws_err_set(err, WS_ERR_INVALID, "%s: the file changed while being archived; nothing stored", a->path);
     return 0;
 }
@@ -123,7 +123,7 @@ static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
  * what the key now holds.
  */
 static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
-                        const ws_file_id *before, ws_digest *d, bool *stored_now, ws_err *err)
+                        const ws_localfile_id *before, ws_digest *d, bool *stored_now, ws_err *err)
 {
     unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before};
     ws_digest stored, mine, put;
@@ -143,8 +143,8 @@ static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_jo
             *d = mine;
             return 0;
         }
-        ws_sha256_hex(stored.sha256, hs);
-        ws_sha256_hex(mine.sha256, hm);
+        ws_filter_sha256_hex(stored.sha256, hs);
+        ws_filter_sha256_hex(mine.sha256, hm);
         return ws_err_set(err, WS_ERR_CONFLICT,
                           "%s is already archived with different content: stored %s has sha256 %s (%" PRIu64
                           " bytes), %s has sha256 %s (%" PRIu64 " bytes); not overwritten",
@@ -163,8 +163,8 @@ static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_jo
         return ws_err_set(err, WS_ERR_STORAGE, "%s: stored object %s is missing right after it was written", wf->base,
                           key);
     if (!same_digest(&stored, &put)) {
-        ws_sha256_hex(stored.sha256, hs);
-        ws_sha256_hex(put.sha256, hm);
+        ws_filter_sha256_hex(stored.sha256, hs);
+        ws_filter_sha256_hex(put.sha256, hm);
         return ws_err_set(err, WS_ERR_CONFLICT,
                           "%s: a concurrent push stored different content under %s (sha256 %s, ours %s)", wf->base, key,
                           hs, hm);
@@ -180,7 +180,7 @@ static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_jo
  * means the work is done.  Anything else found is removed: an ack is
  * never trusted unless it matches.  1 vouched, 0 not.
  */
-static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_file_id *now, ws_digest *d)
+static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_localfile_id *now, ws_digest *d)
 {
     ws_ack a;
     ws_err e;
@@ -188,10 +188,10 @@ static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_file_i
     int found;
 
     ws_err_clear(&e);
-    found = ws_ack_read(ctx->ack_dir, name, &a, &e);
+    found = ws_archive_ack_read(ctx->ack_dir, name, &a, &e);
     if (found == 0)
         return 0;
-    if (found > 0 && ws_ack_vouches(&a, name, ctx->cfg->repo, now, &why)) {
+    if (found > 0 && ws_archive_ack_vouches(&a, name, ctx->cfg->repo, now, &why)) {
         *d = a.digest;
         return 1;
     }
@@ -200,7 +200,7 @@ static int recheck_ack(const ws_push_ctx *ctx, const char *name, const ws_file_i
     else
         ws_log(WS_LOG_WARNING, "ignoring an ack file: %s", e.msg);
     ws_err_clear(&e);
-    if (ws_ack_remove(ctx->ack_dir, name, &e) < 0)
+    if (ws_archive_ack_remove(ctx->ack_dir, name, &e) < 0)
         ws_log(WS_LOG_WARNING, "%s", e.msg);
     return 0;
 }
@@ -211,7 +211,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
     double timeout = job->ahead ? 0 : WS_PUSH_LOCK_TIMEOUT;
     ws_archive_lock *llock = NULL;
     ws_storage_lock *rlock = NULL;
-    ws_file_id before, after;
+    ws_localfile_id before, after;
     char key[WS_KEY_MAX];
     bool stored_now;
     ws_wal_file wf;
@@ -261,13 +261,13 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
             /* PostgreSQL's own call consumes it: its exit status is the
              * acknowledgement from now on. */
             ws_err_clear(&e);
-            if (!job->ahead && ws_ack_remove(ctx->ack_dir, wf.base, &e) < 0)
+            if (!job->ahead && ws_archive_ack_remove(ctx->ack_dir, wf.base, &e) < 0)
                 ws_log(WS_LOG_WARNING, "%s", e.msg);
             *res = WS_PUSH_ACKED;
             rc = 0;
             goto out;
         }
-        if (job->ahead && !ws_ready_exists(ctx->status_dir, wf.base)) {
+        if (job->ahead && !ws_archive_queue_exists(ctx->status_dir, wf.base)) {
             *res = WS_PUSH_NOT_READY;
             rc = 0;
             goto out;
@@ -295,7 +295,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         /* The ack vouches for the file as it was read: unchanged since. */
         if (file_id_of(fd, job->path, &after, err) < 0)
             goto out;
-        if (!ws_file_id_equal(&before, &after) || d.size != before.size) {
+        if (!ws_localfile_id_equal(&before, &after) || d.size != before.size) {
             ws_err_set(err, WS_ERR_INVALID, "%s changed while it was archived ahead; not acknowledged", job->path);
             goto out;
         }
@@ -308,7 +308,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         }
         a.digest = d;
         a.file = before;
-        if (ws_ack_write(ctx->ack_dir, &a, err) < 0)
+        if (ws_archive_ack_write(ctx->ack_dir, &a, err) < 0)
             goto out;
     }
     *res = stored_now ? WS_PUSH_STORED : WS_PUSH_IDENTICAL;
@@ -316,7 +316,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
     rc = 0;
 out:
     ws_storage_unlock(rlock);
-    ws_archive_unlock(llock);
+    ws_archive_lock_release(llock);
     close(fd);
     return rc;
 }

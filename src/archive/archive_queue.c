@@ -12,7 +12,7 @@
 
 #define READY_SUFFIX ".ready"
 
-int ws_ready_order(const ws_ready *a, const ws_ready *b)
+int ws_archive_queue_order(const ws_ready *a, const ws_ready *b)
 {
     if (a->history != b->history)
         return a->history ? -1 : 1;
@@ -21,10 +21,10 @@ int ws_ready_order(const ws_ready *a, const ws_ready *b)
 
 static int order_cb(const void *a, const void *b)
 {
-    return ws_ready_order(a, b);
+    return ws_archive_queue_order(a, b);
 }
 
-int ws_ready_scan(const char *status_dir, ws_ready_list *out, ws_err *err)
+int ws_archive_queue_scan(const char *status_dir, ws_ready_list *out, ws_err *err)
 {
     DIR *d = opendir(status_dir);
     struct dirent *de;
@@ -69,7 +69,7 @@ int ws_ready_scan(const char *status_dir, ws_ready_list *out, ws_err *err)
 
             if (!nv) {
                 closedir(d);
-                ws_ready_list_free(out);
+                ws_archive_queue_list_free(out);
                 return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
             }
             out->v = nv;
@@ -92,7 +92,7 @@ int ws_ready_scan(const char *status_dir, ws_ready_list *out, ws_err *err)
         int e = errno;
 
         closedir(d);
-        ws_ready_list_free(out);
+        ws_archive_queue_list_free(out);
         return ws_err_sys(err, e, "could not read directory \"%s\"", status_dir);
     }
     closedir(d);
@@ -101,14 +101,14 @@ int ws_ready_scan(const char *status_dir, ws_ready_list *out, ws_err *err)
     return 0;
 }
 
-void ws_ready_list_free(ws_ready_list *l)
+void ws_archive_queue_list_free(ws_ready_list *l)
 {
     free(l->v);
     l->v = NULL;
     l->n = 0;
 }
 
-bool ws_ready_exists(const char *status_dir, const char *name)
+bool ws_archive_queue_exists(const char *status_dir, const char *name)
 {
     char path[4096];
     struct stat st;
@@ -117,8 +117,8 @@ bool ws_ready_exists(const char *status_dir, const char *name)
     return n > 0 && (size_t) n < sizeof path && lstat(path, &st) == 0;
 }
 
-size_t ws_ready_pick(const ws_ready_list *l, const char *skip, size_t max, bool (*done)(const ws_ready *r, void *arg),
-                     void *arg, size_t *out)
+size_t ws_archive_queue_pick(const ws_ready_list *l, const char *skip, size_t max,
+                             bool (*done)(const ws_ready *r, void *arg), void *arg, size_t *out)
 {
     size_t k = 0;
 

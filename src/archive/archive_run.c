@@ -82,13 +82,13 @@ static int find_places(const char *path, places *p, ws_err *err)
     return 0;
 }
 
-static int stat_id(const char *path, ws_file_id *out)
+static int stat_id(const char *path, ws_localfile_id *out)
 {
     struct stat st;
 
     if (stat(path, &st) < 0)
         return -1;
-    ws_file_id_from_stat(&st, out);
+    ws_localfile_id_from_stat(&st, out);
     return 0;
 }
 
@@ -97,7 +97,7 @@ static void remove_ack(const places *p, const char *name)
     ws_err e;
 
     ws_err_clear(&e);
-    if (ws_ack_remove(p->ack_dir, name, &e) < 0)
+    if (ws_archive_ack_remove(p->ack_dir, name, &e) < 0)
         ws_log(WS_LOG_WARNING, "%s", e.msg);
 }
 
@@ -109,12 +109,12 @@ static int ack_vouches(const ws_config *cfg, const places *p, const char *name, 
                        bool quiet)
 {
     ws_err e;
-    ws_file_id now;
+    ws_localfile_id now;
     const char *why = "the file is missing";
     int found;
 
     ws_err_clear(&e);
-    found = ws_ack_read(p->ack_dir, name, a, &e);
+    found = ws_archive_ack_read(p->ack_dir, name, a, &e);
     if (found == 0)
         return 0;
     if (found < 0) {
@@ -122,7 +122,7 @@ static int ack_vouches(const ws_config *cfg, const places *p, const char *name, 
         remove_ack(p, name);
         return 0;
     }
-    if (stat_id(file_path, &now) == 0 && ws_ack_vouches(a, name, cfg->repo, &now, &why))
+    if (stat_id(file_path, &now) == 0 && ws_archive_ack_vouches(a, name, cfg->repo, &now, &why))
         return 1;
     if (!quiet)
         ws_log(WS_LOG_NOTICE, "not trusting the ack of %s in %s: %s", name, p->ack_dir, why);
@@ -160,7 +160,7 @@ static void log_ahead(const job *j)
     const char *name = strrchr(j->path, '/') ? strrchr(j->path, '/') + 1 : j->path;
     char hex[65];
 
-    ws_sha256_hex(j->digest.sha256, hex);
+    ws_filter_sha256_hex(j->digest.sha256, hex);
     if (j->state == JOB_FAILED) {
         ws_log(WS_LOG_WARNING, "could not archive %s ahead (PostgreSQL's own call for it will try again): %s", name,
                j->err.msg);
@@ -332,7 +332,7 @@ static void clean_ack_dir(const ws_config *cfg, const places *p)
 
             memcpy(name, n, len - sl);
             name[len - sl] = '\0';
-            if (!ws_ready_exists(p->status_dir, name))
+            if (!ws_archive_queue_exists(p->status_dir, name))
                 remove_ack(p, name); /* archived (.done) or gone */
             else if (snprintf(file, sizeof file, "%s/%s", p->wal_dir, name) < (int) sizeof file)
                 ack_vouches(cfg, p, name, file, &ack, false);
@@ -349,8 +349,8 @@ static void report_backlog(const ws_config *cfg, const places *p, const ws_ready
     ws_backlog_action act;
     ws_err e;
 
-    ws_backlog_load(p->ack_dir, &prev);
-    act = ws_backlog_decide(&prev, l->total, threshold, now, &next);
+    ws_archive_backlog_load(p->ack_dir, &prev);
+    act = ws_archive_backlog_decide(&prev, l->total, threshold, now, &next);
     if (act == WS_BACKLOG_QUIET)
         return;
     if (act == WS_BACKLOG_BEHIND)
@@ -361,7 +361,7 @@ static void report_backlog(const ws_config *cfg, const places *p, const ws_ready
     else
         ws_log(WS_LOG_NOTICE, "archiving has caught up: %zu WAL files wait (.ready)", l->total);
     ws_err_clear(&e);
-    if (ws_backlog_save(p->ack_dir, &next, &e) < 0)
+    if (ws_archive_backlog_save(p->ack_dir, &next, &e) < 0)
         ws_log(WS_LOG_WARNING, "%s", e.msg);
 }
 
@@ -369,7 +369,7 @@ static void log_main(const places *p, const job *j)
 {
     char hex[65];
 
-    ws_sha256_hex(j->digest.sha256, hex);
+    ws_filter_sha256_hex(j->digest.sha256, hex);
     switch (j->res) {
     case WS_PUSH_STORED: {
         char key[WS_KEY_MAX];
@@ -433,7 +433,7 @@ static void pick_ahead(const ws_config *cfg, const places *p, const ws_ready_lis
 
     if (max == 0 || ready->n == 0 || !(picked = calloc(max, sizeof *picked)))
         return;
-    npicked = ws_ready_pick(ready, skip, max, already_acked, &pa, picked);
+    npicked = ws_archive_queue_pick(ready, skip, max, already_acked, &pa, picked);
     for (size_t k = 0; k < npicked; k++) {
         job *j = &pl->jobs[pl->njobs];
 
@@ -460,7 +460,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
     name_set done = {0};
     ws_push_ctx ctx;
 
-    ws_push_ctx_init(&ctx, cfg, p->ack_dir, p->status_dir);
+    ws_archive_push_ctx_init(&ctx, cfg, p->ack_dir, p->status_dir);
     ctx.after_stored = fn;
     ctx.after_stored_arg = arg;
     for (unsigned round = 0; round < LOOKAHEAD_ROUNDS && ws_clock_now() - t0 < WS_LOOKAHEAD_START_LIMIT; round++) {
@@ -471,7 +471,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
         ws_err e;
 
         ws_err_clear(&e);
-        if (ws_ready_scan(p->status_dir, &ready, &e) < 0) {
+        if (ws_archive_queue_scan(p->status_dir, &ready, &e) < 0) {
             ws_log(WS_LOG_WARNING, "%s", e.msg);
             break;
         }
@@ -479,7 +479,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
         pl.jobs = calloc(cfg->archive_lookahead, sizeof *pl.jobs);
         if (pl.jobs)
             pick_ahead(cfg, p, &ready, skip, &done, &pl, cfg->archive_lookahead);
-        ws_ready_list_free(&ready);
+        ws_archive_queue_list_free(&ready);
         if (pl.njobs == 0) {
             free(pl.jobs);
             break;
@@ -506,7 +506,7 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
             break;
     }
     free(done.v);
-    ws_push_ctx_destroy(&ctx);
+    ws_archive_push_ctx_destroy(&ctx);
 }
 
 /*
@@ -583,7 +583,7 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
         ws_err e;
 
         ws_err_clear(&e);
-        if (ws_ready_scan(p.status_dir, &ready, &e) < 0)
+        if (ws_archive_queue_scan(p.status_dir, &ready, &e) < 0)
             ws_log(WS_LOG_WARNING, "%s", e.msg);
     }
 
@@ -592,12 +592,12 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
         char hex[65];
 
         remove_ack(&p, p.name);
-        ws_sha256_hex(ack.digest.sha256, hex);
+        ws_filter_sha256_hex(ack.digest.sha256, hex);
         ws_log(WS_LOG_INFO, "%s was archived ahead (sha256 %s, %" PRIu64 " bytes)", p.name, hex, ack.digest.size);
         /* Keep the background look-ahead going while WAL keeps coming. */
         start_lookahead(cfg, &p, &ready, p.name, after_stored, arg);
         report_backlog(cfg, &p, &ready);
-        ws_ready_list_free(&ready);
+        ws_archive_queue_list_free(&ready);
         return 0;
     }
 
@@ -608,7 +608,7 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
     memset(&pl, 0, sizeof pl);
     pl.jobs = calloc(1, sizeof *pl.jobs);
     if (!pl.jobs) {
-        ws_ready_list_free(&ready);
+        ws_archive_queue_list_free(&ready);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     snprintf(pl.jobs[0].path, sizeof pl.jobs[0].path, "%s", path);
@@ -619,7 +619,7 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
     pl.cfg = cfg;
     pl.ctx = &ctx;
     pl.start_limit = t0 + WS_LOOKAHEAD_START_LIMIT;
-    ws_push_ctx_init(&ctx, cfg, p.acks ? p.ack_dir : NULL, p.status_dir);
+    ws_archive_push_ctx_init(&ctx, cfg, p.acks ? p.ack_dir : NULL, p.status_dir);
     ctx.after_stored = after_stored;
     ctx.after_stored_arg = arg;
 
@@ -634,10 +634,10 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
         clean_ack_dir(cfg, &p);
         report_backlog(cfg, &p, &ready);
     }
-    ws_push_ctx_destroy(&ctx);
+    ws_archive_push_ctx_destroy(&ctx);
     pthread_mutex_destroy(&pl.mu);
     free(pl.jobs);
-    ws_ready_list_free(&ready);
+    ws_archive_queue_list_free(&ready);
     return rc;
 }
 

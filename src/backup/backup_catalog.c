@@ -215,7 +215,7 @@ static json_t *sha_json(const uint8_t sha[WS_SHA256_LEN])
 {
     char hex[65];
 
-    ws_sha256_hex(sha, hex);
+    ws_filter_sha256_hex(sha, hex);
     return json_string(hex);
 }
 

@@ -1,6 +1,7 @@
 /* cli.c - executable start-up (see cli.h). */
 #include "walship/cli.h"
 
+#include <getopt.h>
 #include <string.h>
 
 #include "walship/log.h"
@@ -36,6 +37,55 @@ int ws_cli_start(const char *progname, int *argc, char **argv, char *const *envp
         ws_storage_global_init(cfg->repo, err) < 0) {
         ws_config_free(cfg);
         return -1;
+    }
+    return 0;
+}
+
+/* Logs a failure before the run, with the exit status when it is fatal
+ * for PostgreSQL. */
+static int fail(const ws_err *err, int status)
+{
+    if (status > 125)
+        ws_log(WS_LOG_ERROR, "%s (exit %d)", err->msg, status);
+    else
+        ws_log_err(err);
+    return 1;
+}
+
+int ws_cli_files(const ws_cli_files_spec *spec, int *argc, char **argv, char *const *envp, ws_config *cfg, int *first,
+                 int *status)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    ws_err err;
+    int c, n = 0;
+
+    ws_err_clear(&err);
+    *status = spec->fail_status;
+    if (ws_cli_start(spec->progname, argc, argv, envp, cfg, &err) < 0)
+        return fail(&err, *status);
+    while ((c = getopt_long(*argc, argv, "h", opts, NULL)) != -1) {
+        spec->usage(c == 'h' ? stdout : stderr);
+        ws_config_free(cfg);
+        *status = c == 'h' ? WS_EXIT_OK : spec->usage_status;
+        return 1;
+    }
+    while (spec->names[n])
+        n++;
+    *first = optind;
+    if (*argc - optind != n) {
+        ws_err_set(&err, WS_ERR_INVALID, "%s", spec->expected);
+        ws_config_free(cfg);
+        *status = spec->usage_status;
+        return fail(&err, *status);
+    }
+    for (int i = 0; i < n; i++) {
+        if (ws_cli_check_path(spec->names[i], argv[optind + i], &err) < 0) {
+            ws_config_free(cfg);
+            return fail(&err, *status);
+        }
     }
     return 0;
 }

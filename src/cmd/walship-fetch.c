@@ -6,7 +6,6 @@
  * exit status tells PostgreSQL what happened (usage() below and
  * doc/archive.md).
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "walship/cli.h"
@@ -56,43 +55,23 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    ws_config cfg;
-    ws_err err;
-    int c, status;
-
-    ws_err_clear(&err);
+    static const char *const names[] = {"WALFILE", "DEST", NULL};
     /* Every failure to start is fatal for PostgreSQL: a misconfigured
      * restore_command must not look like the end of the archive. */
-    if (ws_cli_start("walship-fetch", &argc, argv, environ, &cfg, &err) < 0) {
-        ws_log(WS_LOG_ERROR, "%s (exit %d)", err.msg, WS_FETCH_LOCAL);
-        return WS_FETCH_LOCAL;
-    }
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            ws_config_free(&cfg);
-            return WS_FETCH_OK;
-        }
-        usage(stderr);
-        ws_config_free(&cfg);
-        return WS_FETCH_LOCAL;
-    }
-    if (argc - optind != 2) {
-        ws_log(WS_LOG_ERROR, "expected WALFILE DEST (restore_command = 'walship-fetch %%f %%p') (exit %d)",
-               WS_FETCH_LOCAL);
-        ws_config_free(&cfg);
-        return WS_FETCH_LOCAL;
-    }
-    if (ws_cli_check_path("WALFILE", argv[optind], &err) < 0 || ws_cli_check_path("DEST", argv[optind + 1], &err) < 0) {
-        ws_log(WS_LOG_ERROR, "%s (exit %d)", err.msg, WS_FETCH_LOCAL);
-        ws_config_free(&cfg);
-        return WS_FETCH_LOCAL;
-    }
-    status = ws_restore_run(&cfg, argv[optind], argv[optind + 1]);
+    static const ws_cli_files_spec spec = {
+        .progname = "walship-fetch",
+        .usage = usage,
+        .names = names,
+        .expected = "expected WALFILE DEST (restore_command = 'walship-fetch %f %p')",
+        .usage_status = WS_FETCH_LOCAL,
+        .fail_status = WS_FETCH_LOCAL,
+    };
+    ws_config cfg;
+    int first, status;
+
+    if (ws_cli_files(&spec, &argc, argv, environ, &cfg, &first, &status))
+        return status;
+    status = ws_restore_run(&cfg, argv[first], argv[first + 1]);
     ws_config_free(&cfg);
     return status;
 }

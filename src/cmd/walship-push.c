@@ -11,9 +11,7 @@
  * and acknowledged, so PostgreSQL's later calls for them return at once
  * (src/archive/, archive_run.h).  See doc/archive.md.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "walship/archive_index.h"
 #include "walship/archive_run.h"
@@ -43,41 +41,22 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const char *const names[] = {"WALFILE", NULL};
+    static const ws_cli_files_spec spec = {
+        .progname = "walship-push",
+        .usage = usage,
+        .names = names,
+        .expected = "expected exactly one WAL file path (archive_command = 'walship-push %p')",
+        .usage_status = WS_EXIT_USAGE,
+        .fail_status = WS_EXIT_ERROR,
     };
     ws_config cfg;
-    ws_err err;
-    int c, status;
+    int first, status;
 
-    ws_err_clear(&err);
-    if (ws_cli_start("walship-push", &argc, argv, environ, &cfg, &err) < 0) {
-        ws_log_err(&err);
-        return WS_EXIT_ERROR;
-    }
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            ws_config_free(&cfg);
-            return WS_EXIT_OK;
-        }
-        usage(stderr);
-        ws_config_free(&cfg);
-        return WS_EXIT_USAGE;
-    }
-    if (argc - optind != 1) {
-        fprintf(stderr, "walship-push: expected exactly one WAL file path (archive_command = 'walship-push %%p')\n");
-        ws_config_free(&cfg);
-        return WS_EXIT_USAGE;
-    }
-    if (ws_cli_check_path("WALFILE", argv[optind], &err) < 0) {
-        ws_log_err(&err);
-        ws_config_free(&cfg);
-        return WS_EXIT_ERROR;
-    }
+    if (ws_cli_files(&spec, &argc, argv, environ, &cfg, &first, &status))
+        return status;
     /* Every segment's WAL index entry is stored before it is acknowledged. */
-    status = ws_archive_run(&cfg, argv[optind], ws_archive_index_after_stored, NULL);
+    status = ws_archive_run(&cfg, argv[first], ws_archive_index_after_stored, NULL);
     ws_config_free(&cfg);
     return status;
 }

@@ -34,12 +34,12 @@ int main(int argc, char **argv)
             o.raw_keys = true;
             continue;
         }
-        ws_tool_usage(c == 'h' ? stdout : stderr);
+        ws_tool_run_usage(c == 'h' ? stdout : stderr);
         ws_config_free(&cfg);
         return c == 'h' ? WS_EXIT_OK : WS_EXIT_USAGE;
     }
     if (optind >= argc || strcmp(argv[optind], "help") == 0) {
-        ws_tool_usage(optind >= argc ? stderr : stdout);
+        ws_tool_run_usage(optind >= argc ? stderr : stdout);
         ws_config_free(&cfg);
         return optind >= argc ? WS_EXIT_USAGE : WS_EXIT_OK;
     }

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "walship/localfile.h"
+#include "walship/log.h"
 
 #define ENV_PREFIX "WALSHIP_"
 #define ENV_CONFIG "WALSHIP_CONFIG"
@@ -29,16 +30,8 @@
 /* Longer names are not settings: never echoed (they may be key material). */
 #define NAME_ECHO_MAX 40
 
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const char *const uri_styles[] = {"path", "host", NULL};
 static const char *const compressions[] = {"none", "lz4", NULL};
-
-const char *ws_log_level_name(ws_log_level l)
-{
-    if ((unsigned) l >= sizeof level_names / sizeof level_names[0] - 1)
-        return "unknown";
-    return level_names[l];
-}
 
 /* ---- helpers for messages ---- */
 
@@ -225,7 +218,7 @@ const ws_cfg_def ws_config_table[WS_CFG_NKEYS] = {
                          .help = "lz4 or none"},
     [WS_CFG_ENCRYPTION_KEY_FILE] = {"encryption_key_file", WS_CFG_TYPE_STRING, FIELD(encryption_key_file), NULL},
     [WS_CFG_PG_CONNINFO] = {"pg_conninfo", WS_CFG_TYPE_STRING, FIELD(pg_conninfo), NULL, .secret = true},
-    [WS_CFG_LOG_LEVEL] = {"log_level", WS_CFG_TYPE_CHOICE, FIELD(log_level), "notice", .choices = level_names,
+    [WS_CFG_LOG_LEVEL] = {"log_level", WS_CFG_TYPE_CHOICE, FIELD(log_level), "notice", .choices = ws_log_level_names,
                           .help = "error, warning, notice, info or debug"},
     [WS_CFG_ARCHIVE_WORKERS] = {"archive_workers", WS_CFG_TYPE_COUNT, FIELD(archive_workers), "2", .min = 1, .max = 64,
                                 .help = "a whole number from 1 to 64"},

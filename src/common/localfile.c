@@ -149,7 +149,7 @@ int ws_localfile_write_all(int fd, const void *buf, size_t len, const char *what
     return 0;
 }
 
-static uint64_t random_tag(void)
+uint64_t ws_localfile_random_tag(void)
 {
     uint64_t r;
     struct timespec ts;
@@ -177,7 +177,7 @@ int ws_localfile_tmp_create(const char *path, int mode, ws_localfile_tmp *t, ws_
     for (int attempt = 0; attempt < 16; attempt++) {
         free(t->tmp);
         if (asprintf(&t->tmp, "%.*s.%s" TMP_INFIX "%d.%012llx", dirlen, path, base, (int) getpid(),
-                     (unsigned long long) (random_tag() & 0xffffffffffffULL)) < 0) {
+                     (unsigned long long) (ws_localfile_random_tag() & 0xffffffffffffULL)) < 0) {
             t->tmp = NULL;
             ws_localfile_tmp_discard(t);
             return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
@@ -251,6 +251,21 @@ int ws_localfile_write(const char *path, const void *buf, size_t len, int mode, 
         rc = ws_localfile_tmp_commit(&t, flags, err);
     ws_localfile_tmp_discard(&t);
     return rc;
+}
+
+void ws_localfile_id_from_stat(const struct stat *st, ws_localfile_id *out)
+{
+    out->dev = (uint64_t) st->st_dev;
+    out->ino = (uint64_t) st->st_ino;
+    out->size = (uint64_t) st->st_size;
+    out->mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+bool ws_localfile_id_equal(const ws_localfile_id *a, const ws_localfile_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+           a->ctime_ns == b->ctime_ns;
 }
 
 int ws_localfile_fsync_dir(const char *dir, ws_err *err)

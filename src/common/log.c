@@ -27,6 +27,15 @@ void ws_log_init(const char *progname, ws_log_level level)
     log_level = level;
 }
 
+const char *const ws_log_level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+
+const char *ws_log_level_name(ws_log_level l)
+{
+    if ((unsigned) l >= sizeof ws_log_level_names / sizeof ws_log_level_names[0] - 1)
+        return "unknown";
+    return ws_log_level_names[l];
+}
+
 ws_log_level ws_log_get_level(void)
 {
     return log_level;

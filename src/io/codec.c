@@ -237,7 +237,7 @@ ws_encoder *ws_encoder_new(const ws_codec_opts *opts, ws_sink *out, ws_err *err)
             goto fail;
         }
         memcpy(h.key_id, ws_key_id(opts->key), WS_KEY_ID_LEN);
-        if (ws_random_bytes(h.salt, WS_SALT_LEN, err) < 0 || ws_key_derive(opts->key, h.salt, key, err) < 0)
+        if (ws_key_random_bytes(h.salt, WS_SALT_LEN, err) < 0 || ws_key_derive(opts->key, h.salt, key, err) < 0)
             goto fail;
         ws_header_write(&h, e->header);
         e->gcm =
@@ -309,8 +309,8 @@ static int verify_finish(ws_sink *s, ws_err *err)
     if (CRYPTO_memcmp(got.sha256, d->trailer.sha256, WS_SHA256_LEN) != 0) {
         char want[65], have[65];
 
-        ws_sha256_hex(d->trailer.sha256, want);
-        ws_sha256_hex(got.sha256, have);
+        ws_filter_sha256_hex(d->trailer.sha256, want);
+        ws_filter_sha256_hex(got.sha256, have);
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: SHA-256 mismatch: the trailer records %s, decoded data has %s",
                           d->name, want, have);
     }

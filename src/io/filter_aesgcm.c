@@ -26,7 +26,7 @@ typedef struct {
     char *name;
 } gcm_filter;
 
-void ws_aesgcm_nonce(uint64_t index, int final, uint8_t nonce[WS_AESGCM_NONCE_LEN])
+void ws_filter_aesgcm_nonce(uint64_t index, int final, uint8_t nonce[WS_AESGCM_NONCE_LEN])
 {
     for (int i = 0; i < 8; i++)
         nonce[i] = (uint8_t) (index >> (56 - 8 * i));
@@ -58,7 +58,7 @@ static int gcm_encrypt_chunk(gcm_filter *f, bool final, ws_err *err)
     uint8_t nonce[WS_AESGCM_NONCE_LEN];
     int n = 0, m = 0;
 
-    ws_aesgcm_nonce(f->index, final, nonce);
+    ws_filter_aesgcm_nonce(f->index, final, nonce);
     if (EVP_EncryptInit_ex(f->ctx, NULL, NULL, NULL, nonce) != 1)
         return ws_err_set(err, WS_ERR_IO, "AES-GCM initialisation failed");
     if (gcm_aad(f, final, err) < 0)
@@ -110,7 +110,7 @@ static int gcm_decrypt_chunk(gcm_filter *f, bool final, ws_err *err)
     size_t clen = f->fill - WS_AESGCM_TAG_LEN;
     int n = 0, m = 0;
 
-    ws_aesgcm_nonce(f->index, final, nonce);
+    ws_filter_aesgcm_nonce(f->index, final, nonce);
     if (EVP_DecryptInit_ex(f->ctx, NULL, NULL, NULL, nonce) != 1)
         return ws_err_set(err, WS_ERR_IO, "AES-GCM initialisation failed");
     if (gcm_aad(f, final, err) < 0)

@@ -81,7 +81,7 @@ bool ws_filter_sha256_result(const ws_sink *s, uint8_t digest[WS_SHA256_LEN], ui
     return true;
 }
 
-void ws_sha256_hex(const uint8_t digest[WS_SHA256_LEN], char out[65])
+void ws_filter_sha256_hex(const uint8_t digest[WS_SHA256_LEN], char out[65])
 {
     ws_hex_encode(digest, WS_SHA256_LEN, out);
 }

@@ -175,7 +175,7 @@ int ws_key_derive_for(const ws_key *key, const uint8_t id[WS_KEY_ID_LEN], const 
     return hkdf(key->material, len, salt, WS_SALT_LEN, OBJECT_KEY_INFO, out, 32, err);
 }
 
-int ws_random_bytes(uint8_t *buf, size_t len, ws_err *err)
+int ws_key_random_bytes(uint8_t *buf, size_t len, ws_err *err)
 {
     if (RAND_bytes(buf, (int) len) != 1)
         return ws_err_set(err, WS_ERR_INTERNAL, "could not obtain random bytes");

@@ -182,7 +182,7 @@ uint64_t ws_sink_null_count(const ws_sink *s)
 
 /* --- sources ---------------------------------------------------------------- */
 
-int ws_pump_fd(int fd, const char *name_for_errors, ws_sink *sink, ws_err *err)
+int ws_sink_pump_fd(int fd, const char *name_for_errors, ws_sink *sink, ws_err *err)
 {
     uint8_t *buf = malloc(WS_IO_BLOCK);
     int rc = -1;
@@ -209,7 +209,7 @@ out:
     return rc;
 }
 
-int ws_pump_mem(const void *buf, size_t len, size_t piece, ws_sink *sink, ws_err *err)
+int ws_sink_pump_mem(const void *buf, size_t len, size_t piece, ws_sink *sink, ws_err *err)
 {
     const uint8_t *p = buf;
 

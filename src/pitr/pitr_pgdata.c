@@ -127,7 +127,7 @@ static int is_empty(const char *path, char *first, size_t len)
 
 static int check_running(const char *path, ws_err *err)
 {
-    pid_t pid = ws_datadir_postmaster_pid(path);
+    pid_t pid = ws_pg_datadir_postmaster_pid(path);
     pid_t parent;
     unsigned long long start;
     ws_err e;

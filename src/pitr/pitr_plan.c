@@ -229,7 +229,7 @@ static bool ends_xact(ws_wal_rec_kind k)
 
 static bool xid_in(uint32_t x, uint32_t lo, uint32_t hi)
 {
-    return !ws_xid_precedes(x, lo) && !ws_xid_precedes(hi, x);
+    return !ws_wal_index_xid_precedes(x, lo) && !ws_wal_index_xid_precedes(hi, x);
 }
 
 /* ------------------------------------------------------------------------ */

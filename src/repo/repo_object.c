@@ -45,7 +45,7 @@ static int digest_meta(const ws_digest *d, ws_meta *m, ws_err *err)
 {
     char hex[65], size[32];
 
-    ws_sha256_hex(d->sha256, hex);
+    ws_filter_sha256_hex(d->sha256, hex);
     snprintf(size, sizeof size, "%" PRIu64, d->size);
     m->n = 0;
     if (ws_meta_set(m, "walship-format", "1", err) < 0 || ws_meta_set(m, "walship-size", size, err) < 0 ||
@@ -167,8 +167,8 @@ static int put_encoded(ws_repo *r, const char *key, int fd, const char *src_name
     if (ws_repo_writer_open(r, key, size_hint, pipeline, NULL, NULL, &w, err) < 0)
         return -1;
     /* The pumps finish the sink; commit's finish then finds it finished. */
-    if ((buf ? ws_pump_mem(buf, len, 0, ws_repo_writer_sink(w), err)
-             : ws_pump_fd(fd, src_name, ws_repo_writer_sink(w), err)) == 0)
+    if ((buf ? ws_sink_pump_mem(buf, len, 0, ws_repo_writer_sink(w), err)
+             : ws_sink_pump_fd(fd, src_name, ws_repo_writer_sink(w), err)) == 0)
         rc = writer_commit(w, precommit, precommit_arg, digest, NULL, err);
     ws_repo_writer_free(w);
     return rc;

@@ -33,7 +33,7 @@ static bool xid_normal(uint32_t x)
     return x >= 3;
 }
 
-bool ws_xid_precedes(uint32_t a, uint32_t b)
+bool ws_wal_index_xid_precedes(uint32_t a, uint32_t b)
 {
     if (!xid_normal(a) || !xid_normal(b))
         return a < b;
@@ -48,9 +48,9 @@ static void range_add(ws_wal_xact_range *r, uint32_t xid, int64_t time, bool wit
         r->xid_min = r->xid_max = xid;
         r->time_min = r->time_max = time;
     } else {
-        if (ws_xid_precedes(xid, r->xid_min))
+        if (ws_wal_index_xid_precedes(xid, r->xid_min))
             r->xid_min = xid;
-        if (ws_xid_precedes(r->xid_max, xid))
+        if (ws_wal_index_xid_precedes(r->xid_max, xid))
             r->xid_max = xid;
         if (time < r->time_min)
             r->time_min = time;
@@ -154,14 +154,7 @@ void ws_wal_indexer_free(ws_wal_indexer *x)
 
 int ws_wal_indexer_begin(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, ws_err *err)
 {
-    if (ws_wal_reader_begin(x->r, seg, seg_size, err) < 0)
-        return -1;
-    ws_wal_index_init(&x->cur);
-    ws_wal_name_format(seg, x->cur.segment);
-    x->cur.tli = seg->tli;
-    x->cur.seg_size = seg_size;
-    x->rps.n = 0;
-    return 0;
+    return ws_wal_indexer_begin_at(x, seg, seg_size, 0, err);
 }
 
 int ws_wal_indexer_begin_at(ws_wal_indexer *x, const ws_wal_name *seg, uint32_t seg_size, uint32_t offset, ws_err *err)

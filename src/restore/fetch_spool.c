@@ -42,7 +42,7 @@ static const char *const state_keys[ST_N] = {"generation", "sysid", "key", "endp
 enum { WT_TLI, WT_POS, WT_SEG_SIZE, WT_CAP, WT_DEPTH, WT_N };
 static const char *const want_keys[WT_N] = {"tli", "pos", "seg_size", "cap", "depth"};
 
-int ws_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err)
+int ws_fetch_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err)
 {
     const ws_spool_identity *id = &s->id;
 
@@ -58,7 +58,7 @@ int ws_spool_state_format(const ws_spool_state *s, ws_buf *out, ws_err *err)
     return 0;
 }
 
-int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err)
+int ws_fetch_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool_state *out, ws_err *err)
 {
     ws_kvrec r;
 
@@ -75,7 +75,7 @@ int ws_spool_state_parse(const char *buf, size_t len, const char *what, ws_spool
     return 0;
 }
 
-int ws_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err)
+int ws_fetch_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err)
 {
     char cap[24] = "";
 
@@ -91,7 +91,7 @@ int ws_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err)
     return 0;
 }
 
-int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err)
+int ws_fetch_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err)
 {
     uint64_t tli, seg_size, depth;
     ws_kvrec r;
@@ -117,34 +117,34 @@ int ws_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_
     return 0;
 }
 
-bool ws_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b)
+bool ws_fetch_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b)
 {
     return a->sysid == b->sysid && strcmp(a->repo, b->repo) == 0 && strcmp(a->endpoint, b->endpoint) == 0 &&
            strcmp(a->key_id, b->key_id) == 0;
 }
 
-bool ws_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b)
+bool ws_fetch_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b)
 {
     return a->tli == b->tli && a->pos == b->pos && a->seg_size == b->seg_size && a->cap == b->cap &&
            a->depth == b->depth;
 }
 
-bool ws_spool_wants_segno(const ws_spool_want *w, uint32_t tli, uint64_t segno)
+bool ws_fetch_spool_wants_segno(const ws_spool_want *w, uint32_t tli, uint64_t segno)
 {
     return tli == w->tli && segno > w->pos && segno - w->pos <= w->depth && segno < w->cap;
 }
 
-bool ws_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
+bool ws_fetch_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
 {
     uint64_t segno;
     ws_err err;
 
     if (seg->kind != WS_WAL_SEGMENT || ws_wal_segno(seg, w->seg_size, &segno, &err) < 0)
         return false;
-    return ws_spool_wants_segno(w, seg->tli, segno);
+    return ws_fetch_spool_wants_segno(w, seg->tli, segno);
 }
 
-ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid)
+ws_spool_entry_kind ws_fetch_spool_classify(const char *entry, ws_wal_name *seg, pid_t *pid)
 {
     static const char *const control[] = {LOCK_FILE, STATE_FILE, WANT_FILE, PREFETCHER_FILE};
     char head[WS_WAL_SEG_NAME_LEN + 1];
@@ -189,7 +189,7 @@ ws_spool_entry_kind ws_spool_classify(const char *entry, ws_wal_name *seg, pid_t
 
 /* --- the directory ---------------------------------------------------- */
 
-int ws_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err)
+int ws_fetch_spool_dir_for(const char *dest, char *out, size_t len, ws_err *err)
 {
     char *dup = strdup(dest), *dir;
     char cwd[PATH_MAX];
@@ -233,7 +233,7 @@ static int check_dir(const char *dir, ws_err *err)
     return 0;
 }
 
-int ws_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err)
+int ws_fetch_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err)
 {
     ws_spool *sp;
 
@@ -255,7 +255,7 @@ int ws_spool_open(const char *dir, bool create, ws_spool **out, ws_err *err)
     return 1;
 }
 
-void ws_spool_close(ws_spool *sp)
+void ws_fetch_spool_close(ws_spool *sp)
 {
     if (!sp)
         return;
@@ -263,7 +263,7 @@ void ws_spool_close(ws_spool *sp)
     free(sp);
 }
 
-const char *ws_spool_path(const ws_spool *sp)
+const char *ws_fetch_spool_path(const ws_spool *sp)
 {
     return sp->path;
 }
@@ -279,7 +279,7 @@ static int path_in(const ws_spool *sp, const char *name, char *out, size_t len, 
 
 /*
  * Takes the spool lock (flock on `lock`).  The whole spool may be removed
- * by its holder (ws_spool_remove), so the lock only counts when the file
+ * by its holder (ws_fetch_spool_remove), so the lock only counts when the file
  * locked is still the one at that path.  1 locked (*fd), 0 the spool is gone
  * and create is false, -1 error.
  */
@@ -339,32 +339,41 @@ static int write_small(ws_spool *sp, const char *name, const ws_buf *text, ws_er
     return ws_localfile_write(path, text->data, text->len, 0600, WS_LOCALFILE_NOSYNC, err);
 }
 
-int ws_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err)
+typedef int (*parse_fn)(const char *buf, size_t len, const char *what, void *out, ws_err *err);
+
+/* Reads the record in file name with parse: 1 read, 0 absent, -1 error. */
+static int read_record(ws_spool *sp, const char *name, parse_fn parse, void *out, ws_err *err)
 {
     char what[PATH_MAX + 16], *buf;
     size_t len;
-    int rc = read_small(sp, STATE_FILE, &buf, &len, err);
+    int rc = read_small(sp, name, &buf, &len, err);
 
     if (rc <= 0)
         return rc;
-    snprintf(what, sizeof what, "%s/%s", sp->path, STATE_FILE);
-    rc = ws_spool_state_parse(buf, len, what, out, err) < 0 ? -1 : 1;
+    snprintf(what, sizeof what, "%s/%s", sp->path, name);
+    rc = parse(buf, len, what, out, err) < 0 ? -1 : 1;
     free(buf);
     return rc;
 }
 
-int ws_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err)
+static int parse_state(const char *buf, size_t len, const char *what, void *out, ws_err *err)
 {
-    char what[PATH_MAX + 16], *buf;
-    size_t len;
-    int rc = read_small(sp, WANT_FILE, &buf, &len, err);
+    return ws_fetch_spool_state_parse(buf, len, what, out, err);
+}
 
-    if (rc <= 0)
-        return rc;
-    snprintf(what, sizeof what, "%s/%s", sp->path, WANT_FILE);
-    rc = ws_spool_want_parse(buf, len, what, out, err) < 0 ? -1 : 1;
-    free(buf);
-    return rc;
+static int parse_want(const char *buf, size_t len, const char *what, void *out, ws_err *err)
+{
+    return ws_fetch_spool_want_parse(buf, len, what, out, err);
+}
+
+int ws_fetch_spool_read_state(ws_spool *sp, ws_spool_state *out, ws_err *err)
+{
+    return read_record(sp, STATE_FILE, parse_state, out, err);
+}
+
+int ws_fetch_spool_read_want(ws_spool *sp, ws_spool_want *out, ws_err *err)
+{
+    return read_record(sp, WANT_FILE, parse_want, out, err);
 }
 
 /* Removes entries chosen by keep() (false = remove).  Errors other than
@@ -389,7 +398,7 @@ static int remove_entries(ws_spool *sp, keep_fn keep, void *arg, ws_err *err)
 
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        kind = ws_spool_classify(de->d_name, &seg, NULL);
+        kind = ws_fetch_spool_classify(de->d_name, &seg, NULL);
         if (keep(de->d_name, kind, &seg, arg))
             continue;
         if (path_in(sp, de->d_name, path, sizeof path, err) < 0 || (unlink(path) < 0 && errno != ENOENT)) {
@@ -412,7 +421,7 @@ static uint64_t new_generation(void)
     uint64_t g = 0;
     ws_err e;
 
-    if (ws_random_bytes((uint8_t *) &g, sizeof g, &e) < 0)
+    if (ws_key_random_bytes((uint8_t *) &g, sizeof g, &e) < 0)
         g = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
     return g;
 }
@@ -425,7 +434,7 @@ static int adopt_locked(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
     ws_buf text = {0};
     int rc;
 
-    if (ws_spool_read_state(sp, &cur, err) == 1 && ws_spool_identity_equal(&cur.id, id))
+    if (ws_fetch_spool_read_state(sp, &cur, err) == 1 && ws_fetch_spool_identity_equal(&cur.id, id))
         return 0;
     /* Another repository, key or cluster, or no (readable) state: nothing
      * in here may be served.  The `prefetcher` lock file stays (a running
@@ -434,12 +443,12 @@ static int adopt_locked(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
         return -1;
     st.id = *id;
     st.generation = new_generation();
-    rc = ws_spool_state_format(&st, &text, err) < 0 ? -1 : write_small(sp, STATE_FILE, &text, err);
+    rc = ws_fetch_spool_state_format(&st, &text, err) < 0 ? -1 : write_small(sp, STATE_FILE, &text, err);
     ws_buf_free(&text);
     return rc;
 }
 
-int ws_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
+int ws_fetch_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
 {
     int fd = -1, rc;
 
@@ -468,7 +477,7 @@ static bool wait_for_writer(ws_spool *sp, const char *name, double wait_max)
         ws_wal_name seg;
         char segname[WS_WAL_NAME_MAX];
 
-        if (ws_spool_classify(de->d_name, &seg, NULL) != WS_SPOOL_ENT_PART)
+        if (ws_fetch_spool_classify(de->d_name, &seg, NULL) != WS_SPOOL_ENT_PART)
             continue;
         ws_wal_name_format(&seg, segname);
         if (strcmp(segname, name) == 0 && snprintf(part, sizeof part, "%s/%s", sp->path, de->d_name) > 0)
@@ -486,8 +495,8 @@ static bool wait_for_writer(ws_spool *sp, const char *name, double wait_max)
     return got == 1;
 }
 
-int ws_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
-                  ws_wal_header *hdr, ws_err *err)
+int ws_fetch_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
+                        ws_wal_header *hdr, ws_err *err)
 {
     char name[WS_WAL_NAME_MAX], path[PATH_MAX];
     uint8_t head[WS_WAL_LONG_HEADER_LEN];
@@ -557,14 +566,14 @@ static bool keep_not_segments(const char *entry, ws_spool_entry_kind kind, const
 static int write_want(ws_spool *sp, const ws_spool_want *w, ws_err *err)
 {
     ws_buf text = {0};
-    int rc = ws_spool_want_format(w, &text, err) < 0 ? -1 : write_small(sp, WANT_FILE, &text, err);
+    int rc = ws_fetch_spool_want_format(w, &text, err) < 0 ? -1 : write_small(sp, WANT_FILE, &text, err);
 
     ws_buf_free(&text);
     return rc;
 }
 
-int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
-                     unsigned depth, ws_err *err)
+int ws_fetch_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_name *seg, uint32_t seg_size,
+                           unsigned depth, ws_err *err)
 {
     ws_spool_want old, w = {0};
     uint64_t segno;
@@ -580,7 +589,7 @@ int ws_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_wal_nam
         spool_unlock(fd);
         return -1;
     }
-    have = ws_spool_read_want(sp, &old, err);
+    have = ws_fetch_spool_read_want(sp, &old, err);
     w.tli = seg->tli;
     w.pos = segno;
     w.seg_size = seg_size;
@@ -633,7 +642,7 @@ static int limit(ws_spool *sp, uint32_t tli, const ws_wal_name *seg, uint64_t ls
     rc = spool_lock(sp, false, &fd, err);
     if (rc <= 0)
         return rc;
-    rc = ws_spool_read_want(sp, &w, err);
+    rc = ws_fetch_spool_read_want(sp, &w, err);
     if (rc <= 0 || w.tli != tli) {
         spool_unlock(fd);
         return rc < 0 ? -1 : 0;
@@ -665,14 +674,14 @@ static int limit(ws_spool *sp, uint32_t tli, const ws_wal_name *seg, uint64_t ls
     return rc;
 }
 
-int ws_spool_limit_at_segment(ws_spool *sp, const ws_wal_name *seg, ws_err *err)
+int ws_fetch_spool_limit_at_segment(ws_spool *sp, const ws_wal_name *seg, ws_err *err)
 {
     if (seg->kind != WS_WAL_SEGMENT)
         return 0;
     return limit(sp, seg->tli, seg, 0, err);
 }
 
-int ws_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err)
+int ws_fetch_spool_limit_at_lsn(ws_spool *sp, uint32_t tli, uint64_t lsn, ws_err *err)
 {
     return limit(sp, tli, NULL, lsn, err);
 }
@@ -688,7 +697,7 @@ static int try_prefetcher_lock(ws_spool *sp, bool exclusive, int *fd_out, ws_err
     return ws_lockfile_take(path, exclusive, true, 0, fd_out, err);
 }
 
-bool ws_spool_prefetcher_running(ws_spool *sp)
+bool ws_fetch_spool_prefetcher_running(ws_spool *sp)
 {
     ws_err err;
     int fd, rc = try_prefetcher_lock(sp, false, &fd, &err);
@@ -700,7 +709,7 @@ bool ws_spool_prefetcher_running(ws_spool *sp)
 
 /* --- the prefetcher ----------------------------------------------------- */
 
-int ws_spool_claim_prefetcher(ws_spool *sp, int *fd_out, ws_err *err)
+int ws_fetch_spool_claim_prefetcher(ws_spool *sp, int *fd_out, ws_err *err)
 {
     char path[PATH_MAX], pid[32];
     int fd, rc, n, wfd;
@@ -728,7 +737,7 @@ int ws_spool_claim_prefetcher(ws_spool *sp, int *fd_out, ws_err *err)
     return 1;
 }
 
-int ws_spool_part_create(ws_spool *sp, const char *name, int *fd_out, char **path_out, ws_err *err)
+int ws_fetch_spool_part_create(ws_spool *sp, const char *name, int *fd_out, char **path_out, ws_err *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX], entry[WS_WAL_NAME_MAX + 32];
     int fd;
@@ -768,7 +777,7 @@ int ws_spool_part_create(ws_spool *sp, const char *name, int *fd_out, char **pat
     return 0;
 }
 
-int ws_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg, uint64_t gen, ws_err *err)
+int ws_fetch_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg, uint64_t gen, ws_err *err)
 {
     char name[WS_WAL_NAME_MAX], path[PATH_MAX];
     ws_spool_state st;
@@ -785,8 +794,8 @@ int ws_spool_publish(ws_spool *sp, const char *part_path, const ws_wal_name *seg
         unlink(part_path);
         return rc;
     }
-    if (ws_spool_read_state(sp, &st, err) != 1 || st.generation != gen || ws_spool_read_want(sp, &w, err) != 1 ||
-        !ws_spool_wants(&w, seg)) {
+    if (ws_fetch_spool_read_state(sp, &st, err) != 1 || st.generation != gen ||
+        ws_fetch_spool_read_want(sp, &w, err) != 1 || !ws_fetch_spool_wants(&w, seg)) {
         unlink(part_path);
         spool_unlock(fd);
         return 0;
@@ -816,48 +825,41 @@ static bool part_abandoned(const char *path)
     return true;
 }
 
-int ws_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err)
+typedef struct sweep_arg {
+    ws_spool *sp;
+    const ws_spool_want *want;
+    bool *present;
+    bool remove_live;
+} sweep_arg;
+
+/* Keeps what is not a segment or part file, complete segments in the window
+ * (noting them), and parts in the window whose writer is alive. */
+static bool keep_wanted(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
 {
-    DIR *d = opendir(sp->path);
-    struct dirent *de;
-    int rc = 0;
+    const sweep_arg *a = arg;
+    char path[PATH_MAX];
+    uint64_t segno;
+    ws_err e;
+
+    if (kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART)
+        return true;
+    if (!a->want || !ws_fetch_spool_wants(a->want, seg))
+        return false;
+    if (kind == WS_SPOOL_ENT_SEGMENT) {
+        if (a->present && ws_wal_segno(seg, a->want->seg_size, &segno, &e) == 0)
+            a->present[segno - a->want->pos] = true;
+        return true;
+    }
+    return !a->remove_live && path_in(a->sp, entry, path, sizeof path, &e) == 0 && !part_abandoned(path);
+}
+
+int ws_fetch_spool_sweep(ws_spool *sp, const ws_spool_want *want, bool *present, bool remove_live, ws_err *err)
+{
+    sweep_arg a = {.sp = sp, .want = want, .present = present, .remove_live = remove_live};
 
     if (present && want)
         memset(present, 0, (want->depth + 1) * sizeof *present);
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        return ws_err_sys(err, errno, "could not open directory \"%s\"", sp->path);
-    }
-    while ((de = readdir(d)) != NULL) {
-        ws_wal_name seg;
-        ws_spool_entry_kind kind = ws_spool_classify(de->d_name, &seg, NULL);
-        char path[PATH_MAX];
-        bool wanted;
-
-        if (kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART)
-            continue;
-        if (path_in(sp, de->d_name, path, sizeof path, err) < 0) {
-            rc = -1;
-            continue;
-        }
-        wanted = want && ws_spool_wants(want, &seg);
-        if (kind == WS_SPOOL_ENT_SEGMENT && wanted) {
-            uint64_t segno;
-
-            if (present && ws_wal_segno(&seg, want->seg_size, &segno, err) == 0)
-                present[segno - want->pos] = true;
-            continue;
-        }
-        if (kind == WS_SPOOL_ENT_PART && wanted && !remove_live && !part_abandoned(path))
-            continue;
-        if (unlink(path) < 0 && errno != ENOENT && rc == 0) {
-            ws_err_sys(err, errno, "could not remove \"%s\"", path);
-            rc = -1;
-        }
-    }
-    closedir(d);
-    return rc;
+    return remove_entries(sp, keep_wanted, &a, err);
 }
 
 static bool keep_nothing(const char *entry, ws_spool_entry_kind kind, const ws_wal_name *seg, void *arg)
@@ -865,7 +867,7 @@ static bool keep_nothing(const char *entry, ws_spool_entry_kind kind, const ws_w
     return strcmp(entry, LOCK_FILE) == 0; /* removed last, while still held */
 }
 
-int ws_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err)
+int ws_fetch_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err)
 {
     char lock[PATH_MAX];
     ws_spool_want w;
@@ -874,7 +876,7 @@ int ws_spool_remove(ws_spool *sp, const ws_spool_want *want_seen, ws_err *err)
     rc = spool_lock(sp, false, &fd, err);
     if (rc <= 0)
         return rc < 0 ? -1 : 1;
-    if (want_seen && (ws_spool_read_want(sp, &w, err) != 1 || !ws_spool_want_equal(&w, want_seen))) {
+    if (want_seen && (ws_fetch_spool_read_want(sp, &w, err) != 1 || !ws_fetch_spool_want_equal(&w, want_seen))) {
         spool_unlock(fd);
         return 0;
     }

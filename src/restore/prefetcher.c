@@ -78,13 +78,13 @@ static int worker_main(const ws_config *cfg, const char *dir, const ws_wal_name 
 
     ws_err_clear(&err);
     ws_wal_name_format(seg, name);
-    if (ws_spool_open(dir, false, &sp, &err) != 1) {
+    if (ws_fetch_spool_open(dir, false, &sp, &err) != 1) {
         status = PF_UNWANTED;
         goto done;
     }
     /* The part file first: walship-fetch asking for this segment from now
      * on waits for it instead of fetching it a second time. */
-    if (ws_spool_part_create(sp, name, &fd, &part, &err) < 0 || ws_repo_open(cfg, &repo, &err) < 0) {
+    if (ws_fetch_spool_part_create(sp, name, &fd, &part, &err) < 0 || ws_repo_open(cfg, &repo, &err) < 0) {
         if (part)
             unlink(part);
         goto fail;
@@ -110,7 +110,7 @@ static int worker_main(const ws_config *cfg, const char *dir, const ws_wal_name 
         unlink(part);
         goto fail;
     }
-    rc = ws_spool_publish(sp, part, seg, gen, &err);
+    rc = ws_fetch_spool_publish(sp, part, seg, gen, &err);
     if (rc < 0)
         goto fail;
     if (rc == 0) {
@@ -129,7 +129,7 @@ done:
         close(fd); /* releases the part file's lock, after publishing */
     free(part);
     ws_repo_close(repo);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
     return status;
 }
 
@@ -156,7 +156,7 @@ static void spawn(prefetcher *p, worker *w, uint64_t segno)
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        _exit(worker_main(p->cfg, ws_spool_path(p->sp), &w->seg, p->gen, quiet));
+        _exit(worker_main(p->cfg, ws_fetch_spool_path(p->sp), &w->seg, p->gen, quiet));
     }
     w->pid = pid;
     w->segno = segno;
@@ -169,9 +169,9 @@ static void drop_part(prefetcher *p, const worker *w)
     char name[WS_WAL_NAME_MAX], path[4096];
 
     ws_wal_name_format(&w->seg, name);
-    snprintf(path, sizeof path, "%s/%s.part-%d", ws_spool_path(p->sp), name, (int) w->pid);
+    snprintf(path, sizeof path, "%s/%s.part-%d", ws_fetch_spool_path(p->sp), name, (int) w->pid);
     unlink(path);
-    snprintf(path, sizeof path, "%s/.%s.part-%d", ws_spool_path(p->sp), name, (int) w->pid);
+    snprintf(path, sizeof path, "%s/.%s.part-%d", ws_fetch_spool_path(p->sp), name, (int) w->pid);
     unlink(path);
 }
 
@@ -269,12 +269,12 @@ static void follow(prefetcher *p, const ws_spool_want *w)
     p->have_want = true;
     p->last_change = ws_clock_now();
     for (size_t i = 0; i < WS_PREFETCH_IN_FLIGHT; i++)
-        if (p->w[i].pid && !ws_spool_wants_segno(w, p->w[i].seg.tli, p->w[i].segno)) {
+        if (p->w[i].pid && !ws_fetch_spool_wants_segno(w, p->w[i].seg.tli, p->w[i].segno)) {
             kill(p->w[i].pid, SIGTERM);
             p->w[i].cancelled = true;
         }
     for (size_t i = 0; i < p->nb; i++)
-        if (ws_spool_wants_segno(w, p->b[i].tli, p->b[i].segno))
+        if (ws_fetch_spool_wants_segno(w, p->b[i].tli, p->b[i].segno))
             p->b[j++] = p->b[i];
     p->nb = j;
 }
@@ -342,16 +342,16 @@ static const char *run(prefetcher *p, const sigset_t *waitset, bool *clean)
         reap(p, false);
         if (!ws_proc_alive(&p->owner))
             return "the PostgreSQL startup process is gone: recovery ended or the server stopped";
-        rc = ws_spool_read_state(p->sp, &st, &err);
+        rc = ws_fetch_spool_read_state(p->sp, &st, &err);
         if (rc != 1 || st.generation != p->gen) {
             *clean = false;
             return "the spool was removed or taken over";
         }
-        rc = ws_spool_read_want(p->sp, &w, &err);
-        if (rc == 1 && (!p->have_want || !ws_spool_want_equal(&w, &p->want)))
+        rc = ws_fetch_spool_read_want(p->sp, &w, &err);
+        if (rc == 1 && (!p->have_want || !ws_fetch_spool_want_equal(&w, &p->want)))
             follow(p, &w);
         if (ws_clock_now() - p->last_change > WS_PREFETCH_IDLE && busy(p) == 0) {
-            rc = ws_spool_remove(p->sp, p->have_want ? &p->want : NULL, &err);
+            rc = ws_fetch_spool_remove(p->sp, p->have_want ? &p->want : NULL, &err);
             if (rc != 0) {
                 *clean = false; /* done (or failed: leave it for the next prefetcher) */
                 return rc > 0 ? "no new request for 60 s; spool removed" : "no new request for 60 s";
@@ -359,7 +359,7 @@ static const char *run(prefetcher *p, const sigset_t *waitset, bool *clean)
             continue; /* a new position arrived meanwhile */
         }
         if (p->have_want) {
-            if (ws_spool_sweep(p->sp, &p->want, p->present, false, &err) < 0)
+            if (ws_fetch_spool_sweep(p->sp, &p->want, p->present, false, &err) < 0)
                 ws_log(WS_LOG_DEBUG, "%s", err.msg);
             for (unsigned i = 1; i <= p->want.depth; i++)
                 if (p->present[i])
@@ -402,14 +402,14 @@ static void __attribute__((noreturn)) prefetcher_main(const ws_config *cfg, cons
     p.last_change = ws_clock_now();
     p.present = calloc(1025, sizeof *p.present);
     p.done = calloc(DONE_SLOTS, sizeof *p.done);
-    if (!p.present || !p.done || ws_spool_open(dir, false, &p.sp, &err) != 1 ||
-        ws_spool_claim_prefetcher(p.sp, &lock_fd, &err) != 1 || ws_spool_read_state(p.sp, &st, &err) != 1)
+    if (!p.present || !p.done || ws_fetch_spool_open(dir, false, &p.sp, &err) != 1 ||
+        ws_fetch_spool_claim_prefetcher(p.sp, &lock_fd, &err) != 1 || ws_fetch_spool_read_state(p.sp, &st, &err) != 1)
         _exit(0); /* another prefetcher runs, or the spool is gone */
     p.gen = st.generation;
     ws_log(WS_LOG_INFO, "started in %s (pid %d, for PostgreSQL process %d)", dir, (int) getpid(), (int) owner->pid);
     why = run(&p, &waitset, &clean);
     stop_workers(&p);
-    if (clean && ws_spool_remove(p.sp, NULL, &err) < 0)
+    if (clean && ws_fetch_spool_remove(p.sp, NULL, &err) < 0)
         ws_log(WS_LOG_WARNING, "could not remove the prefetch spool: %s", err.msg);
     ws_log(WS_LOG_INFO, "stopped (%s)%s", why, clean ? "; spool removed" : "");
     _exit(0);
@@ -421,7 +421,7 @@ int ws_prefetcher_ensure(const ws_config *cfg, ws_spool *sp, const ws_proc_id *o
     pid_t pid;
     int st;
 
-    if (ws_spool_prefetcher_running(sp))
+    if (ws_fetch_spool_prefetcher_running(sp))
         return 0;
     old = signal(SIGCHLD, SIG_DFL); /* so the intermediate child can be waited for */
     fflush(stdout);
@@ -439,7 +439,7 @@ int ws_prefetcher_ensure(const ws_config *cfg, ws_spool *sp, const ws_proc_id *o
         pid = fork();
         if (pid != 0)
             _exit(0);
-        prefetcher_main(cfg, ws_spool_path(sp), owner);
+        prefetcher_main(cfg, ws_fetch_spool_path(sp), owner);
     }
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }

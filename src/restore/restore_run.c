@@ -81,7 +81,7 @@ static bool spool_applies(const ws_config *cfg, const ws_repo *repo, const ws_wa
     u->id.key_id[0] = '\0';
     if (repo->key)
         ws_key_id_hex(ws_key_id(repo->key), u->id.key_id);
-    if (ws_spool_dir_for(dest, u->dir, sizeof u->dir, &e) < 0) {
+    if (ws_fetch_spool_dir_for(dest, u->dir, sizeof u->dir, &e) < 0) {
         ws_log(WS_LOG_DEBUG, "no prefetching: %s", e.msg);
         return false;
     }
@@ -97,12 +97,12 @@ static bool spool_ready(spool_use *u, bool create)
 
     if (u->sp)
         return true;
-    rc = ws_spool_open(u->dir, create, &u->sp, &e);
-    if (rc == 1 && ws_spool_adopt(u->sp, &u->id, &e) == 0)
+    rc = ws_fetch_spool_open(u->dir, create, &u->sp, &e);
+    if (rc == 1 && ws_fetch_spool_adopt(u->sp, &u->id, &e) == 0)
         return true;
     if (rc != 0)
         ws_log(WS_LOG_WARNING, "prefetch spool not used: %s", e.msg);
-    ws_spool_close(u->sp);
+    ws_fetch_spool_close(u->sp);
     u->sp = NULL;
     return false;
 }
@@ -125,7 +125,7 @@ static int spool_serve(const ws_config *cfg, spool_use *u, const ws_wal_name *w,
 
     if (w->kind != WS_WAL_SEGMENT || !spool_ready(u, false))
         return 0;
-    rc = ws_spool_take(u->sp, w, dest, u->id.sysid, writer_wait(cfg), &hdr, err);
+    rc = ws_fetch_spool_take(u->sp, w, dest, u->id.sysid, writer_wait(cfg), &hdr, err);
     if (rc == 1) {
         ws_log(WS_LOG_INFO, "restored %s from the prefetch spool", name);
         *seg_size = hdr.seg_size;
@@ -167,7 +167,7 @@ static int spool_note_history(spool_use *u, const ws_wal_name *w, const char *de
     size_t len;
     int rc = 0;
 
-    if (!spool_ready(u, false) || ws_spool_read_want(u->sp, &want, err) != 1 || w->tli <= want.tli)
+    if (!spool_ready(u, false) || ws_fetch_spool_read_want(u->sp, &want, err) != 1 || w->tli <= want.tli)
         return 0;
     rc = ws_localfile_read(dest, WS_WAL_TEXT_FILE_MAX, 0, &buf, &len, err);
     if (rc <= 0)
@@ -180,7 +180,7 @@ static int spool_note_history(spool_use *u, const ws_wal_name *w, const char *de
         uint64_t from = ws_tli_history_newer_from(&h, want.tli, want.seg_size);
 
         if (from != UINT64_MAX)
-            rc = ws_spool_limit_at_lsn(u->sp, want.tli, from * want.seg_size, err);
+            rc = ws_fetch_spool_limit_at_lsn(u->sp, want.tli, from * want.seg_size, err);
     }
     ws_tli_history_free(&h);
     return rc;
@@ -199,11 +199,11 @@ static void spool_after(const ws_config *cfg, spool_use *u, const ws_wal_name *w
     if (status == WS_FETCH_OK && w->kind == WS_WAL_SEGMENT) {
         /* Prefetching only helps PostgreSQL's startup process: a call by
          * hand has nothing to come back for the files. */
-        if (ws_datadir_startup_process(".", &owner, &e) != 1)
+        if (ws_pg_datadir_startup_process(".", &owner, &e) != 1)
             return;
         if ((seg_size == 0 && restored_seg_size(dest, &seg_size, &e) < 0) || !spool_ready(u, true))
             rc = -1;
-        else if (ws_spool_advance(u->sp, &u->id, w, seg_size, cfg->prefetch, &e) < 0 ||
+        else if (ws_fetch_spool_advance(u->sp, &u->id, w, seg_size, cfg->prefetch, &e) < 0 ||
                  ws_prefetcher_ensure(cfg, u->sp, &owner, &e) < 0)
             rc = -1;
     } else if (status == WS_FETCH_OK && w->kind == WS_WAL_HISTORY) {
@@ -211,13 +211,13 @@ static void spool_after(const ws_config *cfg, spool_use *u, const ws_wal_name *w
     } else if (status == WS_FETCH_ABSENT && fetch_err->code == WS_ERR_NOTFOUND && mode == WS_RECOVERY_ARCHIVE &&
                w->kind == WS_WAL_SEGMENT && spool_ready(u, false)) {
         /* In archive recovery this ends recovery: nothing after it is read. */
-        rc = ws_spool_limit_at_segment(u->sp, w, &e);
+        rc = ws_fetch_spool_limit_at_segment(u->sp, w, &e);
     }
     if (rc < 0)
         ws_log(WS_LOG_WARNING, "prefetching: %s", e.msg);
 }
 
-int ws_restore_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err)
+int ws_restore_run_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err)
 {
     bool standby = req->mode == WS_RECOVERY_STANDBY, use;
     spool_use u;
@@ -254,7 +254,7 @@ int ws_restore_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_requ
     }
     if (use)
         spool_after(cfg, &u, &w, req->dest, status, err, req->mode, seg_size);
-    ws_spool_close(u.sp);
+    ws_fetch_spool_close(u.sp);
     return status;
 }
 
@@ -292,8 +292,8 @@ int ws_restore_run(const ws_config *cfg, const char *name, const char *dest)
     ws_err_clear(&err);
     /* PostgreSQL runs restore_command in the data directory; standby.signal
      * wins over recovery.signal, as in PostgreSQL. */
-    req.mode = ws_datadir_recovery_mode(".");
-    if (ws_datadir_sysid(".", &req.sysid, &err) < 0)
+    req.mode = ws_pg_datadir_recovery_mode(".");
+    if (ws_pg_datadir_sysid(".", &req.sysid, &err) < 0)
         req.sysid = 0; /* run by hand elsewhere */
     ws_err_clear(&err);
     if (ws_config_require(cfg, WS_CFG_REPO, &err) < 0 || ws_repo_open(cfg, &repo, &err) < 0)
@@ -301,7 +301,7 @@ int ws_restore_run(const ws_config *cfg, const char *name, const char *dest)
          * problem (S3 opens without network traffic). */
         status = WS_FETCH_LOCAL;
     else
-        status = ws_restore_answer(cfg, repo, &req, &err);
+        status = ws_restore_run_answer(cfg, repo, &req, &err);
     report(status, &err, req.mode == WS_RECOVERY_STANDBY);
     ws_repo_close(repo);
     return status;

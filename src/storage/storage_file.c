@@ -20,12 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "walship/localfile.h"
 #include "walship/lockfile.h"
 #include "walship/storage.h"
 
@@ -83,18 +83,6 @@ static bool temp_name_parse(const char *name, pid_t *pid)
             return false;
     *pid = (pid_t) v;
     return true;
-}
-
-static uint32_t random32(void)
-{
-    uint32_t r;
-    struct timespec ts;
-
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) == (ssize_t) sizeof r)
-        return r;
-    /* No entropy yet (early boot): O_EXCL keeps names unique anyway. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint32_t) ts.tv_nsec ^ ((uint32_t) getpid() << 16);
 }
 
 /* Best effort: removes crash leftovers in one directory. */
@@ -414,8 +402,8 @@ static int file_put_begin(ws_storage *st, const char *key, uint64_t size_hint, w
         clean_leftovers(p->dirfd);
         for (int i = 0; i < 16; i++) {
             free(p->tmp);
-            if (asprintf(&p->tmp, ".%.*s.tmp.%ld.%08" PRIx32 "~", TEMP_NAME_KEEP, base, (long) getpid(), random32()) <
-                0) {
+            if (asprintf(&p->tmp, ".%.*s.tmp.%ld.%08" PRIx32 "~", TEMP_NAME_KEEP, base, (long) getpid(),
+                         (uint32_t) ws_localfile_random_tag()) < 0) {
                 p->tmp = NULL;
                 goto nomem;
             }

@@ -49,7 +49,7 @@ static int cmd_put(ws_repo *repo, int argc, char **argv, bool raw, ws_err *err)
         close(fd);
     if (rc < 0)
         return -1;
-    ws_sha256_hex(d.sha256, hex);
+    ws_filter_sha256_hex(d.sha256, hex);
     ws_log(WS_LOG_INFO, "stored %s: %" PRIu64 " bytes, sha256 %s", key, d.size, hex);
     printf("%s %" PRIu64 " %s\n", key, d.size, hex);
     return 0;
@@ -213,7 +213,7 @@ static const struct {
      "  backups-clean          remove what interrupted walship-backup runs left\n"},
 };
 
-void ws_tool_usage(FILE *out)
+void ws_tool_run_usage(FILE *out)
 {
     fputs("Usage: walship [--config FILE] [--key] COMMAND [ARGS]\n\nCommands:\n", out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -239,12 +239,12 @@ int ws_tool_run(const ws_config *cfg, const char *cmd, int argc, char **argv, co
             break;
     if (i == sizeof commands / sizeof commands[0]) {
         fprintf(stderr, "walship: unknown command \"%s\"\n", cmd);
-        ws_tool_usage(stderr);
+        ws_tool_run_usage(stderr);
         return WS_EXIT_USAGE;
     }
     if (argc < commands[i].min_args || (commands[i].max_args >= 0 && argc > commands[i].max_args)) {
         fprintf(stderr, "walship: wrong number of arguments for %s\n", cmd);
-        ws_tool_usage(stderr);
+        ws_tool_run_usage(stderr);
         return WS_EXIT_USAGE;
     }
     ws_err_clear(&err);

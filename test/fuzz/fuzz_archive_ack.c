@@ -20,12 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
 
     ws_err_clear(&err);
-    if (ws_ack_parse((const char *) data, size, "fuzz.ack", &a, &err) < 0) {
+    if (ws_archive_ack_parse((const char *) data, size, "fuzz.ack", &a, &err) < 0) {
         if (err.msg[0] == '\0' || memchr(err.msg, '\n', strlen(err.msg)))
             __builtin_trap();
         return 0;
     }
-    text = ws_ack_format(&a, &err);
+    text = ws_archive_ack_format(&a, &err);
     if (!text || strlen(text) != size || memcmp(text, data, size) != 0)
         __builtin_trap();
     free(text);

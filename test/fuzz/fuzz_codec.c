@@ -30,7 +30,7 @@ static int decode(const uint8_t *obj, size_t len, const ws_key *key, size_t piec
 
     if (!d)
         abort();
-    rc = ws_pump_mem(obj, len, piece, ws_decoder_sink(d), &err);
+    rc = ws_sink_pump_mem(obj, len, piece, ws_decoder_sink(d), &err);
     ws_decoder_free(d);
     return rc;
 }
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *obj;
         uint8_t *copy;
 
-        if (!e || ws_pump_mem(data + 4, size - 4, 0, ws_encoder_sink(e), &err) < 0)
+        if (!e || ws_sink_pump_mem(data + 4, size - 4, 0, ws_encoder_sink(e), &err) < 0)
             abort();
         obj = ws_sink_mem_data(mem, &obj_len);
         copy = malloc(obj_len);

@@ -67,8 +67,8 @@ static ws_ack sample_ack(const char *name)
     a.digest.size = 16777216;
     for (int i = 0; i < WS_SHA256_LEN; i++)
         a.digest.sha256[i] = (uint8_t) (i * 7 + 1);
-    a.file =
-        (ws_file_id){.dev = 2049, .ino = 131077, .size = 16777216, .mtime_ns = 1700000000123456789, .ctime_ns = -5};
+    a.file = (ws_localfile_id){
+        .dev = 2049, .ino = 131077, .size = 16777216, .mtime_ns = 1700000000123456789, .ctime_ns = -5};
     return a;
 }
 
@@ -81,14 +81,14 @@ START_TEST(test_ack_roundtrip)
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         ws_ack a = sample_ack(names[i]), b;
-        char *text = ws_ack_format(&a, &err);
+        char *text = ws_archive_ack_format(&a, &err);
 
         ck_assert_msg(text != NULL, "%s", err.msg);
-        ck_assert_msg(ws_ack_parse(text, strlen(text), "t", &b, &err) == 0, "%s: %s", names[i], err.msg);
+        ck_assert_msg(ws_archive_ack_parse(text, strlen(text), "t", &b, &err) == 0, "%s: %s", names[i], err.msg);
         ck_assert_str_eq(b.name, a.name);
         ck_assert_str_eq(b.repo, a.repo);
         ck_assert(memcmp(&b.digest, &a.digest, sizeof a.digest) == 0);
-        ck_assert(ws_file_id_equal(&b.file, &a.file));
+        ck_assert(ws_localfile_id_equal(&b.file, &a.file));
         free(text);
     }
 }
@@ -97,7 +97,7 @@ END_TEST
 START_TEST(test_ack_text_is_documented_form)
 {
     ws_ack a = sample_ack("000000010000000000000003");
-    char *text = ws_ack_format(&a, &err);
+    char *text = ws_archive_ack_format(&a, &err);
 
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(
@@ -120,7 +120,7 @@ END_TEST
 START_TEST(test_ack_damage_never_parses)
 {
     ws_ack a = sample_ack("000000010000000000000003"), b;
-    char *text = ws_ack_format(&a, &err);
+    char *text = ws_archive_ack_format(&a, &err);
     size_t len = strlen(text);
     char *buf = malloc(len + 16);
 
@@ -128,15 +128,15 @@ START_TEST(test_ack_damage_never_parses)
         for (int bit = 0; bit < 8; bit += 3) {
             memcpy(buf, text, len);
             buf[i] ^= (char) (1 << bit);
-            ck_assert_msg(ws_ack_parse(buf, len, "t", &b, &err) < 0, "byte %zu bit %d accepted", i, bit);
+            ck_assert_msg(ws_archive_ack_parse(buf, len, "t", &b, &err) < 0, "byte %zu bit %d accepted", i, bit);
             ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
         }
     }
     for (size_t n = 0; n < len; n++)
-        ck_assert_msg(ws_ack_parse(text, n, "t", &b, &err) < 0, "truncated at %zu accepted", n);
+        ck_assert_msg(ws_archive_ack_parse(text, n, "t", &b, &err) < 0, "truncated at %zu accepted", n);
     memcpy(buf, text, len);
     memcpy(buf + len, "extra\n", 6);
-    ck_assert_int_lt(ws_ack_parse(buf, len + 6, "t", &b, &err), 0);
+    ck_assert_int_lt(ws_archive_ack_parse(buf, len + 6, "t", &b, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "after the \"check\" line"));
     free(buf);
     free(text);
@@ -155,7 +155,7 @@ static char *resign(const char *body)
     ck_assert_int_eq(ws_sink_finish(sha, &err), 0);
     ck_assert(ws_filter_sha256_result(sha, d, &n));
     ws_sink_free(sha);
-    ws_sha256_hex(d, hex);
+    ws_filter_sha256_hex(d, hex);
     ck_assert_int_gt(asprintf(&out, "%scheck %s\n", body, hex), 0);
     return out;
 }
@@ -204,13 +204,13 @@ START_TEST(test_ack_parse_rejects_fields)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *text = resign(cases[i].body);
 
-        ck_assert_msg(ws_ack_parse(text, strlen(text), "t", &b, &err) < 0, "case %zu accepted", i);
+        ck_assert_msg(ws_archive_ack_parse(text, strlen(text), "t", &b, &err) < 0, "case %zu accepted", i);
         ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
         ck_assert_msg(strstr(err.msg, cases[i].needle), "case %zu: %s", i, err.msg);
         free(text);
     }
     /* A NUL byte anywhere is refused. */
-    ck_assert_int_lt(ws_ack_parse("walship-ack 1\n\0", 15, "t", &b, &err), 0);
+    ck_assert_int_lt(ws_archive_ack_parse("walship-ack 1\n\0", 15, "t", &b, &err), 0);
 }
 END_TEST
 
@@ -219,44 +219,44 @@ START_TEST(test_ack_format_refuses)
     ws_ack a = sample_ack("000000010000000000000003");
 
     snprintf(a.repo, sizeof a.repo, "file:///x\nname 000000010000000000000009");
-    ck_assert_ptr_null(ws_ack_format(&a, &err));
+    ck_assert_ptr_null(ws_archive_ack_format(&a, &err));
     a = sample_ack("garbage");
-    ck_assert_ptr_null(ws_ack_format(&a, &err));
+    ck_assert_ptr_null(ws_archive_ack_format(&a, &err));
 }
 END_TEST
 
 START_TEST(test_ack_vouches)
 {
     ws_ack a = sample_ack("000000010000000000000003");
-    ws_file_id now = a.file;
+    ws_localfile_id now = a.file;
     const char *why;
 
-    ck_assert(ws_ack_vouches(&a, "000000010000000000000003", a.repo, &now, &why));
-    ck_assert(!ws_ack_vouches(&a, "000000010000000000000004", a.repo, &now, &why));
+    ck_assert(ws_archive_ack_vouches(&a, "000000010000000000000003", a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, "000000010000000000000004", a.repo, &now, &why));
     ck_assert_ptr_nonnull(strstr(why, "another WAL file"));
-    ck_assert(!ws_ack_vouches(&a, a.name, "s3://walship-test/other", &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, "s3://walship-test/other", &now, &why));
     ck_assert_ptr_nonnull(strstr(why, "another repository"));
     now.ino++;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, &why));
     ck_assert_ptr_nonnull(strstr(why, "inode"));
     now = a.file;
     now.dev++;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, &why));
     now = a.file;
     now.mtime_ns++;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, &why));
     ck_assert_ptr_nonnull(strstr(why, "modified"));
     now = a.file;
     now.ctime_ns++;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, &why));
     now = a.file;
     now.size--;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, &why));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, &why));
     ck_assert_ptr_nonnull(strstr(why, "size"));
     /* The recorded plaintext size must be the file's. */
     now = a.file;
     a.digest.size--;
-    ck_assert(!ws_ack_vouches(&a, a.name, a.repo, &now, NULL));
+    ck_assert(!ws_archive_ack_vouches(&a, a.name, a.repo, &now, NULL));
 }
 END_TEST
 
@@ -267,34 +267,34 @@ START_TEST(test_ack_files)
     struct stat st;
     int fd;
 
-    ck_assert_int_eq(ws_ack_read(tmpdir, a.name, &b, &err), 0);
-    ck_assert_msg(ws_ack_write(tmpdir, &a, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(ws_ack_read(tmpdir, a.name, &b, &err), 1);
-    ck_assert(ws_file_id_equal(&a.file, &b.file));
+    ck_assert_int_eq(ws_archive_ack_read(tmpdir, a.name, &b, &err), 0);
+    ck_assert_msg(ws_archive_ack_write(tmpdir, &a, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ws_archive_ack_read(tmpdir, a.name, &b, &err), 1);
+    ck_assert(ws_localfile_id_equal(&a.file, &b.file));
     snprintf(p1, sizeof p1, "%s/000000010000000000000003.ack", tmpdir);
     ck_assert_int_eq(stat(p1, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     /* Under another name: refused. */
     snprintf(p2, sizeof p2, "%s/000000010000000000000004.ack", tmpdir);
     ck_assert_int_eq(link(p1, p2), 0);
-    ck_assert_int_lt(ws_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
+    ck_assert_int_lt(ws_archive_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "records 000000010000000000000003"));
     /* A symbolic link is never followed. */
     ck_assert_int_eq(unlink(p2), 0);
     ck_assert_int_eq(symlink(p1, p2), 0);
-    ck_assert_int_lt(ws_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
+    ck_assert_int_lt(ws_archive_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     /* A partial file (as if written in place and cut short). */
     ck_assert_int_eq(unlink(p2), 0);
     fd = open(p2, O_WRONLY | O_CREAT, 0600);
     ck_assert_int_eq(write(fd, "walship-ack 1\nname 0000000100", 29), 29);
     close(fd);
-    ck_assert_int_lt(ws_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
+    ck_assert_int_lt(ws_archive_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
-    ck_assert_int_eq(ws_ack_remove(tmpdir, "000000010000000000000004", &err), 0);
-    ck_assert_int_eq(ws_ack_remove(tmpdir, "000000010000000000000004", &err), 0);
-    ck_assert_int_eq(ws_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
+    ck_assert_int_eq(ws_archive_ack_remove(tmpdir, "000000010000000000000004", &err), 0);
+    ck_assert_int_eq(ws_archive_ack_remove(tmpdir, "000000010000000000000004", &err), 0);
+    ck_assert_int_eq(ws_archive_ack_read(tmpdir, "000000010000000000000004", &b, &err), 0);
     /* Nothing but the ack is left in the directory (no temp file). */
     {
         int n = 0;
@@ -315,17 +315,17 @@ START_TEST(test_file_id_from_stat)
 {
     char path[512];
     struct stat st;
-    ws_file_id a, b;
+    ws_localfile_id a, b;
     struct timespec ts[2] = {{.tv_sec = 1000, .tv_nsec = 5}, {.tv_sec = 1000, .tv_nsec = 5}};
 
     touch(tmpdir, "f", 0);
     snprintf(path, sizeof path, "%s/f", tmpdir);
     ck_assert_int_eq(stat(path, &st), 0);
-    ws_file_id_from_stat(&st, &a);
+    ws_localfile_id_from_stat(&st, &a);
     ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
     ck_assert_int_eq(stat(path, &st), 0);
-    ws_file_id_from_stat(&st, &b);
-    ck_assert(!ws_file_id_equal(&a, &b));
+    ws_localfile_id_from_stat(&st, &b);
+    ck_assert(!ws_localfile_id_equal(&a, &b));
     ck_assert_int_eq(b.mtime_ns, (int64_t) 1000 * 1000000000 + 5);
     ck_assert_uint_eq(a.ino, b.ino);
 }
@@ -355,7 +355,7 @@ START_TEST(test_ready_scan_order)
     touch(tmpdir, "000000010000000000000004.done", 10);
     touch(tmpdir, "somethingelse.ready", 500); /* counted, never taken */
     touch(tmpdir, ".ready", 1000);
-    ck_assert_msg(ws_ready_scan(tmpdir, &l, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_archive_queue_scan(tmpdir, &l, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(l.n, 7);
     ck_assert_uint_eq(l.total, 8); /* ".ready" names no file */
     for (size_t i = 0; i < l.n; i++)
@@ -364,9 +364,9 @@ START_TEST(test_ready_scan_order)
     ck_assert_int_eq(l.oldest, 500);
     ck_assert_str_eq(l.oldest_name, "somethingelse");
     ck_assert_int_eq(l.v[2].mtime, 3000);
-    ck_assert(ws_ready_exists(tmpdir, "000000010000000000000001"));
-    ck_assert(!ws_ready_exists(tmpdir, "000000010000000000000004"));
-    ws_ready_list_free(&l);
+    ck_assert(ws_archive_queue_exists(tmpdir, "000000010000000000000001"));
+    ck_assert(!ws_archive_queue_exists(tmpdir, "000000010000000000000004"));
+    ws_archive_queue_list_free(&l);
 }
 END_TEST
 
@@ -376,14 +376,14 @@ START_TEST(test_ready_scan_missing)
     char path[512];
 
     snprintf(path, sizeof path, "%s/nonexistent", tmpdir);
-    ck_assert_int_lt(ws_ready_scan(path, &l, &err), 0);
+    ck_assert_int_lt(ws_archive_queue_scan(path, &l, &err), 0);
     ck_assert_int_eq(err.code, WS_ERR_NOTFOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "nonexistent"));
     /* Empty: fine. */
-    ck_assert_int_eq(ws_ready_scan(tmpdir, &l, &err), 0);
+    ck_assert_int_eq(ws_archive_queue_scan(tmpdir, &l, &err), 0);
     ck_assert_uint_eq(l.n, 0);
     ck_assert_uint_eq(l.total, 0);
-    ws_ready_list_free(&l);
+    ws_archive_queue_list_free(&l);
 }
 END_TEST
 
@@ -405,18 +405,18 @@ START_TEST(test_ready_pick)
         snprintf(n, sizeof n, "00000001000000000000000%d.ready", i);
         touch(tmpdir, n, 0);
     }
-    ck_assert_int_eq(ws_ready_scan(tmpdir, &l, &err), 0);
-    ck_assert_uint_eq(ws_ready_pick(&l, NULL, 3, NULL, NULL, out), 3);
+    ck_assert_int_eq(ws_archive_queue_scan(tmpdir, &l, &err), 0);
+    ck_assert_uint_eq(ws_archive_queue_pick(&l, NULL, 3, NULL, NULL, out), 3);
     ck_assert_str_eq(l.v[out[0]].name, "000000010000000000000001");
     ck_assert_str_eq(l.v[out[2]].name, "000000010000000000000003");
     /* The requested file is never taken ahead; nor files already done. */
-    ck_assert_uint_eq(ws_ready_pick(&l, "000000010000000000000002", 8, odd_done, &calls, out), 4);
+    ck_assert_uint_eq(ws_archive_queue_pick(&l, "000000010000000000000002", 8, odd_done, &calls, out), 4);
     ck_assert_str_eq(l.v[out[0]].name, "000000010000000000000004");
     ck_assert_str_eq(l.v[out[1]].name, "000000010000000000000006");
     ck_assert_str_eq(l.v[out[3]].name, "000000010000000000000008");
     ck_assert_int_eq(calls, 7);
-    ck_assert_uint_eq(ws_ready_pick(&l, NULL, 0, NULL, NULL, out), 0);
-    ws_ready_list_free(&l);
+    ck_assert_uint_eq(ws_archive_queue_pick(&l, NULL, 0, NULL, NULL, out), 0);
+    ws_archive_queue_list_free(&l);
 }
 END_TEST
 
@@ -428,30 +428,30 @@ START_TEST(test_backlog_decide)
     int64_t t = 100000;
 
     /* Below the threshold, never reported: quiet. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 9, 9, t, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 9, 9, t, &n), WS_BACKLOG_QUIET);
     /* Above it: reported at once. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 10, 9, t, &n), WS_BACKLOG_BEHIND);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 10, 9, t, &n), WS_BACKLOG_BEHIND);
     ck_assert(n.high && n.count == 10 && n.at == t);
     s = n;
     /* Growing within the minute: quiet; after it: reported. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 30, 9, t + 59, &n), WS_BACKLOG_QUIET);
-    ck_assert_int_eq(ws_backlog_decide(&s, 30, 9, t + 60, &n), WS_BACKLOG_BEHIND);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 30, 9, t + 59, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 30, 9, t + 60, &n), WS_BACKLOG_BEHIND);
     ck_assert_uint_eq(n.count, 30);
     s = n;
     /* Not growing: quiet however long. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 30, 9, t + 1000, &n), WS_BACKLOG_QUIET);
-    ck_assert_int_eq(ws_backlog_decide(&s, 20, 9, t + 1000, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 30, 9, t + 1000, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 20, 9, t + 1000, &n), WS_BACKLOG_QUIET);
     /* Back to normal: one line, then quiet. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 2, 9, t + 1000, &n), WS_BACKLOG_NORMAL);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 2, 9, t + 1000, &n), WS_BACKLOG_NORMAL);
     ck_assert(!n.high);
     s = n;
-    ck_assert_int_eq(ws_backlog_decide(&s, 2, 9, t + 2000, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 2, 9, t + 2000, &n), WS_BACKLOG_QUIET);
     /* Behind again within the minute after that line: waits. */
-    ck_assert_int_eq(ws_backlog_decide(&s, 12, 9, t + 1010, &n), WS_BACKLOG_QUIET);
-    ck_assert_int_eq(ws_backlog_decide(&s, 12, 9, t + 1060, &n), WS_BACKLOG_BEHIND);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 12, 9, t + 1010, &n), WS_BACKLOG_QUIET);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 12, 9, t + 1060, &n), WS_BACKLOG_BEHIND);
     /* A clock that went back does not silence reports for long. */
     s = (ws_backlog_state){.high = false, .count = 0, .at = t + 5000};
-    ck_assert_int_eq(ws_backlog_decide(&s, 12, 9, t, &n), WS_BACKLOG_BEHIND);
+    ck_assert_int_eq(ws_archive_backlog_decide(&s, 12, 9, t, &n), WS_BACKLOG_BEHIND);
 }
 END_TEST
 
@@ -461,16 +461,16 @@ START_TEST(test_backlog_state_file)
     char path[512];
     FILE *f;
 
-    ws_backlog_load(tmpdir, &r);
+    ws_archive_backlog_load(tmpdir, &r);
     ck_assert(!r.high && r.count == 0 && r.at == 0);
-    ck_assert_int_eq(ws_backlog_save(tmpdir, &s, &err), 0);
-    ws_backlog_load(tmpdir, &r);
+    ck_assert_int_eq(ws_archive_backlog_save(tmpdir, &s, &err), 0);
+    ws_archive_backlog_load(tmpdir, &r);
     ck_assert(r.high && r.count == 42 && r.at == 1700000000);
     snprintf(path, sizeof path, "%s/" WS_BACKLOG_FILE, tmpdir);
     f = fopen(path, "w");
     fputs("garbage\n", f);
     fclose(f);
-    ws_backlog_load(tmpdir, &r);
+    ws_archive_backlog_load(tmpdir, &r);
     ck_assert(!r.high && r.count == 0 && r.at == 0);
 }
 END_TEST
@@ -505,10 +505,10 @@ START_TEST(test_lock)
             break;
     }
     ck_assert_int_eq(ws_archive_lock_name(tmpdir, other, 0, &b, &err), 1);
-    ws_archive_unlock(b);
-    ws_archive_unlock(a);
+    ws_archive_lock_release(b);
+    ws_archive_lock_release(a);
     ck_assert_int_eq(ws_archive_lock_name(tmpdir, n1, 0, &a, &err), 1);
-    ws_archive_unlock(a);
+    ws_archive_lock_release(a);
     ck_assert_uint_lt(ws_lockfile_slot(n1), WS_LOCKFILE_SLOTS);
     /* A missing directory is an error naming it. */
     ck_assert_int_lt(ws_archive_lock_name("/nonexistent/dir", n1, 0, &a, &err), 0);

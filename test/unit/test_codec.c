@@ -55,7 +55,7 @@ static uint8_t *encode(const uint8_t *data, size_t len, ws_compress c, const ws_
     ws_digest dg;
 
     ck_assert_msg(e != NULL, "%s", err.msg);
-    ck_assert_msg(ws_pump_mem(data, len, piece, ws_encoder_sink(e), &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_sink_pump_mem(data, len, piece, ws_encoder_sink(e), &err) == 0, "%s", err.msg);
     ws_encoder_digest(e, &dg);
     ck_assert_uint_eq(dg.size, len);
     d = ws_sink_mem_data(mem, out_len);
@@ -75,7 +75,7 @@ static int decode(const uint8_t *obj, size_t len, const ws_key *key, size_t piec
     int rc;
 
     ck_assert_ptr_nonnull(d);
-    rc = ws_pump_mem(obj, len, piece, ws_decoder_sink(d), err);
+    rc = ws_sink_pump_mem(obj, len, piece, ws_decoder_sink(d), err);
     if (rc == 0 && plain) {
         const uint8_t *p = ws_sink_mem_data(mem, plain_len);
 
@@ -174,7 +174,7 @@ START_TEST(roundtrip_pipeline)
     const uint8_t *obj;
 
     ck_assert_ptr_nonnull(e);
-    ck_assert_msg(ws_pump_mem(data, len, 100000, ws_encoder_sink(e), &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_sink_pump_mem(data, len, 100000, ws_encoder_sink(e), &err) == 0, "%s", err.msg);
     obj = ws_sink_mem_data(mem, &obj_len);
     ck_assert_msg(decode(obj, obj_len, key, 0, &plain, &plain_len, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(plain_len, len);
@@ -228,7 +228,7 @@ START_TEST(pipeline_error_propagates)
     ws_encoder *e = ws_encoder_new(&o, &fs.base, &err);
 
     ck_assert_ptr_nonnull(e);
-    ck_assert_int_eq(ws_pump_mem(data, len, 65536, ws_encoder_sink(e), &err), -1);
+    ck_assert_int_eq(ws_sink_pump_mem(data, len, 65536, ws_encoder_sink(e), &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "disk full"));
     ws_encoder_free(e);
     free(data);
@@ -396,7 +396,7 @@ START_TEST(nonce_layout)
     uint8_t n[12];
     static const uint8_t want[12] = {0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 1};
 
-    ws_aesgcm_nonce(0x102, 1, n);
+    ws_filter_aesgcm_nonce(0x102, 1, n);
     ck_assert_int_eq(memcmp(n, want, 12), 0);
 }
 END_TEST

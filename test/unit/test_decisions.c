@@ -150,7 +150,7 @@ static int push(ws_repo *r, pusher *p, const char *name, bool ahead)
 
 static void pusher_init(pusher *p, bool acks)
 {
-    ws_push_ctx_init(&p->ctx, &cfg, acks ? ack_dir : NULL, status_dir);
+    ws_archive_push_ctx_init(&p->ctx, &cfg, acks ? ack_dir : NULL, status_dir);
 }
 
 static void key_of(const char *name, char *key)
@@ -198,7 +198,7 @@ START_TEST(push_duplicates)
     ck_assert_msg(push(r, &p, SEG1, false) == 0, "%s", err.msg);
     ck_assert_int_eq(p.res, WS_PUSH_STORED);
     free(before);
-    ws_push_ctx_destroy(&p.ctx);
+    ws_archive_push_ctx_destroy(&p.ctx);
     ws_repo_close(r);
 }
 END_TEST
@@ -218,8 +218,8 @@ START_TEST(push_identity)
     ck_assert_int_eq(err.code, WS_ERR_CONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "7300000000000000001"));
     ck_assert_ptr_nonnull(strstr(err.msg, "7300000000000000002"));
-    ws_push_ctx_destroy(&p.ctx);
-    ws_push_ctx_destroy(&q.ctx);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ws_archive_push_ctx_destroy(&q.ctx);
     ws_repo_close(r);
 }
 END_TEST
@@ -260,7 +260,7 @@ START_TEST(push_faults)
         ws_storage_mem_clear_faults(r->st);
         ck_assert_msg(push(r, &p, SEG1, false) == 0, "row %zu retry: %s", i, err.msg);
         ck_assert_ptr_nonnull(ws_storage_mem_peek(r->st, key, &len));
-        ws_push_ctx_destroy(&p.ctx);
+        ws_archive_push_ctx_destroy(&p.ctx);
         ws_repo_close(r);
     }
 }
@@ -306,22 +306,22 @@ START_TEST(push_acks)
     mark_ready(SEG1);
     ck_assert_msg(push(r, &p, SEG1, true) == 0, "%s", err.msg);
     ck_assert_int_eq(p.res, WS_PUSH_STORED);
-    ck_assert_int_eq(ws_ack_read(ack_dir, SEG1, &a, &err), 1);
+    ck_assert_int_eq(ws_archive_ack_read(ack_dir, SEG1, &a, &err), 1);
     /* PostgreSQL's call finds it under the lock (trusted) and consumes it. */
     ck_assert_int_eq(push(r, &p, SEG1, false), 0);
     ck_assert_int_eq(p.res, WS_PUSH_ACKED);
-    ck_assert_int_eq(ws_ack_read(ack_dir, SEG1, &a, &err), 0);
+    ck_assert_int_eq(ws_archive_ack_read(ack_dir, SEG1, &a, &err), 0);
 
     /* Untrusted: an ack naming another repository is removed, the file stored. */
     write_segment(SEG2, SYSID, 2);
     mark_ready(SEG2);
     ck_assert_int_eq(push(r, &p, SEG2, true), 0);
-    ck_assert_int_eq(ws_ack_read(ack_dir, SEG2, &a, &err), 1);
+    ck_assert_int_eq(ws_archive_ack_read(ack_dir, SEG2, &a, &err), 1);
     snprintf(a.repo, sizeof a.repo, "file:///elsewhere");
-    ck_assert_int_eq(ws_ack_write(ack_dir, &a, &err), 0);
+    ck_assert_int_eq(ws_archive_ack_write(ack_dir, &a, &err), 0);
     ck_assert_int_eq(push(r, &p, SEG2, false), 0);
     ck_assert_int_eq(p.res, WS_PUSH_IDENTICAL);
-    ck_assert_int_eq(ws_ack_read(ack_dir, SEG2, &a, &err), 0);
+    ck_assert_int_eq(ws_archive_ack_read(ack_dir, SEG2, &a, &err), 0);
 
     /* Stale: the file was modified after it was acknowledged. */
     write_segment(SEG3, SYSID, 3);
@@ -330,13 +330,13 @@ START_TEST(push_acks)
     ck_assert_int_eq(utimensat(AT_FDCWD, path_of(SEG3), t, 0), 0);
     ck_assert_int_eq(push(r, &p, SEG3, false), 0);
     ck_assert_int_eq(p.res, WS_PUSH_IDENTICAL);
-    ck_assert_int_eq(ws_ack_read(ack_dir, SEG3, &a, &err), 0);
+    ck_assert_int_eq(ws_archive_ack_read(ack_dir, SEG3, &a, &err), 0);
 
     /* A look-ahead job for a name no longer .ready leaves it alone. */
     write_segment("000000010000000000000004", SYSID, 4);
     ck_assert_int_eq(push(r, &p, "000000010000000000000004", true), 0);
     ck_assert_int_eq(p.res, WS_PUSH_NOT_READY);
-    ws_push_ctx_destroy(&p.ctx);
+    ws_archive_push_ctx_destroy(&p.ctx);
     ws_repo_close(r);
 }
 END_TEST
@@ -352,7 +352,7 @@ static ws_repo *archived_repo(void)
     pusher_init(&p, false);
     write_segment(SEG1, SYSID, 7);
     ck_assert_msg(push(r, &p, SEG1, false) == 0, "%s", err.msg);
-    ws_push_ctx_destroy(&p.ctx);
+    ws_archive_push_ctx_destroy(&p.ctx);
     return r;
 }
 
@@ -361,7 +361,7 @@ static int answer(ws_repo *r, const char *name, ws_recovery_mode mode, uint64_t 
     ws_restore_request req = {.name = name, .dest = dest, .mode = mode, .sysid = sysid};
 
     unlink(dest);
-    return ws_restore_answer(&cfg, r, &req, &err);
+    return ws_restore_run_answer(&cfg, r, &req, &err);
 }
 
 static bool same_file(const char *a, const char *b)
@@ -478,7 +478,7 @@ START_TEST(fetch_wrong_key)
     ws_key_free(r->key);
     r->key = NULL;
     ck_assert_int_eq(answer(r, SEG1, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_INTEGRITY);
-    ws_push_ctx_destroy(&p.ctx);
+    ws_archive_push_ctx_destroy(&p.ctx);
     ws_repo_close(r);
 }
 END_TEST
@@ -535,9 +535,9 @@ static ws_spool *spool_for(const char *repo_url, uint64_t sysid)
     ws_spool *sp;
 
     snprintf(id.repo, sizeof id.repo, "%s", repo_url);
-    ck_assert_int_eq(ws_spool_dir_for(dest_path(), dir, sizeof dir, &err), 0);
-    ck_assert_int_eq(ws_spool_open(dir, true, &sp, &err), 1);
-    ck_assert_int_eq(ws_spool_adopt(sp, &id, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_dir_for(dest_path(), dir, sizeof dir, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_open(dir, true, &sp, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &id, &err), 0);
     return sp;
 }
 
@@ -545,7 +545,7 @@ static void spool_put(ws_spool *sp, const char *name, const char *from)
 {
     char cmd[900];
 
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s'", from, ws_spool_path(sp), name);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s'", from, ws_fetch_spool_path(sp), name);
     ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -561,7 +561,7 @@ START_TEST(fetch_spool)
     /* Hit: served from the spool with a rename, no request. */
     sp = spool_for(URL, SYSID);
     spool_put(sp, SEG1, path_of(SEG1));
-    snprintf(spooled, sizeof spooled, "%s/%s", ws_spool_path(sp), SEG1);
+    snprintf(spooled, sizeof spooled, "%s/%s", ws_fetch_spool_path(sp), SEG1);
     gets = ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET);
     ck_assert_int_eq(answer(r, SEG1, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_OK);
     ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets);
@@ -578,7 +578,7 @@ START_TEST(fetch_spool)
     ck_assert_int_eq(answer(r, SEG1, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_OK);
     ck_assert(same_file(dest, path_of(SEG1)));
     ck_assert_int_eq(access(spooled, F_OK), -1);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
     /* A spool of another owner (repository) is emptied before use. */
     sp = spool_for("mem://elsewhere", SYSID);
     spool_put(sp, SEG1, path_of(SEG1));
@@ -586,7 +586,7 @@ START_TEST(fetch_spool)
     ck_assert_int_eq(answer(r, SEG1, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_OK);
     ck_assert_uint_gt(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets);
     ck_assert_int_eq(access(spooled, F_OK), -1);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
     ws_repo_close(r);
 }
 END_TEST
@@ -603,29 +603,29 @@ START_TEST(spool_stale_generation)
     uint64_t gen;
     int fd;
 
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
     gen = st.generation;
     ck_assert_int_eq(ws_wal_name_parse(SEG1, &w, &err), 0);
     {
         ws_wal_name pos;
 
         ws_wal_from_segno(1, 0, MiB, &pos);
-        ck_assert_int_eq(ws_spool_advance(sp, &st.id, &pos, MiB, 8, &err), 0);
+        ck_assert_int_eq(ws_fetch_spool_advance(sp, &st.id, &pos, MiB, 8, &err), 0);
     }
     /* Published with the current generation: yes. */
-    ck_assert_int_eq(ws_spool_part_create(sp, SEG1, &fd, &part, &err), 0);
-    ck_assert_int_eq(ws_spool_publish(sp, part, &w, gen, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, SEG1, &fd, &part, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_publish(sp, part, &w, gen, &err), 1);
     close(fd);
     free(part);
     /* The spool changed owner meanwhile (a new generation): no. */
     snprintf(other.repo, sizeof other.repo, "%s", URL);
-    ck_assert_int_eq(ws_spool_adopt(sp, &other, &err), 0);
-    ck_assert_int_eq(ws_spool_part_create(sp, SEG1, &fd, &part, &err), 0);
-    ck_assert_int_eq(ws_spool_publish(sp, part, &w, gen, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &other, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, SEG1, &fd, &part, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_publish(sp, part, &w, gen, &err), 0);
     ck_assert_int_eq(access(part, F_OK), -1);
     close(fd);
     free(part);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 

@@ -104,7 +104,7 @@ static ws_spool *open_spool(bool create)
 {
     ws_spool *sp = NULL;
 
-    ck_assert_msg(ws_spool_open(spool, create, &sp, &err) == 1, "%s", err.msg);
+    ck_assert_msg(ws_fetch_spool_open(spool, create, &sp, &err) == 1, "%s", err.msg);
     return sp;
 }
 
@@ -115,9 +115,9 @@ static ws_spool *spool_at(uint64_t pos, unsigned depth)
     ws_wal_name w;
     ws_spool *sp = open_spool(true);
 
-    ck_assert_int_eq(ws_spool_adopt(sp, &id, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &id, &err), 0);
     ws_wal_from_segno(1, pos, MiB, &w);
-    ck_assert_msg(ws_spool_advance(sp, &id, &w, MiB, depth, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_fetch_spool_advance(sp, &id, &w, MiB, depth, &err) == 0, "%s", err.msg);
     return sp;
 }
 
@@ -143,23 +143,23 @@ START_TEST(test_state_roundtrip)
     s.id = ident("s3://bucket/prefix with space");
     snprintf(s.id.endpoint, sizeof s.id.endpoint, "http://127.0.0.1:9000");
     snprintf(s.id.key_id, sizeof s.id.key_id, "00112233445566778899aabbccddeeff");
-    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), 0);
-    ck_assert_int_eq(ws_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
-    ck_assert(ws_spool_identity_equal(&s.id, &t.id));
+    ck_assert_int_eq(ws_fetch_spool_state_format(&s, &buf, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
+    ck_assert(ws_fetch_spool_identity_equal(&s.id, &t.id));
     ck_assert(t.generation == s.generation);
 
     /* Empty endpoint and key are written as "-". */
     s.id.endpoint[0] = s.id.key_id[0] = '\0';
-    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_state_format(&s, &buf, &err), 0);
     ck_assert_ptr_nonnull(strstr(buf.data, "\nkey -\n"));
-    ck_assert_int_eq(ws_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
-    ck_assert(ws_spool_identity_equal(&s.id, &t.id));
+    ck_assert_int_eq(ws_fetch_spool_state_parse(buf.data, buf.len, "state", &t, &err), 0);
+    ck_assert(ws_fetch_spool_identity_equal(&s.id, &t.id));
     t.id.sysid++;
-    ck_assert(!ws_spool_identity_equal(&s.id, &t.id));
+    ck_assert(!ws_fetch_spool_identity_equal(&s.id, &t.id));
 
     /* A value with a newline cannot be written. */
     snprintf(s.id.repo, sizeof s.id.repo, "file:///a\nrepo x");
-    ck_assert_int_eq(ws_spool_state_format(&s, &buf, &err), -1);
+    ck_assert_int_eq(ws_fetch_spool_state_format(&s, &buf, &err), -1);
     ws_buf_free(&buf);
 }
 END_TEST
@@ -183,11 +183,11 @@ START_TEST(test_state_parse_errors)
     ws_spool_state s;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(ws_spool_state_parse(bad[i], strlen(bad[i]), "st", &s, &err) == -1, "case %zu", i);
+        ck_assert_msg(ws_fetch_spool_state_parse(bad[i], strlen(bad[i]), "st", &s, &err) == -1, "case %zu", i);
         ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
         ck_assert_ptr_nonnull(strstr(err.msg, "st"));
     }
-    ck_assert_msg(ws_spool_state_parse(good, strlen(good), "st", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_fetch_spool_state_parse(good, strlen(good), "st", &s, &err) == 0, "%s", err.msg);
 }
 END_TEST
 
@@ -205,16 +205,16 @@ START_TEST(test_want_roundtrip_and_errors)
     };
     ws_buf buf = {0};
 
-    ck_assert_int_eq(ws_spool_want_format(&w, &buf, &err), 0);
-    ck_assert_int_eq(ws_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
-    ck_assert(ws_spool_want_equal(&w, &v));
+    ck_assert_int_eq(ws_fetch_spool_want_format(&w, &buf, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
+    ck_assert(ws_fetch_spool_want_equal(&w, &v));
     w.cap = 1234570;
-    ck_assert_int_eq(ws_spool_want_format(&w, &buf, &err), 0);
-    ck_assert_int_eq(ws_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
-    ck_assert(ws_spool_want_equal(&w, &v));
+    ck_assert_int_eq(ws_fetch_spool_want_format(&w, &buf, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_want_parse(buf.data, buf.len, "want", &v, &err), 0);
+    ck_assert(ws_fetch_spool_want_equal(&w, &v));
     ck_assert(v.cap == 1234570);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(ws_spool_want_parse(bad[i], strlen(bad[i]), "want", &v, &err) == -1, "case %zu", i);
+        ck_assert_msg(ws_fetch_spool_want_parse(bad[i], strlen(bad[i]), "want", &v, &err) == -1, "case %zu", i);
     ws_buf_free(&buf);
 }
 END_TEST
@@ -224,24 +224,24 @@ START_TEST(test_window)
     ws_spool_want w = {.tli = 2, .pos = 100, .seg_size = MiB, .cap = WS_SPOOL_NO_CAP, .depth = 8};
     ws_wal_name n;
 
-    ck_assert(!ws_spool_wants_segno(&w, 2, 100)); /* PostgreSQL has it */
-    ck_assert(ws_spool_wants_segno(&w, 2, 101));
-    ck_assert(ws_spool_wants_segno(&w, 2, 108));
-    ck_assert(!ws_spool_wants_segno(&w, 2, 109));
-    ck_assert(!ws_spool_wants_segno(&w, 1, 101)); /* another timeline */
-    ck_assert(!ws_spool_wants_segno(&w, 3, 101));
+    ck_assert(!ws_fetch_spool_wants_segno(&w, 2, 100)); /* PostgreSQL has it */
+    ck_assert(ws_fetch_spool_wants_segno(&w, 2, 101));
+    ck_assert(ws_fetch_spool_wants_segno(&w, 2, 108));
+    ck_assert(!ws_fetch_spool_wants_segno(&w, 2, 109));
+    ck_assert(!ws_fetch_spool_wants_segno(&w, 1, 101)); /* another timeline */
+    ck_assert(!ws_fetch_spool_wants_segno(&w, 3, 101));
     w.cap = 104;
-    ck_assert(ws_spool_wants_segno(&w, 2, 103));
-    ck_assert(!ws_spool_wants_segno(&w, 2, 104));
+    ck_assert(ws_fetch_spool_wants_segno(&w, 2, 103));
+    ck_assert(!ws_fetch_spool_wants_segno(&w, 2, 104));
 
     /* By name: 1 MiB segments, 4096 per log id. */
     w.cap = WS_SPOOL_NO_CAP;
     n = name_of("000000020000000000000065"); /* segno 101 */
-    ck_assert(ws_spool_wants(&w, &n));
+    ck_assert(ws_fetch_spool_wants(&w, &n));
     n = name_of("000000020000000000000065.partial");
-    ck_assert(!ws_spool_wants(&w, &n));
+    ck_assert(!ws_fetch_spool_wants(&w, &n));
     n = name_of("000000020000000000001065"); /* last digits out of range for 1 MiB */
-    ck_assert(!ws_spool_wants(&w, &n));
+    ck_assert(!ws_fetch_spool_wants(&w, &n));
 }
 END_TEST
 
@@ -250,25 +250,26 @@ START_TEST(test_classify)
     ws_wal_name seg;
     pid_t pid = 0;
 
-    ck_assert_int_eq(ws_spool_classify("lock", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify("state", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify(".want.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify(".state.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify("want.tmp", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("prefetcher", NULL, NULL), WS_SPOOL_ENT_CONTROL);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A", &seg, NULL), WS_SPOOL_ENT_SEGMENT);
+    ck_assert_int_eq(ws_fetch_spool_classify("lock", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_fetch_spool_classify("state", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_fetch_spool_classify(".want.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_fetch_spool_classify(".state.tmp.12.abcdef", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_fetch_spool_classify("want.tmp", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("prefetcher", NULL, NULL), WS_SPOOL_ENT_CONTROL);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A", &seg, NULL), WS_SPOOL_ENT_SEGMENT);
     ck_assert_uint_eq(seg.seg, 10);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.part-4242", &seg, &pid), WS_SPOOL_ENT_PART);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.part-4242", &seg, &pid), WS_SPOOL_ENT_PART);
     ck_assert_int_eq(pid, 4242);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.part-", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.part-0", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.part-12x", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.part-1234567890", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000a", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000000000000000000000A", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000001000000000000000A.partial", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("00000002.history", NULL, NULL), WS_SPOOL_ENT_OTHER);
-    ck_assert_int_eq(ws_spool_classify("RECOVERYXLOG", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.part-", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.part-0", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.part-12x", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.part-1234567890", NULL, NULL),
+                     WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000a", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000000000000000000000A", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000001000000000000000A.partial", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("00000002.history", NULL, NULL), WS_SPOOL_ENT_OTHER);
+    ck_assert_int_eq(ws_fetch_spool_classify("RECOVERYXLOG", NULL, NULL), WS_SPOOL_ENT_OTHER);
 }
 END_TEST
 
@@ -277,15 +278,15 @@ START_TEST(test_dir_for)
     char out[PATH_MAX], want[PATH_MAX + 64], cwd[PATH_MAX];
 
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    ck_assert_int_eq(ws_spool_dir_for("pg_wal/RECOVERYXLOG", out, sizeof out, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_dir_for("pg_wal/RECOVERYXLOG", out, sizeof out, &err), 0);
     snprintf(want, sizeof want, "%s/pg_wal/walship-spool", cwd);
     ck_assert_str_eq(out, want);
-    ck_assert_int_eq(ws_spool_dir_for("RECOVERYXLOG", out, sizeof out, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_dir_for("RECOVERYXLOG", out, sizeof out, &err), 0);
     snprintf(want, sizeof want, "%s/walship-spool", cwd);
     ck_assert_str_eq(out, want);
-    ck_assert_int_eq(ws_spool_dir_for("/data/pg_wal/RECOVERYXLOG", out, sizeof out, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_dir_for("/data/pg_wal/RECOVERYXLOG", out, sizeof out, &err), 0);
     ck_assert_str_eq(out, "/data/pg_wal/walship-spool");
-    ck_assert_int_eq(ws_spool_dir_for("/data/pg_wal/RECOVERYXLOG", out, 10, &err), -1);
+    ck_assert_int_eq(ws_fetch_spool_dir_for("/data/pg_wal/RECOVERYXLOG", out, 10, &err), -1);
 }
 END_TEST
 
@@ -296,20 +297,20 @@ START_TEST(test_open_checks)
     ws_spool *sp = NULL;
     struct stat st;
 
-    ck_assert_int_eq(ws_spool_open(spool, false, &sp, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_open(spool, false, &sp, &err), 0);
     ck_assert_ptr_null(sp);
-    ck_assert_int_eq(ws_spool_open(spool, true, &sp, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_open(spool, true, &sp, &err), 1);
     ck_assert_int_eq(stat(spool, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0700);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 
     ck_assert_int_eq(chmod(spool, 0750), 0);
-    ck_assert_int_eq(ws_spool_open(spool, false, &sp, &err), -1);
+    ck_assert_int_eq(ws_fetch_spool_open(spool, false, &sp, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "accessible to other users"));
     ck_assert_int_eq(rmdir(spool), 0);
 
     ck_assert_int_eq(symlink(tmp, spool), 0);
-    ck_assert_int_eq(ws_spool_open(spool, true, &sp, &err), -1);
+    ck_assert_int_eq(ws_fetch_spool_open(spool, true, &sp, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "not a directory"));
     ck_assert_int_eq(unlink(spool), 0);
 }
@@ -322,23 +323,23 @@ START_TEST(test_adopt)
     uint64_t gen;
     ws_spool *sp = open_spool(true);
 
-    ck_assert_int_eq(ws_spool_adopt(sp, &a, &err), 0);
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
-    ck_assert(ws_spool_identity_equal(&st.id, &a));
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &a, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
+    ck_assert(ws_fetch_spool_identity_equal(&st.id, &a));
     gen = st.generation;
     make_segment(path_of(spool, "000000010000000000000005"), "000000010000000000000005", SYSID, MiB);
 
     /* Same identity: kept as it is. */
-    ck_assert_int_eq(ws_spool_adopt(sp, &a, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &a, &err), 0);
     ck_assert(exists(spool, "000000010000000000000005"));
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
     ck_assert(st.generation == gen);
 
     /* Another repository: emptied, new generation. */
-    ck_assert_int_eq(ws_spool_adopt(sp, &b, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &b, &err), 0);
     ck_assert(!exists(spool, "000000010000000000000005"));
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
-    ck_assert(ws_spool_identity_equal(&st.id, &b));
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
+    ck_assert(ws_fetch_spool_identity_equal(&st.id, &b));
     ck_assert(st.generation != gen);
 
     /* A damaged state file counts as another identity. */
@@ -349,10 +350,10 @@ START_TEST(test_adopt)
         fputs("garbage\n", f);
         fclose(f);
     }
-    ck_assert_int_eq(ws_spool_adopt(sp, &b, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_adopt(sp, &b, &err), 0);
     ck_assert(!exists(spool, "000000010000000000000006"));
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
-    ws_spool_close(sp);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -366,11 +367,11 @@ START_TEST(test_take)
 
     snprintf(dest, sizeof dest, "%s/RECOVERYXLOG", tmp);
     /* Nothing spooled: not served, no error. */
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_int_eq(err.code, WS_OK);
 
     make_segment(path_of(spool, "000000010000000000000005"), "000000010000000000000005", SYSID, MiB);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 1);
     ck_assert_int_eq(stat(dest, &st), 0);
     ck_assert_int_eq(st.st_size, MiB);
     ck_assert_uint_eq(hdr.seg_size, MiB);
@@ -380,14 +381,14 @@ START_TEST(test_take)
      * cluster.  dest is left alone. */
     unlink(dest);
     make_segment(path_of(spool, "000000010000000000000005"), "000000010000000000000005", SYSID, MiB / 2);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "differs from the segment size"));
     ck_assert(!exists(spool, "000000010000000000000005"));
     make_segment(path_of(spool, "000000010000000000000005"), "000000010000000000000006", SYSID, MiB);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "page address"));
     make_segment(path_of(spool, "000000010000000000000005"), "000000010000000000000005", SYSID + 1, MiB);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "system identifier"));
     ck_assert(!exists(spool, "000000010000000000000005"));
     ck_assert_int_eq(access(dest, F_OK), -1);
@@ -396,20 +397,20 @@ START_TEST(test_take)
     snprintf(bad, sizeof bad, "%s/elsewhere", tmp);
     make_segment(bad, "000000010000000000000005", SYSID, MiB);
     ck_assert_int_eq(symlink(bad, path_of(spool, "000000010000000000000005")), 0);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_int_eq(access(dest, F_OK), -1);
     unlink(path_of(spool, "000000010000000000000005"));
 
     /* An unlocked part file is neither served nor waited for. */
     make_segment(path_of(spool, "000000010000000000000005.part-99"), "000000010000000000000005", SYSID, MiB);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 5, &hdr, &err), 0);
     ck_assert_int_eq(access(dest, F_OK), -1);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
 /* A writer (child process) holds NAME.part-PID locked, finishes it after a
- * while and publishes it: ws_spool_take waits and serves it. */
+ * while and publishes it: ws_fetch_spool_take waits and serves it. */
 START_TEST(test_take_waits_for_writer)
 {
     char dest[512];
@@ -421,7 +422,7 @@ START_TEST(test_take_waits_for_writer)
     pid_t pid;
     char c;
 
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
     ck_assert_int_eq(pipe(pipefd), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -430,22 +431,22 @@ START_TEST(test_take_waits_for_writer)
         int fd;
 
         close(pipefd[0]);
-        if (ws_spool_part_create(sp, "000000010000000000000005", &fd, &part, &err) < 0)
+        if (ws_fetch_spool_part_create(sp, "000000010000000000000005", &fd, &part, &err) < 0)
             _exit(2);
         if (write(pipefd[1], "x", 1) != 1)
             _exit(3);
         usleep(500 * 1000);
         make_segment(part, "000000010000000000000005", SYSID, MiB);
-        _exit(ws_spool_publish(sp, part, &n5, st.generation, &err) == 1 ? 0 : 4);
+        _exit(ws_fetch_spool_publish(sp, part, &n5, st.generation, &err) == 1 ? 0 : 4);
     }
     close(pipefd[1]);
     ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
     close(pipefd[0]);
     snprintf(dest, sizeof dest, "%s/RECOVERYXLOG", tmp);
-    ck_assert_msg(ws_spool_take(sp, &n5, dest, SYSID, 30, &hdr, &err) == 1, "%s", err.msg);
+    ck_assert_msg(ws_fetch_spool_take(sp, &n5, dest, SYSID, 30, &hdr, &err) == 1, "%s", err.msg);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -460,15 +461,15 @@ START_TEST(test_take_gives_up_on_a_stuck_writer)
     int fd;
 
     /* Our own lock on a separate open file: take() cannot get it either. */
-    ck_assert_int_eq(ws_spool_part_create(sp, "000000010000000000000005", &fd, &part, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, "000000010000000000000005", &fd, &part, &err), 0);
     snprintf(dest, sizeof dest, "%s/RECOVERYXLOG", tmp);
     clock_gettime(CLOCK_MONOTONIC, &a);
-    ck_assert_int_eq(ws_spool_take(sp, &n5, dest, SYSID, 0.3, &hdr, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_take(sp, &n5, dest, SYSID, 0.3, &hdr, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &b);
     ck_assert(b.tv_sec - a.tv_sec < 10);
     close(fd);
     free(part);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -479,52 +480,52 @@ START_TEST(test_advance_and_limit)
     ws_spool_want w;
     ws_wal_name n;
 
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.tli == 1 && w.pos == 4 && w.depth == 8 && w.seg_size == MiB && w.cap == WS_SPOOL_NO_CAP);
     for (uint64_t s = 5; s <= 8; s++)
         make_segment(path_of(spool, seg_name(1, s)), seg_name(1, s), SYSID, MiB);
 
     /* The end of the archive at segment 7: 7 and later go. */
     n = name_of(seg_name(1, 7));
-    ck_assert_int_eq(ws_spool_limit_at_segment(sp, &n, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_limit_at_segment(sp, &n, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.cap == 7);
     ck_assert(exists(spool, seg_name(1, 6)) && !exists(spool, seg_name(1, 7)) && !exists(spool, seg_name(1, 8)));
     /* Ignored: another timeline, or not past the position. */
     n = name_of(seg_name(2, 6));
-    ck_assert_int_eq(ws_spool_limit_at_segment(sp, &n, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_limit_at_segment(sp, &n, &err), 0);
     n = name_of(seg_name(1, 3));
-    ck_assert_int_eq(ws_spool_limit_at_segment(sp, &n, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_limit_at_segment(sp, &n, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.cap == 7 && exists(spool, seg_name(1, 6)));
 
     /* Moving on within the timeline keeps the cap ... */
     n = name_of(seg_name(1, 5));
-    ck_assert_int_eq(ws_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.pos == 5 && w.cap == 7 && exists(spool, seg_name(1, 6)));
     /* ... until the position passes it. */
     n = name_of(seg_name(1, 7));
-    ck_assert_int_eq(ws_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.pos == 7 && w.cap == WS_SPOOL_NO_CAP);
 
     /* A branch point at an LSN in segment 10 of timeline 1. */
-    ck_assert_int_eq(ws_spool_limit_at_lsn(sp, 1, 10 * (uint64_t) MiB + 4096, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_limit_at_lsn(sp, 1, 10 * (uint64_t) MiB + 4096, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.cap == 10);
 
     /* A new timeline empties the spool. */
     make_segment(path_of(spool, seg_name(1, 8)), seg_name(1, 8), SYSID, MiB);
     make_segment(path_of(spool, "000000010000000000000009.part-77"), seg_name(1, 9), SYSID, MiB);
     n = name_of(seg_name(2, 8));
-    ck_assert_int_eq(ws_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_advance(sp, &id, &n, MiB, 8, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     ck_assert(w.tli == 2 && w.pos == 8 && w.cap == WS_SPOOL_NO_CAP);
     ck_assert(!exists(spool, seg_name(1, 8)) && !exists(spool, "000000010000000000000009.part-77"));
     ck_assert(!exists(spool, seg_name(1, 6)));
     ck_assert(exists(spool, "state"));
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -536,11 +537,11 @@ START_TEST(test_publish)
     char *part = NULL;
     int fd;
 
-    ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
     /* Wanted: published under its name. */
     n = name_of(seg_name(1, 6));
-    ck_assert_int_eq(ws_spool_part_create(sp, seg_name(1, 6), &fd, &part, &err), 0);
-    ck_assert_int_eq(ws_spool_publish(sp, part, &n, st.generation, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, seg_name(1, 6), &fd, &part, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_publish(sp, part, &n, st.generation, &err), 1);
     ck_assert(exists(spool, seg_name(1, 6)));
     close(fd);
     free(part);
@@ -553,8 +554,8 @@ START_TEST(test_publish)
 
         for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
             n = name_of(seg_name(no[i].tli, no[i].segno));
-            ck_assert_int_eq(ws_spool_part_create(sp, seg_name(no[i].tli, no[i].segno), &fd, &part, &err), 0);
-            ck_assert_msg(ws_spool_publish(sp, part, &n, no[i].gen, &err) == 0, "case %zu", i);
+            ck_assert_int_eq(ws_fetch_spool_part_create(sp, seg_name(no[i].tli, no[i].segno), &fd, &part, &err), 0);
+            ck_assert_msg(ws_fetch_spool_publish(sp, part, &n, no[i].gen, &err) == 0, "case %zu", i);
             ck_assert(access(part, F_OK) < 0 && !exists(spool, seg_name(no[i].tli, no[i].segno)));
             close(fd);
             free(part);
@@ -562,13 +563,13 @@ START_TEST(test_publish)
     }
     /* The spool removed meanwhile: dropped, not recreated. */
     n = name_of(seg_name(1, 5));
-    ck_assert_int_eq(ws_spool_part_create(sp, seg_name(1, 5), &fd, &part, &err), 0);
-    ck_assert_int_eq(ws_spool_remove(sp, NULL, &err), 1);
-    ck_assert_int_eq(ws_spool_publish(sp, part, &n, st.generation, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, seg_name(1, 5), &fd, &part, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_remove(sp, NULL, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_publish(sp, part, &n, st.generation, &err), 0);
     ck_assert_int_eq(access(spool, F_OK), -1);
     close(fd);
     free(part);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -580,15 +581,15 @@ START_TEST(test_sweep)
     char *part = NULL;
     int fd;
 
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     for (uint64_t s = 9; s <= 15; s++)
         make_segment(path_of(spool, seg_name(1, s)), seg_name(1, s), SYSID, MiB);
     make_segment(path_of(spool, seg_name(2, 12)), seg_name(2, 12), SYSID, MiB);
     make_segment(path_of(spool, "00000001000000000000000D.part-1"), seg_name(1, 13), SYSID, MiB); /* abandoned */
-    ck_assert_int_eq(ws_spool_part_create(sp, seg_name(1, 14), &fd, &part, &err), 0);             /* live */
+    ck_assert_int_eq(ws_fetch_spool_part_create(sp, seg_name(1, 14), &fd, &part, &err), 0);       /* live */
     unlink(path_of(spool, seg_name(1, 13)));
     unlink(path_of(spool, seg_name(1, 14)));
-    ck_assert_int_eq(ws_spool_sweep(sp, &w, present, false, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_sweep(sp, &w, present, false, &err), 0);
     /* Kept: 11, 12 complete; 14's live part.  Gone: 9, 10 (passed), 15
      * (beyond), timeline 2, the abandoned part. */
     ck_assert(!present[0] && present[1] && present[2] && !present[3] && !present[4]);
@@ -598,11 +599,11 @@ START_TEST(test_sweep)
     ck_assert(exists(spool, "state") && exists(spool, "want"));
     /* Not wanted any more: a live part goes too. */
     w.cap = 13;
-    ck_assert_int_eq(ws_spool_sweep(sp, &w, present, false, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_sweep(sp, &w, present, false, &err), 0);
     ck_assert(access(part, F_OK) < 0);
     close(fd);
     free(part);
-    ws_spool_close(sp);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -612,20 +613,20 @@ START_TEST(test_remove_and_prefetcher_lock)
     ws_spool_want w, other;
     int fd, fd2;
 
-    ck_assert(!ws_spool_prefetcher_running(sp));
-    ck_assert_int_eq(ws_spool_claim_prefetcher(sp, &fd, &err), 1);
-    ck_assert(ws_spool_prefetcher_running(sp));
-    ck_assert_int_eq(ws_spool_claim_prefetcher(sp, &fd2, &err), 0);
+    ck_assert(!ws_fetch_spool_prefetcher_running(sp));
+    ck_assert_int_eq(ws_fetch_spool_claim_prefetcher(sp, &fd, &err), 1);
+    ck_assert(ws_fetch_spool_prefetcher_running(sp));
+    ck_assert_int_eq(ws_fetch_spool_claim_prefetcher(sp, &fd2, &err), 0);
 
     /* Removal only when the position is still the one seen. */
-    ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
     other = w;
     other.pos++;
-    ck_assert_int_eq(ws_spool_remove(sp, &other, &err), 0);
+    ck_assert_int_eq(ws_fetch_spool_remove(sp, &other, &err), 0);
     ck_assert(exists(spool, "want"));
-    ck_assert_int_eq(ws_spool_remove(sp, &w, &err), 1);
+    ck_assert_int_eq(ws_fetch_spool_remove(sp, &w, &err), 1);
     ck_assert_int_eq(access(spool, F_OK), -1);
-    ck_assert_int_eq(ws_spool_remove(sp, NULL, &err), 1); /* already gone */
+    ck_assert_int_eq(ws_fetch_spool_remove(sp, NULL, &err), 1); /* already gone */
     close(fd);
 
     /* Moving the window after the spool was removed makes it again, with
@@ -635,14 +636,14 @@ START_TEST(test_remove_and_prefetcher_lock)
         ws_spool_state st;
         ws_wal_name n = name_of(seg_name(1, 12));
 
-        ck_assert_int_eq(ws_spool_advance(sp, &id, &n, MiB, 4, &err), 0);
-        ck_assert_int_eq(ws_spool_read_state(sp, &st, &err), 1);
-        ck_assert(ws_spool_identity_equal(&st.id, &id));
-        ck_assert_int_eq(ws_spool_read_want(sp, &w, &err), 1);
+        ck_assert_int_eq(ws_fetch_spool_advance(sp, &id, &n, MiB, 4, &err), 0);
+        ck_assert_int_eq(ws_fetch_spool_read_state(sp, &st, &err), 1);
+        ck_assert(ws_fetch_spool_identity_equal(&st.id, &id));
+        ck_assert_int_eq(ws_fetch_spool_read_want(sp, &w, &err), 1);
         ck_assert(w.pos == 12);
     }
-    ck_assert(!ws_spool_prefetcher_running(sp) || access(spool, F_OK) < 0);
-    ws_spool_close(sp);
+    ck_assert(!ws_fetch_spool_prefetcher_running(sp) || access(spool, F_OK) < 0);
+    ws_fetch_spool_close(sp);
 }
 END_TEST
 
@@ -663,24 +664,24 @@ START_TEST(test_datadir)
     uint64_t sysid = 0, v = SYSID;
     uint8_t ctl[296] = {0};
 
-    ck_assert_int_eq(ws_datadir_recovery_mode(tmp), WS_RECOVERY_NONE);
+    ck_assert_int_eq(ws_pg_datadir_recovery_mode(tmp), WS_RECOVERY_NONE);
     snprintf(p, sizeof p, "%s/recovery.signal", tmp);
     write_file(p, "", 0);
-    ck_assert_int_eq(ws_datadir_recovery_mode(tmp), WS_RECOVERY_ARCHIVE);
+    ck_assert_int_eq(ws_pg_datadir_recovery_mode(tmp), WS_RECOVERY_ARCHIVE);
     snprintf(p, sizeof p, "%s/standby.signal", tmp);
     write_file(p, "", 0);
-    ck_assert_int_eq(ws_datadir_recovery_mode(tmp), WS_RECOVERY_STANDBY);
+    ck_assert_int_eq(ws_pg_datadir_recovery_mode(tmp), WS_RECOVERY_STANDBY);
 
-    ck_assert_int_eq(ws_datadir_sysid(tmp, &sysid, &err), -1);
+    ck_assert_int_eq(ws_pg_datadir_sysid(tmp, &sysid, &err), -1);
     snprintf(p, sizeof p, "%s/global", tmp);
     ck_assert_int_eq(mkdir(p, 0700), 0);
     snprintf(p, sizeof p, "%s/global/pg_control", tmp);
     memcpy(ctl, &v, sizeof v);
     write_file(p, ctl, sizeof ctl);
-    ck_assert_int_eq(ws_datadir_sysid(tmp, &sysid, &err), 0);
+    ck_assert_int_eq(ws_pg_datadir_sysid(tmp, &sysid, &err), 0);
     ck_assert(sysid == SYSID);
     write_file(p, ctl, 4);
-    ck_assert_int_eq(ws_datadir_sysid(tmp, &sysid, &err), -1);
+    ck_assert_int_eq(ws_pg_datadir_sysid(tmp, &sysid, &err), -1);
 }
 END_TEST
 
@@ -721,7 +722,7 @@ START_TEST(test_startup_process)
     pid_t a;
     int st, n;
 
-    ck_assert_int_eq(ws_datadir_startup_process(tmp, &found, &err), 0); /* no postmaster.pid */
+    ck_assert_int_eq(ws_pg_datadir_startup_process(tmp, &found, &err), 0); /* no postmaster.pid */
     n = snprintf(line, sizeof line, "%d\n%s\n", (int) getpid(), tmp);
     snprintf(p, sizeof p, "%s/postmaster.pid", tmp);
     write_file(p, line, (size_t) n);
@@ -742,7 +743,7 @@ START_TEST(test_startup_process)
                 unsigned long long start;
                 pid_t a_pid;
 
-                if (ws_datadir_startup_process(tmp, &f, &err) != 1)
+                if (ws_pg_datadir_startup_process(tmp, &f, &err) != 1)
                     _exit(20);
                 if (ws_proc_read(f.pid, NULL, &start, &err) < 0 || start != f.start)
                     _exit(21);
@@ -763,7 +764,7 @@ START_TEST(test_startup_process)
     /* A postmaster.pid of a process that is no ancestor: not found. */
     n = snprintf(line, sizeof line, "%d\n", 1);
     write_file(p, line, (size_t) n);
-    ck_assert_int_eq(ws_datadir_startup_process(tmp, &found, &err), 0);
+    ck_assert_int_eq(ws_pg_datadir_startup_process(tmp, &found, &err), 0);
 }
 END_TEST
 

@@ -239,7 +239,7 @@ static int decode(const uint8_t *obj, size_t len, const ws_key *key, uint8_t *ou
     int rc;
 
     ck_assert_ptr_nonnull(d);
-    rc = ws_pump_mem(obj, len, 7, ws_decoder_sink(d), &err);
+    rc = ws_sink_pump_mem(obj, len, 7, ws_decoder_sink(d), &err);
     if (rc == 0) {
         p = ws_sink_mem_data(mem, got);
         ck_assert_uint_le(*got, cap);
@@ -259,7 +259,7 @@ static size_t encode(const void *data, size_t len, const ws_key *key, uint8_t *o
     size_t n;
 
     ck_assert_ptr_nonnull(e);
-    ck_assert_int_eq(ws_pump_mem(data, len, 0, ws_encoder_sink(e), &err), 0);
+    ck_assert_int_eq(ws_sink_pump_mem(data, len, 0, ws_encoder_sink(e), &err), 0);
     p = ws_sink_mem_data(mem, &n);
     ck_assert_uint_le(n, cap);
     memcpy(out, p, n);

@@ -254,9 +254,9 @@ static void index_of(uint32_t t, uint64_t segno, ws_wal_index *ix)
                 xr->time_min = r->time;
             if (r->time > xr->time_max)
                 xr->time_max = r->time;
-            if (ws_xid_precedes(r->xid, xr->xid_min))
+            if (ws_wal_index_xid_precedes(r->xid, xr->xid_min))
                 xr->xid_min = r->xid;
-            if (ws_xid_precedes(xr->xid_max, r->xid))
+            if (ws_wal_index_xid_precedes(xr->xid_max, r->xid))
                 xr->xid_max = r->xid;
         }
         if (r->kind == WS_WAL_REC_RESTORE_POINT) {

@@ -325,7 +325,7 @@ START_TEST(test_check_filter)
     f = ws_wal_check_filter_new(&w, "obj", mem, &err);
     ck_assert_int_eq(ws_sink_write(f, seg, 7, &err), 0);
     ck_assert_int_eq(ws_sink_write(f, seg + 7, 30, &err), 0);
-    ck_assert_int_eq(ws_pump_mem(seg + 37, 16 * MiB - 37, MiB, f, &err), 0);
+    ck_assert_int_eq(ws_sink_pump_mem(seg + 37, 16 * MiB - 37, MiB, f, &err), 0);
     ws_sink_mem_data(mem, &len);
     ck_assert_uint_eq(len, 16 * MiB);
     ws_sink_free(f);
@@ -335,7 +335,7 @@ START_TEST(test_check_filter)
     w = name_of("000000010000000000000006");
     mem = ws_sink_mem_new();
     f = ws_wal_check_filter_new(&w, "obj", mem, &err);
-    ck_assert_int_eq(ws_pump_mem(seg, 16 * MiB, MiB, f, &err), -1);
+    ck_assert_int_eq(ws_sink_pump_mem(seg, 16 * MiB, MiB, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "obj: page address"));
     ws_sink_free(f);
@@ -345,7 +345,7 @@ START_TEST(test_check_filter)
     w = name_of("000000010000000000000005");
     mem = ws_sink_mem_new();
     f = ws_wal_check_filter_new(&w, "obj", mem, &err);
-    ck_assert_int_eq(ws_pump_mem(seg, 16 * MiB - 1, MiB, f, &err), -1);
+    ck_assert_int_eq(ws_sink_pump_mem(seg, 16 * MiB - 1, MiB, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ws_sink_free(f);
     ws_sink_free(mem);
@@ -355,12 +355,12 @@ START_TEST(test_check_filter)
     w = name_of("00000002.history");
     mem = ws_sink_mem_new();
     f = ws_wal_check_filter_new(&w, "h", mem, &err);
-    ck_assert_int_eq(ws_pump_mem(hist, strlen(hist), 5, f, &err), 0);
+    ck_assert_int_eq(ws_sink_pump_mem(hist, strlen(hist), 5, f, &err), 0);
     ws_sink_free(f);
     ws_sink_free(mem);
     mem = ws_sink_mem_new();
     f = ws_wal_check_filter_new(&w, "h", mem, &err);
-    ck_assert_int_eq(ws_pump_mem(seg, 100, 0, f, &err), -1);
+    ck_assert_int_eq(ws_sink_pump_mem(seg, 100, 0, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ws_sink_free(f);
     ws_sink_free(mem);

@@ -1059,9 +1059,9 @@ START_TEST(test_xid_wraparound)
     ix = index_alone(&s, 0, 0, 0);
     ck_assert_uint_eq(ix.commits.xid_min, 4294967290u);
     ck_assert_uint_eq(ix.commits.xid_max, 5);
-    ck_assert(ws_xid_precedes(4294967290u, 5));
-    ck_assert(!ws_xid_precedes(5, 4294967290u));
-    ck_assert(ws_xid_precedes(2, 3));
+    ck_assert(ws_wal_index_xid_precedes(4294967290u, 5));
+    ck_assert(!ws_wal_index_xid_precedes(5, 4294967290u));
+    ck_assert(ws_wal_index_xid_precedes(2, 3));
     ws_wal_index_free(&ix);
     free(s.buf);
 }
@@ -1141,7 +1141,7 @@ START_TEST(test_reader_sink)
     synth_xact(&s, 0x00, 1, 2, NULL);
     synth_fill_to(&s, seg_end(&s, 0), 3000);
     ck_assert_int_eq(ws_wal_reader_begin(r, &w, SEG1, &err), 0);
-    ck_assert_int_eq(ws_pump_mem(s.buf, SEG1, 10000, st, &err), 0);
+    ck_assert_int_eq(ws_sink_pump_mem(s.buf, SEG1, 10000, st, &err), 0);
     out = ws_sink_mem_data(mem, &len);
     ck_assert_uint_eq(len, SEG1);
     ck_assert(memcmp(out, s.buf, SEG1) == 0);
@@ -1980,7 +1980,8 @@ START_TEST(test_real_spanning_record)
     ck_assert_int_eq(ws_wal_indexer_take(x, &ix, &err), 0);
     check_entry(&ix, want);
     assert_lsn(ix.first_lsn, jlsn(span, "lsn"), "first record: the spanning commit");
-    ck_assert(!ws_xid_precedes(xid, ix.commits.xid_min) && !ws_xid_precedes(ix.commits.xid_max, xid));
+    ck_assert(!ws_wal_index_xid_precedes(xid, ix.commits.xid_min) &&
+              !ws_wal_index_xid_precedes(ix.commits.xid_max, xid));
     ck_assert_int_le(ix.commits.time_min, jint(span, "time"));
     ck_assert_int_ge(ix.commits.time_max, jint(span, "time"));
 
@@ -2072,7 +2073,7 @@ START_TEST(test_real_index_file_and_sink)
         /* The sink: previous segment first, then this one through a chain. */
         feed_file(x, prev, 0);
         ck_assert_int_eq(ws_wal_indexer_begin(x, &wf.name, SEG1, &err), 0);
-        ck_assert_msg(ws_pump_fd(fd, path, st, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ws_sink_pump_fd(fd, path, st, &err) == 0, "%s", err.msg);
         ck_assert(ws_filter_sha256_result(sha, d, &n));
         ck_assert_uint_eq(n, SEG1);
         ck_assert_int_eq(ws_wal_indexer_take(x, &viasink, &err), 0);
