@@ -11,6 +11,7 @@
 #include "walship/buf.h"
 #include "walship/clock.h"
 #include "walship/localfile.h"
+#include "walship/proc.h"
 #include "walship/repo_keys.h"
 
 #define REMOVE_BATCH 1000
@@ -102,26 +103,13 @@ void ws_backup_store_ids_free(char **ids, size_t n)
 
 /* --- who runs a backup --------------------------------------------------------- */
 
-/* Field 22 of /proc/PID/stat: the process's start time in clock ticks since
- * boot.  0 when the process does not exist. */
+/* The process's start time (proc.h); 0 when it does not exist. */
 static unsigned long long proc_start(long pid)
 {
-    char path[64], *buf, *p;
-    size_t len;
     unsigned long long start = 0;
     ws_err ignored;
 
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    if (ws_localfile_read(path, 4096, 0, &buf, &len, &ignored) <= 0)
-        return 0;
-    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    /* After ")": field 3 (state) ... field 22. */
-    for (int field = 2; field < 22 && p; field++)
-        p = strchr(p + 1, ' ');
-    if (p)
-        start = strtoull(p + 1, NULL, 10);
-    free(buf);
-    return start;
+    return ws_proc_read((pid_t) pid, NULL, &start, &ignored) == 0 ? start : 0;
 }
 
 int ws_backup_self_get(ws_backup_self *self, ws_err *err)
@@ -140,7 +128,7 @@ int ws_backup_self_get(ws_backup_self *self, ws_err *err)
     self->pid = (long) getpid();
     self->pid_start = proc_start(self->pid);
     if (!self->pid_start)
-        return ws_err_set(err, WS_ERR_IO, "cannot read this process's start time from /proc/%ld/stat", self->pid);
+        return ws_err_set(err, WS_ERR_INTERNAL, "cannot read this process's start time from /proc/%ld/stat", self->pid);
     return 0;
 }
 

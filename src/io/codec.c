@@ -141,7 +141,7 @@ struct ws_encoder {
 static int enc_make_trailer(ws_encoder *e, uint8_t trailer[WS_TRAILER_LEN], ws_err *err)
 {
     if (!ws_filter_sha256_result(e->sha, e->digest.sha256, &e->digest.size))
-        return ws_err_set(err, WS_ERR_IO, "internal error: digest not ready for the trailer");
+        return ws_err_set(err, WS_ERR_INTERNAL, "digest not ready for the trailer");
     ws_trailer_write(&e->digest, trailer);
     return 0;
 }
@@ -151,7 +151,7 @@ static int enc_final_aad(void *arg, uint8_t *buf, size_t *len, ws_err *err)
     ws_encoder *e = arg;
 
     if (*len < WS_TRAILER_LEN)
-        return ws_err_set(err, WS_ERR_IO, "internal error: AAD buffer too small");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AAD buffer too small");
     *len = WS_TRAILER_LEN;
     return enc_make_trailer(e, buf, err);
 }
@@ -302,7 +302,7 @@ static int verify_finish(ws_sink *s, ws_err *err)
     ws_digest got;
 
     if (!ws_filter_sha256_result(d->sha, got.sha256, &got.size))
-        return ws_err_set(err, WS_ERR_IO, "internal error: digest not ready");
+        return ws_err_set(err, WS_ERR_INTERNAL, "digest not ready");
     if (got.size != d->trailer.size)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: size mismatch: the trailer records %llu bytes, %llu decoded",
                           d->name, (unsigned long long) d->trailer.size, (unsigned long long) got.size);
@@ -324,7 +324,7 @@ static int dec_final_aad(void *arg, uint8_t *buf, size_t *len, ws_err *err)
     ws_decoder *d = arg;
 
     if (*len < WS_TRAILER_LEN)
-        return ws_err_set(err, WS_ERR_IO, "internal error: AAD buffer too small");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AAD buffer too small");
     memcpy(buf, d->hold, WS_TRAILER_LEN);
     *len = WS_TRAILER_LEN;
     return 0;

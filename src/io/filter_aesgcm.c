@@ -42,13 +42,13 @@ static int gcm_aad(gcm_filter *f, bool final, ws_err *err)
     int n;
 
     if (EVP_CipherUpdate(f->ctx, NULL, &n, f->aad, (int) f->aad_len) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM AAD update failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM AAD update failed");
     if (final && f->final_aad) {
         extra_len = sizeof extra;
         if (f->final_aad(f->final_aad_arg, extra, &extra_len, err) < 0)
             return -1;
         if (extra_len > 0 && EVP_CipherUpdate(f->ctx, NULL, &n, extra, (int) extra_len) != 1)
-            return ws_err_set(err, WS_ERR_IO, "AES-GCM AAD update failed");
+            return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM AAD update failed");
     }
     return 0;
 }
@@ -60,14 +60,14 @@ static int gcm_encrypt_chunk(gcm_filter *f, bool final, ws_err *err)
 
     ws_filter_aesgcm_nonce(f->index, final, nonce);
     if (EVP_EncryptInit_ex(f->ctx, NULL, NULL, NULL, nonce) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM initialisation failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM initialisation failed");
     if (gcm_aad(f, final, err) < 0)
         return -1;
     if (f->fill > 0 && EVP_EncryptUpdate(f->ctx, f->out, &n, f->buf, (int) f->fill) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM encryption failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM encryption failed");
     if (EVP_EncryptFinal_ex(f->ctx, f->out + n, &m) != 1 ||
         EVP_CIPHER_CTX_ctrl(f->ctx, EVP_CTRL_GCM_GET_TAG, WS_AESGCM_TAG_LEN, f->out + f->fill) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM encryption failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM encryption failed");
     f->index++;
     n = (int) f->fill;
     f->fill = 0;
@@ -112,14 +112,14 @@ static int gcm_decrypt_chunk(gcm_filter *f, bool final, ws_err *err)
 
     ws_filter_aesgcm_nonce(f->index, final, nonce);
     if (EVP_DecryptInit_ex(f->ctx, NULL, NULL, NULL, nonce) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM initialisation failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM initialisation failed");
     if (gcm_aad(f, final, err) < 0)
         return -1;
     if (clen > 0 && EVP_DecryptUpdate(f->ctx, f->out, &n, f->buf, (int) clen) != 1)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: decryption failed in chunk %llu", f->name,
                           (unsigned long long) f->index);
     if (EVP_CIPHER_CTX_ctrl(f->ctx, EVP_CTRL_GCM_SET_TAG, WS_AESGCM_TAG_LEN, f->buf + clen) != 1)
-        return ws_err_set(err, WS_ERR_IO, "AES-GCM tag setup failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "AES-GCM tag setup failed");
     if (EVP_DecryptFinal_ex(f->ctx, f->out + n, &m) != 1) {
         OPENSSL_cleanse(f->out, clen);
         return ws_err_set(
@@ -222,7 +222,7 @@ static ws_sink *gcm_new(bool decrypt, ws_sink *next, const uint8_t key[WS_AESGCM
         EVP_CIPHER_CTX_ctrl(f->ctx, EVP_CTRL_GCM_SET_IVLEN, WS_AESGCM_NONCE_LEN, NULL) != 1 ||
         EVP_CipherInit_ex(f->ctx, NULL, NULL, key, NULL, decrypt ? 0 : 1) != 1) {
         gcm_destroy(&f->base);
-        ws_err_set(err, WS_ERR_IO, "AES-256-GCM initialisation failed");
+        ws_err_set(err, WS_ERR_INTERNAL, "AES-256-GCM initialisation failed");
         return NULL;
     }
     return &f->base;

@@ -25,7 +25,7 @@ static int lz4c_begin(lz4c_filter *f, ws_err *err)
     size_t n = LZ4F_compressBegin(f->cctx, f->out, f->out_cap, &f->prefs);
 
     if (LZ4F_isError(n))
-        return ws_err_set(err, WS_ERR_IO, "lz4 compression failed: %s", LZ4F_getErrorName(n));
+        return ws_err_set(err, WS_ERR_INTERNAL, "lz4 compression failed: %s", LZ4F_getErrorName(n));
     f->begun = true;
     return ws_sink_write(f->base.next, f->out, n, err);
 }
@@ -41,7 +41,7 @@ static int lz4c_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
         size_t n = LZ4F_compressUpdate(f->cctx, f->out, f->out_cap, buf, in, NULL);
 
         if (LZ4F_isError(n))
-            return ws_err_set(err, WS_ERR_IO, "lz4 compression failed: %s", LZ4F_getErrorName(n));
+            return ws_err_set(err, WS_ERR_INTERNAL, "lz4 compression failed: %s", LZ4F_getErrorName(n));
         if (n > 0 && ws_sink_write(s->next, f->out, n, err) < 0)
             return -1;
         buf += in;
@@ -59,7 +59,7 @@ static int lz4c_finish(ws_sink *s, ws_err *err)
         return -1;
     n = LZ4F_compressEnd(f->cctx, f->out, f->out_cap, NULL);
     if (LZ4F_isError(n))
-        return ws_err_set(err, WS_ERR_IO, "lz4 compression failed: %s", LZ4F_getErrorName(n));
+        return ws_err_set(err, WS_ERR_INTERNAL, "lz4 compression failed: %s", LZ4F_getErrorName(n));
     if (ws_sink_write(s->next, f->out, n, err) < 0)
         return -1;
     return ws_sink_finish(s->next, err);

@@ -22,7 +22,7 @@ static int sha_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
     if (len == 0)
         return 0;
     if (EVP_DigestUpdate(f->md, buf, len) != 1)
-        return ws_err_set(err, WS_ERR_IO, "SHA-256 update failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "SHA-256 update failed");
     f->size += len;
     return s->next ? ws_sink_write(s->next, buf, len, err) : 0;
 }
@@ -35,7 +35,7 @@ static int sha_finish(ws_sink *s, ws_err *err)
     /* The digest is ready before the stages below finish: they may need it
      * (the codec's trailer). */
     if (EVP_DigestFinal_ex(f->md, f->digest, &n) != 1 || n != WS_SHA256_LEN)
-        return ws_err_set(err, WS_ERR_IO, "SHA-256 finalisation failed");
+        return ws_err_set(err, WS_ERR_INTERNAL, "SHA-256 finalisation failed");
     f->done = true;
     return ws_sink_finish_next(s, err);
 }
@@ -63,7 +63,7 @@ ws_sink *ws_filter_sha256_new(ws_sink *next, ws_err *err)
     f->md = EVP_MD_CTX_new();
     if (!f->md || EVP_DigestInit_ex(f->md, EVP_sha256(), NULL) != 1) {
         sha_destroy(&f->base);
-        ws_err_set(err, WS_ERR_IO, "SHA-256 initialisation failed");
+        ws_err_set(err, WS_ERR_INTERNAL, "SHA-256 initialisation failed");
         return NULL;
     }
     return &f->base;

@@ -224,7 +224,7 @@ ws_sink *ws_filter_thread_new(ws_sink *next, size_t block, unsigned depth, ws_er
     }
     if (pthread_create(&t->thread, NULL, worker, t) != 0) {
         thr_destroy(&t->base);
-        ws_err_set(err, WS_ERR_IO, "could not start a worker thread");
+        ws_err_set(err, WS_ERR_INTERNAL, "could not start a worker thread");
         return NULL;
     }
     t->started = true;
