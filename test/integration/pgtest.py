@@ -659,3 +659,61 @@ def missing_prerequisite():
         except KeyError:
             return "running as root without a postgres user"
     return None
+
+
+class TestEnv:
+    """What a PostgreSQL test script keeps: the walship executables of the
+    build (WS_BUILD_DIR), a temp directory readable by the server user, an
+    encryption key when encrypted, the repository kind, its results, its
+    clusters (each on a port of its own) and, for s3://, the S3 environment."""
+
+    def __init__(self, repo_kind="file", encryption="plain", keep=False, prefix="walship-", port_base=6100):
+        import tempfile
+        build = os.environ.get("WS_BUILD_DIR")
+        if not build:
+            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
+        self.bin = lambda name: os.path.join(build, "src", name)
+        self.push, self.fetch, self.walship = self.bin("walship-push"), self.bin("walship-fetch"), self.bin("walship")
+        self.backup_exe = self.bin("walship-backup")
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.tmp, 0o755)
+        give(self.tmp)
+        self.key_file = None
+        if encryption == "encrypted":
+            self.key_file = os.path.join(self.tmp, "repo.key")
+            write_key_file(self.key_file)
+        self.kind = repo_kind
+        self.https = repo_kind == "s3" and encryption == "encrypted"
+        self.keep = keep
+        self.r = Results()
+        self.clusters = []
+        self.next_port = port_base + os.getpid() % 400
+        self.s3 = None
+        self.server_env = {}
+
+    def start_s3(self):
+        self.s3 = S3Env(os.path.join(self.tmp, "s3env"))
+        self.s3.start(parent_pid=os.getpid())
+        self.server_env = self.s3.aws_env()
+
+    def stop_s3(self):
+        if self.s3:
+            self.s3.stop()
+            self.s3 = None
+
+    def new_repo(self, name, **settings):
+        if self.kind == "s3":
+            return S3Repo(self.tmp, name, self.s3, self.key_file, https=self.https, settings=settings)
+        return Repo(self.tmp, name, self.key_file, settings=settings)
+
+    def dir(self, name):
+        p = os.path.join(self.tmp, name)
+        os.makedirs(p, exist_ok=True)
+        give(p)
+        return p
+
+    def cluster(self, name):
+        c = Cluster(self.tmp, name, self.next_port, env=self.server_env)
+        self.next_port += 1
+        self.clusters.append(c)
+        return c

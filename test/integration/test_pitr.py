@@ -46,13 +46,12 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import PGBIN, Cluster, Repo, Results, S3Repo, TestError, give, run, wait_promoted  # noqa: E402
+from pgtest import PGBIN, TestError, give, run, wait_promoted  # noqa: E402
 
 TIME_LIMIT = 1500
 MiB = 1 << 20
@@ -77,59 +76,11 @@ def ts_text(usec, offset_minutes=120):
                                                                abs(offset_minutes) % 60)
 
 
-class Env:
+class Env(pgtest.TestEnv):
     def __init__(self, args):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.walship = os.path.join(build, "src", "walship")
-        self.backup_exe = os.path.join(build, "src", "walship-backup")
-        self.pitr = os.path.join(build, "src", "pitr-restore")
-        self.tmp = tempfile.mkdtemp(prefix="walship-pitr-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.key_file = None
-        if args.encryption == "encrypted":
-            self.key_file = os.path.join(self.tmp, "repo.key")
-            pgtest.write_key_file(self.key_file)
-        self.kind = args.repo_kind
-        self.https = args.repo_kind == "s3" and args.encryption == "encrypted"
-        self.keep = args.keep
-        self.r = Results()
-        self.clusters = []
-        self.next_port = 6500 + os.getpid() % 400
-        self.s3 = None
-        self.server_env = {}
+        super().__init__(args.repo_kind, args.encryption, args.keep, prefix="walship-pitr-", port_base=6500)
+        self.pitr = self.bin("pitr-restore")
         self.n = 0
-
-    def start_s3(self):
-        self.s3 = pgtest.S3Env(os.path.join(self.tmp, "s3env"))
-        self.s3.start(parent_pid=os.getpid())
-        self.server_env = self.s3.aws_env()
-
-    def stop_s3(self):
-        if self.s3:
-            self.s3.stop()
-            self.s3 = None
-
-    def new_repo(self, name, **settings):
-        if self.kind == "s3":
-            return S3Repo(self.tmp, name, self.s3, self.key_file, https=self.https, settings=settings)
-        return Repo(self.tmp, name, self.key_file, settings=settings)
-
-    def dir(self, name):
-        p = os.path.join(self.tmp, name)
-        os.makedirs(p, exist_ok=True)
-        give(p)
-        return p
-
-    def cluster(self, name):
-        c = Cluster(self.tmp, name, self.next_port, env=self.server_env)
-        self.next_port += 1
-        self.clusters.append(c)
-        return c
 
     def fresh(self, label):
         """A name for a new restore."""

@@ -27,6 +27,7 @@
 #define MAXTL  5
 #define MAXSEG 256
 #define SEC    INT64_C(1000000)
+#define MAXREC 4096 /* records per timeline */
 
 static ws_err err;
 
@@ -89,10 +90,12 @@ static mrec *m_rec(uint32_t t, ws_wal_rec_kind kind)
     mtl *x = tl(t);
     mrec *r;
 
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 64;
-        x->r = realloc(x->r, x->cap * sizeof *x->r);
+    /* Allocated once: tests keep pointers to records. */
+    if (!x->r) {
+        x->cap = MAXREC;
+        x->r = calloc(x->cap, sizeof *x->r);
     }
+    ck_assert_uint_lt(x->n, x->cap);
     r = &x->r[x->n++];
     memset(r, 0, sizeof *r);
     r->lsn = x->lsn;
@@ -153,13 +156,10 @@ static void m_branch(uint32_t parent, uint32_t child, uint64_t at)
 
     memset(c, 0, sizeof *c);
     c->tli = child;
-    for (size_t i = 0; i < p->n && p->r[i].end <= at; i++) {
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 64;
-            c->r = realloc(c->r, c->cap * sizeof *c->r);
-        }
+    c->cap = MAXREC;
+    c->r = calloc(c->cap, sizeof *c->r);
+    for (size_t i = 0; i < p->n && p->r[i].end <= at; i++)
         c->r[c->n++] = p->r[i];
-    }
     c->lsn = at;
     c->own_from = at / SS;
     memcpy(c->hist, p->hist, sizeof p->hist);
@@ -885,13 +885,10 @@ START_TEST(test_timeline_backward_switch)
 
         memset(c, 0, sizeof *c);
         c->tli = 3;
-        for (size_t i = 0; i < tl(1)->n && tl(1)->r[i].end <= B; i++) {
-            if (c->n == c->cap) {
-                c->cap = c->cap ? c->cap * 2 : 64;
-                c->r = realloc(c->r, c->cap * sizeof *c->r);
-            }
+        c->cap = MAXREC;
+        c->r = calloc(c->cap, sizeof *c->r);
+        for (size_t i = 0; i < tl(1)->n && tl(1)->r[i].end <= B; i++)
             c->r[c->n++] = tl(1)->r[i];
-        }
         c->lsn = B;
         c->own_from = B / SS;
         c->hist[0] = (ws_tli_entry){.tli = 1, .begin = 0, .end = A};
