@@ -117,7 +117,8 @@ int ws_pitr_manifest_parse(const char *buf, size_t len, const char *what, ws_pit
             goto out;
         }
     }
-    qsort(out->files, out->nfiles, sizeof *out->files, cmp_path);
+    if (out->nfiles > 0)
+        qsort(out->files, out->nfiles, sizeof *out->files, cmp_path);
     rc = 0;
 out:
     json_decref(root);

@@ -212,7 +212,8 @@ static int mem_list(ws_storage *st, const char *prefix, const char *delimiter, w
 
     if (f && f->code != WS_OK)
         return fail(f, "list", err);
-    qsort(m->objs, m->n, sizeof *m->objs, key_cmp);
+    if (m->n > 0)
+        qsort(m->objs, m->n, sizeof *m->objs, key_cmp);
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->objs[i].key, *d;
         ws_list_entry e = {.key = k, .size = m->objs[i].data.len};
