@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <lz4frame.h>
+
 #include "walship/codec.h"
 #include "walship/filter_aesgcm.h"
 
@@ -441,6 +443,47 @@ START_TEST(standard_tools_recover_plain_objects)
 }
 END_TEST
 
+/* Objects written with an LZ4 content checksum (XXH32) still decode, and a
+ * flipped byte in them still fails; new objects carry none. */
+START_TEST(lz4_content_checksum_frames_decode)
+{
+    size_t len = 700000, obj_len, frame_len, old_len, plain_len = 0;
+    uint8_t *data = wal_like(len), *plain = NULL, *obj, *old;
+    LZ4F_preferences_t prefs;
+    ws_err err;
+
+    obj = encode(data, len, WS_COMPRESS_LZ4, NULL, 0, 0, &obj_len);
+    /* FLG byte after the frame's magic number: bit 2 = content checksum. */
+    ck_assert_uint_eq(obj[WS_HEADER_LEN + 4] & 0x04, 0);
+    memset(&prefs, 0, sizeof prefs);
+    prefs.frameInfo.blockSizeID = LZ4F_max256KB;
+    prefs.frameInfo.blockMode = LZ4F_blockLinked;
+    prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+    frame_len = LZ4F_compressFrameBound(len, &prefs);
+    old = malloc(WS_HEADER_LEN + frame_len + WS_TRAILER_LEN);
+    ck_assert_ptr_nonnull(old);
+    /* Same header and trailer (the trailer's SHA-256 is of the plaintext). */
+    memcpy(old, obj, WS_HEADER_LEN);
+    frame_len = LZ4F_compressFrame(old + WS_HEADER_LEN, frame_len, data, len, &prefs);
+    ck_assert(!LZ4F_isError(frame_len));
+    ck_assert_uint_eq(old[WS_HEADER_LEN + 4] & 0x04, 0x04);
+    memcpy(old + WS_HEADER_LEN + frame_len, obj + obj_len - WS_TRAILER_LEN, WS_TRAILER_LEN);
+    old_len = WS_HEADER_LEN + frame_len + WS_TRAILER_LEN;
+    ck_assert_msg(decode(old, old_len, NULL, 4096, &plain, &plain_len, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(plain_len, len);
+    ck_assert(memcmp(plain, data, len) == 0);
+    free(plain);
+    plain = NULL;
+    old[WS_HEADER_LEN + frame_len / 2] ^= 0x10;
+    ck_assert_int_eq(decode(old, old_len, NULL, 4096, &plain, &plain_len, &err), -1);
+    ck_assert_msg(strstr(err.msg, "test/object.ws"), "%s", err.msg);
+    free(plain);
+    free(old);
+    free(obj);
+    free(data);
+}
+END_TEST
+
 /* Encoder piped straight into decoder: 512 MiB streams in bounded memory. */
 START_TEST(bounded_memory_streaming)
 {
@@ -502,6 +545,7 @@ static Suite *codec_suite(void)
     tcase_set_timeout(misc, 300);
     tcase_add_test(misc, nonce_layout);
     tcase_add_test(misc, standard_tools_recover_plain_objects);
+    tcase_add_test(misc, lz4_content_checksum_frames_decode);
     tcase_add_test(misc, bounded_memory_streaming);
     suite_add_tcase(s, misc);
     return s;
