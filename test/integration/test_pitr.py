@@ -24,12 +24,16 @@ refused without --target-timeline); G gaps and refusals (a WAL object
 deleted: the plan names it, nothing is written, --force stops at the
 furthest point; a time older than every backup; a time beyond the archive);
 X crafted backups (path traversal, absolute path, links escaping, writing
-through a link) and the tablespace refusal; D data directories (running
-server, non-empty, --force with a pg_wal link); M a mistyped repository in
-the generated config: the server stops, it does not promote.
+through a link; a file changed or missing against the manifest, the manifest
+changed; a Debian backup without postgresql.conf, with a stale postmaster.pid
+and standby.signal) and the tablespace refusal; D data directories (running
+server, non-empty, --force with a pg_wal link); A --target-action shutdown
+and the progress bar on a terminal; M a mistyped repository in the
+generated config: the server stops, it does not promote.
+doc/restore.md's coverage table maps each point of the design to its check.
 
 Usage: test_pitr.py [--repo-kind file|s3] [--encryption plain|encrypted]
-                    [--cases TLGXDM] [--keep]
+                    [--cases TLGXDAM] [--keep]
 Needs WS_BUILD_DIR (the meson build root).  Prints "N passed, M failed".
 Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
 """
@@ -41,6 +45,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -277,13 +282,16 @@ def judge(env, label, c, expected_ids):
                 "extra %s missing %s" % (extra[:10], missing[:10]))
 
 
-def restore_case(env, repo, h, label, args, expected_ids, want_backup=None, wait="paused", want_timeline=None):
-    """pitr-restore with args into a fresh directory, checks the plan, starts
-    the server, judges its rows; returns (cluster, plan JSON)."""
+def restore_case(env, repo, h, label, args, expected_ids, want_backup=None, wait="paused", want_timeline=None,
+                 map_by_path=False, inspect=None):
+    """pitr-restore with args into a fresh directory, checks the plan,
+    inspect(pgdata, plan) before the server starts, starts the server, judges
+    its rows; returns (cluster, plan JSON)."""
     name = env.fresh(label)
     pgdata = os.path.join(env.tmp, name)
     ts = os.path.join(env.tmp, name + "-ts")
-    p, doc = env.pitr_restore(repo, pgdata, "--tablespace-map", "%s=%s" % (h.ts_oid, ts), *args)
+    p, doc = env.pitr_restore(repo, pgdata, "--tablespace-map", "%s=%s" % (h.ts_dir if map_by_path else h.ts_oid, ts),
+                              *args)
     ok = env.r.check("%s: pitr-restore exits 0" % label, p.returncode == 0 and doc and "restore" in doc,
                      p.stderr[-3000:] + p.stdout[-2000:])
     if not ok:
@@ -296,9 +304,56 @@ def restore_case(env, repo, h, label, args, expected_ids, want_backup=None, wait
                     doc["timeline"] == want_timeline and
                     doc["restore"]["settings"].get("recovery_target_timeline") == str(want_timeline),
                     doc.get("restore", {}).get("settings"))
+    if inspect:
+        inspect(pgdata, doc)
     c = start_restored(env, name, wait)
     judge(env, label, c, expected_ids)
     return c, doc
+
+
+def check_restored_dir(env, label, pgdata, doc, ts_dir, ts_oid):
+    """What the restore left before the server starts: modes, owner,
+    backup_label kept, recovery.signal, the settings and the generated config,
+    the tablespace link and tablespace_map from the map."""
+    owner = os.stat(pgdata).st_uid
+    bad = []
+    n = 0
+    for top in (pgdata, ts_dir):
+        for d, dirs, files in os.walk(top):
+            for x in [d] + [os.path.join(d, f) for f in files]:
+                st = os.lstat(x)
+                if os.path.islink(x):
+                    continue
+                n += 1
+                want = 0o700 if os.path.isdir(x) else 0o600
+                if st.st_mode & 0o7777 != want or st.st_uid != owner:
+                    bad.append("%s %o uid %d" % (x, st.st_mode & 0o7777, st.st_uid))
+    env.r.check("%s: every restored file is 0600 and directory 0700, owned by the data directory's owner (%d)"
+                % (label, n), n > 100 and not bad and pwd_name(owner) == pgtest.run_user(), bad[:10])
+    env.r.check("%s: backup_label kept, recovery.signal written" % label,
+                os.path.isfile(os.path.join(pgdata, "backup_label")) and
+                os.path.isfile(os.path.join(pgdata, "recovery.signal")))
+    link = os.path.join(pgdata, "pg_tblspc", str(ts_oid))
+    with open(os.path.join(pgdata, "tablespace_map")) as f:
+        tsmap = f.read()
+    env.r.check("%s: the tablespace link and tablespace_map point at the mapped directory" % label,
+                os.path.islink(link) and os.readlink(link) == ts_dir and tsmap == "%s %s\n" % (ts_oid, ts_dir) and
+                len(os.listdir(ts_dir)) > 0, "%s -> %s; tablespace_map %r" % (link, os.path.realpath(link), tsmap))
+    conf = doc["restore"]["walship_config"]
+    st = os.stat(conf)
+    with open(os.path.join(pgdata, "postgresql.auto.conf")) as f:
+        auto = f.read()
+    target = doc["restore"]["settings"].get("recovery_target_time")
+    env.r.check("%s: the generated config is 0600, the owner's, in the data directory outside pg_wal; "
+                "postgresql.auto.conf sets restore_command through it and the time in UTC (+00)" % label,
+                st.st_mode & 0o777 == 0o600 and st.st_uid == owner and os.path.dirname(conf) == pgdata and
+                "restore_command = '" in auto and conf in auto and target and target.endswith("+00") and
+                "recovery_target_time = '%s'" % target in auto, auto[-1500:])
+
+
+def pwd_name(uid):
+    import pwd
+    return pwd.getpwuid(uid).pw_name
 
 
 def rows_by_time(h, t, inclusive=True, phases=None):
@@ -337,12 +392,30 @@ def cases_targets(env, repo, h):
     b3_start = lsn_int(b3["start"]["lsn"])
 
     t, k = time_between(h, b1_stop, b2_start)
-    c, _ = restore_case(env, repo, h, "T time between backup 1 and 2", ["--target-time", ts_text(t)],
-                        rows_by_time(h, t), want_backup=b1["id"])
+    label = "T time between backup 1 and 2"
+    c, _ = restore_case(env, repo, h, label, ["--target-time", ts_text(t)], rows_by_time(h, t), want_backup=b1["id"],
+                        map_by_path=True,
+                        inspect=lambda d, doc: check_restored_dir(env, label, d, doc, d + "-ts", h.ts_oid))
     if c:
         got = c.psql("select md5(string_agg(v, ',' order by i)) from tsd")
         env.r.check("T: the tablespace's table is restored through --tablespace-map", got == h.tsd, got)
         c.stop("immediate")
+
+    given = ts_text(t, 120)
+    p = run([env.pitr, "--config", repo.conf, "--pgdata", os.path.join(env.tmp, "never-made"), "--dry-run",
+             "--target-time", given, "--tablespace-map", "%s=%s" % (h.ts_oid, os.path.join(env.tmp, "never-made-ts"))],
+            env=repo.env(), check=False)
+    utc = datetime.datetime.fromtimestamp(t // 1000000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    want = ["target:       time %s.%06d+00 (inclusive)" % (utc, t % 1000000), "local time (given as '%s')" % given,
+            "backup:       %s" % b1["id"], "not chosen:", "WAL:          ", " segments, ", "proven in the archive",
+            "stop point:   before commit of transaction %d" % h.rows[k + 1][0],
+            "last kept:    commit of transaction %d" % h.rows[k][0],
+            "first lost:   commit of transaction %d" % h.rows[k + 1][0], "data loss:    ", "at the end:   the server PAUSES",
+            "archiving:    off", "estimate:     restore about ", "requests:     "]
+    env.r.check("T plan (text, --dry-run): target in UTC and local time, backup chosen and not chosen, WAL range, "
+                "stop point, last kept and first lost, data loss, end, archiving, estimate, storage requests; exit 0",
+                p.returncode == 0 and all(w in p.stdout for w in want) and not os.path.exists(
+                    os.path.join(env.tmp, "never-made")), [w for w in want if w not in p.stdout] + [p.stdout])
 
     t, k = time_between(h, b2_stop, b3_start)
     c, _ = restore_case(env, repo, h, "T time after backup 2", ["--target-time", ts_text(t, -300)],
@@ -496,6 +569,10 @@ def cases_timelines(env, repo, h):
                           ["--target-time", ts_text(t3), "--target-timeline", "1"], rows_by_time(h, t3),
                           want_timeline=1)
     c and c.stop("immediate")
+    c, doc = restore_case(env, repo, h, "L ambiguous with --target-timeline latest",
+                          ["--target-time", ts_text(t3), "--target-timeline", "latest"],
+                          kept1 + [i for i, v in tl2.items() if v[1] <= t3], want_timeline=2)
+    c and c.stop("immediate")
 
 
 # --- G: gaps and what the archive cannot give ------------------------------------------------
@@ -599,9 +676,65 @@ def tar_bytes(members):
     return buf.getvalue()
 
 
-def crafted_backup(env, repo, h, label, data):
+def backup_tar(env, repo, rec, name="base.tar"):
+    """An archive of a backup as walship stored it, decoded: its bytes."""
+    arch = [a for a in rec["archives"] if a["name"] == name][0]
+    work = env.dir("tar-%s-%d" % (rec["id"], env.n))
+    out = bytearray()
+    for o in sorted(arch["objects"], key=lambda o: o["tar_offset"]):
+        path = os.path.join(work, "obj")
+        env.walship_cmd(repo, "--key", "repo-get", o["key"], path)
+        with open(path, "rb") as f:
+            out += f.read()
+        os.unlink(path)
+    shutil.rmtree(work)
+    return bytes(out)
+
+
+def retar(data, drop=(), change=None, add=()):
+    """The tar archive data again, without the members named in drop, with
+    change[name](bytes) applied, and (name, bytes) files added at the end."""
+    src = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+    buf = io.BytesIO()
+    seen = set()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for m in src.getmembers():
+            if m.name in drop:
+                seen.add(m.name)
+                continue
+            if m.isfile():
+                body = src.extractfile(m).read()
+                if change and m.name in change:
+                    seen.add(m.name)
+                    body = change[m.name](body)
+                    m.size = len(body)
+                t.addfile(m, io.BytesIO(body))
+            else:
+                t.addfile(m)
+        for name, body in add:
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode, ti.mtime = len(body), 0o600, int(time.time())
+            t.addfile(ti, io.BytesIO(body))
+    if seen != set(drop) | set(change or {}):
+        raise TestError("members not in the archive: %s" % (set(drop) | set(change or {}) - seen))
+    return buf.getvalue()
+
+
+def manifest_without(text, path):
+    """A backup_manifest without one file's entry, its checksum made again."""
+    lines = text.split("\n")
+    kept = [x for x in lines if not x.startswith('{ "Path": "%s",' % path)]
+    if len(kept) != len(lines) - 1:
+        raise TestError("%s is not once in the manifest" % path)
+    body = "\n".join(kept)
+    cut = body.index('"Manifest-Checksum": ')
+    return body[:cut] + '"Manifest-Checksum": "%s"}\n' % hashlib.sha256(body[:cut].encode()).hexdigest()
+
+
+def crafted_backup(env, repo, h, label, data, manifest=None, tablespaces=False):
     """A complete catalog record for a backup whose base.tar is `data`
-    (backup 3's LSNs, WAL and manifest); returns its id."""
+    (backup 3's LSNs, WAL and manifest, or the manifest text given; with
+    tablespaces, backup 3's tablespace archives); returns its id."""
     n = env.n
     rid = "20990101T0000%02dZ-%08X" % (n % 60, 0xC0FFEE00 + n)
     rec = json.loads(json.dumps(h.b3))
@@ -615,18 +748,36 @@ def crafted_backup(env, repo, h, label, data):
     key = "backup/%s/base.tar.00000000.ws" % rid
     env.walship_cmd(repo, "--key", "repo-put", key, tar_path)
     stored = len(repo.read(key))
+    ts_archives = [a for a in rec["archives"] if a["name"] != "base.tar"] if tablespaces else []
+    for a in ts_archives:
+        # A backup's objects live under its own prefix: copied, decoded and stored again.
+        for o in a["objects"]:
+            copy = os.path.join(work, "ts-object")
+            env.walship_cmd(repo, "--key", "repo-get", o["key"], copy)
+            o["key"] = "backup/%s/%s" % (rid, o["key"].rsplit("/", 1)[1])
+            env.walship_cmd(repo, "--key", "repo-put", o["key"], copy)
+            o["stored_size"] = len(repo.read(o["key"]))
+            os.unlink(copy)
+        a["stored_size"] = sum(o["stored_size"] for o in a["objects"])
     rec["archives"] = [{"name": "base.tar", "tablespace": None, "estimated_size": len(data), "tar_size": len(data),
                         "stored_size": stored, "members": 1,
                         "objects": [{"key": key, "tar_offset": 0, "size": len(data), "stored_size": stored,
-                                     "sha256": hashlib.sha256(data).hexdigest()}]}]
+                                     "sha256": hashlib.sha256(data).hexdigest()}]}] + ts_archives
     man_key = "backup/%s/backup_manifest.ws" % rid
     man_path = os.path.join(work, "backup_manifest")
-    env.walship_cmd(repo, "--key", "repo-get", h.b3["manifest"]["key"], man_path)
+    if manifest is None:
+        env.walship_cmd(repo, "--key", "repo-get", h.b3["manifest"]["key"], man_path)
+    else:
+        with open(man_path, "w") as f:
+            f.write(manifest)
+        give(man_path)
+        rec["manifest"]["size"] = len(manifest.encode())
+        rec["manifest"]["sha256"] = hashlib.sha256(manifest.encode()).hexdigest()
     env.walship_cmd(repo, "--key", "repo-put", man_key, man_path)
     rec["manifest"]["key"] = man_key
     rec["manifest"]["stored_size"] = len(repo.read(man_key))
-    rec["sizes"]["tar"] = len(data)
-    rec["sizes"]["stored"] = stored + rec["manifest"]["stored_size"]
+    rec["sizes"]["tar"] = len(data) + sum(a["tar_size"] for a in ts_archives)
+    rec["sizes"]["stored"] = stored + sum(a["stored_size"] for a in ts_archives) + rec["manifest"]["stored_size"]
     rec_path = os.path.join(work, "record.json")
     with open(rec_path, "w") as f:
         json.dump(rec, f)
@@ -677,6 +828,63 @@ def cases_crafted(env, repo, h):
                     not new and os.listdir(outside) == [], "new: %s, outside: %s" % (new[:10], os.listdir(outside)))
         # The crafted record goes: the other cases choose among the real backups.
         env.walship_cmd(repo, "--key", "repo-rm", "catalog/%s.ws" % rid)
+
+    # Backup 3's own archive, decoded and changed: the manifest check.
+    base = backup_tar(env, repo, h.b3)
+    man_path = os.path.join(env.dir("b3-manifest"), "backup_manifest")
+    env.walship_cmd(repo, "--key", "repo-get", h.b3["manifest"]["key"], man_path)
+    with open(man_path) as f:
+        man = f.read()
+
+    def flip(b):
+        return b[:-2] + bytes([b[-2] ^ 0x20]) + b[-1:]
+
+    edited = man.replace('{ "Path": "pg_ident.conf",', '{ "Path": "pg_ident.conf.x",', 1)
+    for label, data, manifest, needle, planned in [
+            ("manifest: a file changed, same size", retar(base, change={"pg_hba.conf": flip}), None, "pg_hba.conf",
+             True),
+            ("manifest: a file missing", retar(base, drop=("pg_ident.conf",)), None, "pg_ident.conf", True),
+            ("manifest: the manifest itself changed", base, edited, "manifest checksum mismatch", False)]:
+        rid = crafted_backup(env, repo, h, label, data, manifest=manifest, tablespaces=True)
+        name = env.fresh("X " + label)
+        pgdata = os.path.join(env.tmp, name)
+        p, doc = env.pitr_restore(repo, pgdata, "--backup", rid, "--target", "immediate", "--tablespace-map",
+                                  "%s=%s" % (h.ts_oid, pgdata + "-ts"))
+        env.r.check("X %s: refused, naming it; no recovery settings written" % label,
+                    p.returncode == 1 and needle in p.stderr and "manifest" in p.stderr and
+                    os.path.isdir(pgdata) == planned and not os.path.exists(os.path.join(pgdata, "recovery.signal")) and
+                    not os.path.exists(os.path.join(pgdata, "walship-restore.conf")), p.stderr[-2000:])
+        env.walship_cmd(repo, "--key", "repo-rm", "catalog/%s.ws" % rid)
+
+    # A backup of a Debian cluster (no postgresql.conf), with a stale
+    # postmaster.pid and a standby.signal in it.
+    label = "X Debian backup"
+    data = retar(base, drop=("postgresql.conf",), add=[("postmaster.pid", b"4242\n"), ("standby.signal", b"")])
+    rid = crafted_backup(env, repo, h, label, data, manifest=manifest_without(man, "postgresql.conf"),
+                         tablespaces=True)
+    name = env.fresh(label)
+    pgdata = os.path.join(env.tmp, name)
+    tsmap = "%s=%s" % (h.ts_oid, pgdata + "-ts")
+    text = run([env.pitr, "--config", repo.conf, "--pgdata", pgdata, "--backup", rid, "--target", "immediate",
+                "--tablespace-map", tsmap, "--dry-run"], env=repo.env(), check=False).stdout
+    env.r.check("%s: the plan says the backup holds no postgresql.conf and where to read how to start it" % label,
+                "holds no postgresql.conf" in text and "doc/restore.md" in text, text)
+    p, doc = env.pitr_restore(repo, pgdata, "--backup", rid, "--target", "immediate", "--tablespace-map", tsmap)
+    ok = env.r.check("%s: restored; postmaster.pid and standby.signal from the backup are not, backup_label is" % label,
+                     p.returncode == 0 and doc["backup_has_postgresql_conf"] is False and
+                     not os.path.exists(os.path.join(pgdata, "postmaster.pid")) and
+                     not os.path.exists(os.path.join(pgdata, "standby.signal")) and
+                     os.path.isfile(os.path.join(pgdata, "backup_label")) and
+                     not os.path.exists(os.path.join(pgdata, "postgresql.conf")), p.stderr[-2000:])
+    if ok:
+        # Started with a configuration of its own, as doc/restore.md says.
+        with open(os.path.join(pgdata, "postgresql.conf"), "w") as f:
+            f.write("# the restored cluster's own configuration\n")
+        give(os.path.join(pgdata, "postgresql.conf"))
+        c = start_restored(env, name, "paused")
+        judge(env, label, c, rows_by_lsn(h, lsn_int(h.b3["stop"]["lsn"])))
+        c.stop("immediate")
+    env.walship_cmd(repo, "--key", "repo-rm", "catalog/%s.ws" % rid)
 
     # An unmapped tablespace whose original directory is in use.
     os.makedirs(h.ts_dir, exist_ok=True)
@@ -737,6 +945,35 @@ def cases_datadir(env, repo, h):
         c2.stop("immediate")
 
 
+def cases_action_progress(env, repo, h):
+    name = env.fresh("A shutdown")
+    pgdata = os.path.join(env.tmp, name)
+    p, doc = env.pitr_restore(repo, pgdata, "--tablespace-map", "%s=%s" % (h.ts_oid, pgdata + "-ts"),
+                              "--target", "immediate", "--target-action", "shutdown", "--target-timeline", "1")
+    if env.r.check("A --target-action shutdown: restored, recovery_target_action = shutdown",
+                   p.returncode == 0 and doc["restore"]["settings"].get("recovery_target_action") == "shutdown",
+                   p.stderr[-2000:]):
+        c = env.cluster(name)
+        c.conf(port=c.port, unix_socket_directories=c.sockdir)
+        c.start(wait=False, check=False)
+        down = c.wait_down(180)
+        log = c.new_log()
+        env.r.check("A --target-action shutdown: the server stops at the target, it does not promote",
+                    down and "recovery stopping" in log and "selected new timeline" not in log and
+                    c.controldata()["Database cluster state"] == "shut down in recovery", c.log_tail(20))
+    # On a terminal: a progress bar, then the summary.
+    name = env.fresh("A progress")
+    pgdata = os.path.join(env.tmp, name)
+    cmd = " ".join(shlex.quote(x) for x in [env.pitr, "--config", repo.conf, "--pgdata", pgdata, "--tablespace-map",
+                                            "%s=%s" % (h.ts_oid, pgdata + "-ts"), "--target", "immediate",
+                                            "--target-timeline", "1"])
+    p = run(["script", "-qefc", cmd, "/dev/null"], env=repo.env(), timeout=600, check=False)
+    env.r.check("A on a terminal: a progress bar while restoring, then the summary",
+                p.returncode == 0 and "\x1b[K" in p.stdout and re.search(r"\[[#.]+\] +\d+% [0-9.]+ \S+ of ", p.stdout) and
+                "restored into %s" % pgdata in
+                p.stdout and "set:          restore_command = " in p.stdout, p.stdout[-2000:])
+
+
 # --- M: a mistyped repository during recovery ----------------------------------------------
 
 def cases_mistyped(env, repo, h):
@@ -767,7 +1004,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repo-kind", default="file", choices=["file", "s3"])
     ap.add_argument("--encryption", default="plain", choices=["plain", "encrypted"])
-    ap.add_argument("--cases", default="TLGXDM")
+    ap.add_argument("--cases", default="TLGXDAM")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     why = pgtest.missing_prerequisite()
@@ -806,9 +1043,9 @@ def run_all(env, cases):
         shutil.rmtree(h.primary.datadir)
         shutil.rmtree(h.ts_dir)
         table = {"T": cases_targets, "L": cases_timelines, "G": cases_gaps, "X": cases_crafted,
-                 "D": cases_datadir, "M": cases_mistyped}
+                 "D": cases_datadir, "A": cases_action_progress, "M": cases_mistyped}
         # How many checks each group makes at least: a group that stops early fails the run.
-        least = {"T": 40, "L": 14, "G": 8, "X": 15, "D": 6, "M": 3}
+        least = {"T": 45, "L": 17, "G": 8, "X": 21, "D": 6, "A": 3, "M": 3}
         env.r.expect(sum(least[k] for k in cases))
         for k in cases:
             steps.append((k, table[k]))

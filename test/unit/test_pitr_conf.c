@@ -160,8 +160,8 @@ START_TEST(test_auto_conf_comments_out)
     snprintf(s[0].value, sizeof s[0].value, "walship-fetch --config '/d/it''s.conf' %%f %%p");
     snprintf(s[1].value, sizeof s[1].value, "0/3000028");
     snprintf(s[2].value, sizeof s[2].value, "off");
-    ck_assert_msg(ws_pitr_conf_auto(tmpdir, "Recovery settings written by a test", s, 3, &no_chown, &commented,
-                                    &err) == 0,
+    ck_assert_msg(ws_pitr_conf_auto(tmpdir, "Recovery settings written by a test", s, 3, &no_chown, &commented, &err) ==
+                      0,
                   "%s", err.msg);
     ck_assert_uint_eq(commented, 4);
     text = get("postgresql.auto.conf", &mode);
