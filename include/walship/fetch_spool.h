@@ -119,10 +119,9 @@ int ws_fetch_spool_adopt(ws_spool *sp, const ws_spool_identity *id, ws_err *err)
  * Serves segment seg from the spool: when a writer is fetching it right now,
  * waits for it (at most wait_max seconds); then checks the spooled file
  * (regular file of this user, size, page header against the name, system
- * identifier == sysid), renames it to dest and fsyncs dest's directory.
- * Returns 1 served (hdr filled), 0 not served (err says why when something
- * was wrong; a bad file is removed), -1 when dest's directory could not be
- * made durable after the rename (a local error).
+ * identifier == sysid) and renames it to dest (no fsync: PostgreSQL fsyncs
+ * what it keeps).  Returns 1 served (hdr filled), 0 not served (err says why
+ * when something was wrong; a bad file is removed).
  */
 int ws_fetch_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, uint64_t sysid, double wait_max,
                         ws_wal_header *hdr, ws_err *err);

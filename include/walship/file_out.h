@@ -15,6 +15,9 @@ typedef struct ws_file_out ws_file_out;
 ws_file_out *ws_file_out_open(const char *path, int mode, ws_err *err);
 ws_sink *ws_file_out_sink(ws_file_out *f);
 int ws_file_out_commit(ws_file_out *f, ws_err *err);
+/* Commit with localfile.h's WS_LOCALFILE_* flags (WS_LOCALFILE_NOSYNC: the
+ * rename without either fsync, for a reader that makes it durable itself). */
+int ws_file_out_commit_flags(ws_file_out *f, unsigned flags, ws_err *err);
 void ws_file_out_free(ws_file_out *f);
 
 #endif

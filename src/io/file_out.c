@@ -41,6 +41,11 @@ int ws_file_out_commit(ws_file_out *f, ws_err *err)
     return ws_localfile_tmp_commit(&f->tmp, 0, err);
 }
 
+int ws_file_out_commit_flags(ws_file_out *f, unsigned flags, ws_err *err)
+{
+    return ws_localfile_tmp_commit(&f->tmp, flags, err);
+}
+
 void ws_file_out_free(ws_file_out *f)
 {
     if (!f)

@@ -21,7 +21,10 @@
 #include "walship/timeline_history.h"
 #include "walship/wal_segment.h"
 
-/* Reads the object of `name` and makes dest appear once it is verified. */
+/* Reads the object of `name` and makes dest appear, by a rename, once it is
+ * verified.  dest is not fsynced: PostgreSQL renames the file it keeps into
+ * pg_wal with durable_rename (an fsync of the file and of pg_wal), and after
+ * a crash it asks for every file again. */
 static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const char *dest, uint64_t sysid, bool standby,
                  ws_err *err)
 {
@@ -38,7 +41,7 @@ static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const ch
         return WS_FETCH_LOCAL;
     if (ws_restore_fetch(repo, w, name, sysid, ws_file_out_sink(out), &local, &d, err) < 0) {
         status = local ? WS_FETCH_LOCAL : ws_errclass_fetch_exit(ws_errclass_of(err->code), standby);
-    } else if (ws_file_out_commit(out, err) < 0) {
+    } else if (ws_file_out_commit_flags(out, WS_LOCALFILE_NOSYNC, err) < 0) {
         status = WS_FETCH_LOCAL;
     } else {
         ws_log(WS_LOG_INFO, "restored %s from %s (%" PRIu64 " bytes verified)", name, key, d.size);
@@ -116,7 +119,7 @@ static double writer_wait(const ws_config *cfg)
     return t < 30 ? 30 : t;
 }
 
-/* Serves a segment from the spool: 1 served, 0 not, -1 local error. */
+/* Serves a segment from the spool: 1 served, 0 not. */
 static int spool_serve(const ws_config *cfg, spool_use *u, const ws_wal_name *w, const char *name, const char *dest,
                        uint32_t *seg_size, ws_err *err)
 {
@@ -239,9 +242,7 @@ int ws_restore_run_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_
     use = spool_applies(cfg, repo, &w, req->dest, req->mode, req->sysid, &u);
     if (use)
         served = spool_serve(cfg, &u, &w, req->name, req->dest, &seg_size, err);
-    if (served < 0)
-        status = WS_FETCH_LOCAL;
-    else if (served == 0)
+    if (served == 0)
         status = fetch(repo, &w, req->name, req->dest, req->sysid, standby, err);
     else
         status = WS_FETCH_OK;
