@@ -10,13 +10,16 @@
  *   unreachable  TRANSIENT, IO               1      201 / 1 (PostgreSQL retries)
  *   refused      STORAGE, PERM               1      201 / 201
  *   config       CONFIG                      1      202 / 202
+ *   norepo       NOREPO                      1      202 / 1 (PostgreSQL retries)
  *   local        INVALID, NOMEM, INTERNAL    1      202 / 202
  *
  * KEY is a stored object that does not decrypt with the configured key (an
- * integrity failure); a missing or unreadable key file is CONFIG.  IO is a
- * system call failing on the repository's side (file://) or while reading
- * it; errors of local output (fetch's destination) are classified by the
- * caller as local whatever their code.
+ * integrity failure); a missing or unreadable key file is CONFIG.  NOREPO
+ * is a location that holds no walship repository (its root is missing, or
+ * it has no identity object); a repository of another cluster is CONFIG.
+ * IO is a system call failing on the repository's side (file://) or while
+ * reading it; errors of local output (fetch's destination) are classified
+ * by the caller as local whatever their code.
  */
 #ifndef WALSHIP_ERRCLASS_H
 #define WALSHIP_ERRCLASS_H
@@ -32,6 +35,7 @@ typedef enum ws_errclass {
     WS_CLASS_UNREACHABLE,
     WS_CLASS_REFUSED,
     WS_CLASS_CONFIG,
+    WS_CLASS_NOREPO,
     WS_CLASS_LOCAL
 } ws_errclass;
 

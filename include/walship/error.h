@@ -25,7 +25,8 @@ typedef enum ws_errcode {
     WS_ERR_STORAGE,   /* storage refused the request (non-retryable) */
     WS_ERR_TRANSIENT, /* storage unreachable after the retry budget */
     WS_ERR_CONFLICT,  /* an existing object differs (never overwritten) */
-    WS_ERR_PERM       /* storage denied access (e.g. S3 403) */
+    WS_ERR_PERM,      /* storage denied access (e.g. S3 403) */
+    WS_ERR_NOREPO     /* no walship repository there: the root is missing, or no identity object */
 } ws_errcode;
 
 #define WS_ERR_MSG_MAX 1024

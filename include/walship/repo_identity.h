@@ -45,8 +45,9 @@ int ws_repo_identity_load(ws_repo *repo, ws_repo_identity *out, ws_err *err);
  * For readers (walship-fetch): the repository must carry an identity -- a
  * location without one is not a walship repository (a wrong `repo`, or a
  * file system that is not mounted) -- and, when sysid is not 0, the
- * identity of the cluster with that system identifier.  Either failure is
- * WS_ERR_CONFIG naming the repository; read errors keep their code.
+ * identity of the cluster with that system identifier.  No identity is
+ * WS_ERR_NOREPO, another cluster's WS_ERR_CONFIG, both naming the
+ * repository; read errors keep their code.
  */
 int ws_repo_identity_verify(ws_repo *repo, uint64_t sysid, ws_err *err);
 

@@ -21,6 +21,8 @@ ws_errclass ws_errclass_of(ws_errcode code)
         return WS_CLASS_REFUSED;
     case WS_ERR_CONFIG:
         return WS_CLASS_CONFIG;
+    case WS_ERR_NOREPO:
+        return WS_CLASS_NOREPO;
     case WS_ERR_INVALID:
     case WS_ERR_NOMEM:
     case WS_ERR_INTERNAL:
@@ -38,6 +40,7 @@ const char *ws_errclass_name(ws_errclass c)
         [WS_CLASS_UNREACHABLE] = "unreachable",
         [WS_CLASS_REFUSED] = "refused",
         [WS_CLASS_CONFIG] = "configuration",
+        [WS_CLASS_NOREPO] = "no repository",
         [WS_CLASS_LOCAL] = "local",
     };
 
@@ -59,6 +62,10 @@ int ws_errclass_fetch_exit(ws_errclass c, bool standby)
         return standby ? WS_FETCH_ABSENT : WS_FETCH_UNREACHABLE;
     case WS_CLASS_REFUSED:
         return WS_FETCH_UNREACHABLE;
+    case WS_CLASS_NOREPO:
+        /* A standby set up before the first push, or waiting for a mount,
+         * asks again; archive recovery would end at the base backup. */
+        return standby ? WS_FETCH_ABSENT : WS_FETCH_LOCAL;
     case WS_CLASS_CONFIG:
     case WS_CLASS_LOCAL:
         return WS_FETCH_LOCAL;
@@ -73,5 +80,5 @@ int ws_errclass_push_exit(ws_errclass c)
 
 bool ws_errclass_is_global(ws_errclass c)
 {
-    return c == WS_CLASS_UNREACHABLE || c == WS_CLASS_REFUSED || c == WS_CLASS_CONFIG;
+    return c == WS_CLASS_UNREACHABLE || c == WS_CLASS_REFUSED || c == WS_CLASS_CONFIG || c == WS_CLASS_NOREPO;
 }

@@ -135,6 +135,8 @@ const char *ws_errcode_name(ws_errcode code)
         return "conflict";
     case WS_ERR_PERM:
         return "permission";
+    case WS_ERR_NOREPO:
+        return "norepo";
     }
     return "unknown";
 }

@@ -125,7 +125,7 @@ int ws_repo_identity_verify(ws_repo *r, uint64_t sysid, ws_err *err)
     if (found < 0)
         return -1;
     if (found == 0)
-        return ws_err_set(err, WS_ERR_CONFIG,
+        return ws_err_set(err, WS_ERR_NOREPO,
                           "%s is not a walship repository (it has no %s): a wrong 'repo' setting, or storage that "
                           "is not mounted; walship-push records it with the first segment",
                           r->st->url, WS_REPO_IDENTITY_KEY);

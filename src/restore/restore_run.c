@@ -267,6 +267,8 @@ static void report(int status, const ws_err *err, bool standby)
     case WS_FETCH_ABSENT:
         if (err->code == WS_ERR_NOTFOUND)
             ws_log(WS_LOG_INFO, "%s", err->msg);
+        else if (err->code == WS_ERR_NOREPO)
+            ws_log(WS_LOG_WARNING, "standby mode, no repository yet, PostgreSQL will retry: %s", err->msg);
         else
             ws_log(WS_LOG_WARNING, "standby mode, storage unreachable, PostgreSQL will retry: %s", err->msg);
         break;
@@ -298,9 +300,10 @@ int ws_restore_run(const ws_config *cfg, const char *name, const char *dest)
         req.sysid = 0; /* run by hand elsewhere */
     ws_err_clear(&err);
     if (ws_config_require(cfg, WS_CFG_REPO, &err) < 0 || ws_repo_open(cfg, &repo, &err) < 0)
-        /* The storage could not even be opened: configuration or a local
-         * problem (S3 opens without network traffic). */
-        status = WS_FETCH_LOCAL;
+        /* The storage could not even be opened: configuration, a local
+         * problem (S3 opens without network traffic), or a file:// root
+         * that does not exist (no repository). */
+        status = ws_errclass_fetch_exit(ws_errclass_of(err.code), req.mode == WS_RECOVERY_STANDBY);
     else
         status = ws_restore_run_answer(cfg, repo, &req, &err);
     report(status, &err, req.mode == WS_RECOVERY_STANDBY);

@@ -1012,7 +1012,7 @@ static int file_open(const ws_config *cfg, const char *url, ws_storage **out, ws
      * found" for every file (or archive onto the wrong disk). */
     fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fs->rootfd < 0 && errno == ENOENT) {
-        ws_err_set(err, WS_ERR_CONFIG,
+        ws_err_set(err, WS_ERR_NOREPO,
                    "repository directory %s does not exist (not mounted?); walship never creates it: make the "
                    "directory to start a new repository",
                    fs->root);

@@ -205,10 +205,71 @@ def probe_foreign_identity(env):
     r.check("another cluster's repository: an absent segment is not 'not found' (exit > 125)",
             absent.returncode > 125 and one_error(absent, env.repo.url, sysid),
             "exit %d: %s" % (absent.returncode, absent.stderr))
+    sig = os.path.join(other.datadir, "standby.signal")
+    open(sig, "w").close()
+    give(sig)
+    standby = env.fetch_file(env.repo.conf, "0000000100000000000000F0", os.path.join(scratch, "b"),
+                             cwd=other.datadir)
+    os.unlink(sig)
+    r.check("another cluster's repository, standby mode: still 202 (no waiting fixes a misconfiguration)",
+            standby.returncode == 202 and one_error(standby, env.repo.url, sysid),
+            "exit %d: %s" % (standby.returncode, standby.stderr))
     mine = env.fetch_file(env.repo.conf, seg, os.path.join(scratch, "c"), cwd=env.primary.datadir)
     r.check("this cluster's repository: the same segment is restored from its data directory",
             mine.returncode == 0 and sha256_file(os.path.join(scratch, "c")) == sha256_file(
                 os.path.join(env.orig, seg)), mine.stderr)
+
+
+def wait_log(c, since, pattern, count, timeout=60):
+    """Waits until c's log after offset since matches pattern count times;
+    returns the number of matches."""
+    end = time.time() + timeout
+    n = 0
+    while time.time() < end:
+        log = c.new_log()
+        n = len(re.findall(pattern, log[since:]))
+        if n >= count or "database system is shut down" in log:
+            break
+        time.sleep(0.2)
+    return n
+
+
+def probe_standby_waits(env):
+    """A standby (standby.signal: PostgreSQL never ends recovery on "not
+    found") set up before its repository exists -- the root missing, then an
+    empty directory without an identity -- keeps running and asking, with a
+    warning naming the repository each time, and replays once the first
+    pushes made the repository."""
+    r = env.r
+    root = os.path.join(env.tmp, "late", "repo")
+    conf = env.conf("late", repo="file://" + root)
+    c = env.cluster("standby-late")
+    c.copy_from(env.bb)
+    c.base_conf()
+    c.conf(restore_command="%s --config %s %%f %%p" % (env.fetch, conf), archive_mode="off", hot_standby="on")
+    sig = os.path.join(c.datadir, "standby.signal")
+    open(sig, "w").close()
+    give(sig)
+    c.start(wait=False)
+    n = wait_log(c, 0, r"walship-fetch: WARNING: .*%s does not exist" % re.escape(root), 3)
+    before = c.wait_query("select count(*) from marker", "100", 60) if c.running() else None
+    r.check("standby, repository root missing: it keeps running, warning on every call naming the directory",
+            n >= 3 and c.running() and before == "100" and "walship-fetch: ERROR" not in c.new_log(),
+            "%d warnings, running=%s, rows=%s\n%s" % (n, c.running(), before, c.log_tail(20)))
+    r.check("standby, repository root missing: walship-fetch did not create it", not os.path.exists(root))
+    since = len(c.new_log())
+    env.dir(os.path.join("late", "repo"))
+    n = wait_log(c, since, r"walship-fetch: WARNING: .*%s is not a walship repository" % re.escape(root), 2)
+    r.check("standby, empty repository directory (no identity yet): it keeps running, warning naming it",
+            n >= 2 and c.running() and c.psql("select pg_is_in_recovery()", check=False) == "t",
+            "%d warnings, running=%s\n%s" % (n, c.running(), c.log_tail(20)))
+    pushed = [env.push_file(conf, os.path.join(env.orig, seg)).returncode for seg in env.segments()]
+    got = c.wait_query("select count(*) from marker", env.want, 120) if c.running() else None
+    r.check("standby: once the repository exists, it replays every archived row and stays a standby",
+            pushed and pushed == [0] * len(pushed) and got == env.want
+            and c.psql("select pg_is_in_recovery()", check=False) == "t" and "walship-fetch: ERROR" not in c.new_log(),
+            "pushes %s, rows %s of %s\n%s" % (pushed, got, env.want, c.log_tail(20)))
+    c.stop("immediate")
 
 
 def probe_new_repository(env):
@@ -519,6 +580,8 @@ PROBES = [
     ("missing-root", probe_missing_root, "repository directory missing: push fails, fetch stops recovery"),
     ("unmounted", probe_unmounted, "repository is an empty directory: fetch stops recovery"),
     ("foreign-identity", probe_foreign_identity, "repository of another cluster: fetch stops recovery"),
+    ("standby-waits", probe_standby_waits,
+     "standby, repository root missing then without identity: keeps running, replays once it exists"),
     ("new-repository", probe_new_repository, "existing empty directory: first push starts it, with a NOTICE"),
     ("recovery-control", probe_recovery_right_path, "the right repository recovers every row"),
     ("file-changes", probe_file_changes, "file grows during the push: nothing committed, retry succeeds"),

@@ -602,13 +602,14 @@ START_TEST(test_errclass_table)
         {WS_ERR_STORAGE, WS_CLASS_REFUSED, 201, 201, true},
         {WS_ERR_PERM, WS_CLASS_REFUSED, 201, 201, true},
         {WS_ERR_CONFIG, WS_CLASS_CONFIG, 202, 202, true},
+        {WS_ERR_NOREPO, WS_CLASS_NOREPO, 202, 1, true},
         {WS_ERR_INVALID, WS_CLASS_LOCAL, 202, 202, false},
         {WS_ERR_NOMEM, WS_CLASS_LOCAL, 202, 202, false},
         {WS_ERR_INTERNAL, WS_CLASS_LOCAL, 202, 202, false},
     };
 
     /* Every code has a row. */
-    ck_assert_uint_eq(sizeof rows / sizeof rows[0], WS_ERR_PERM + 1);
+    ck_assert_uint_eq(sizeof rows / sizeof rows[0], WS_ERR_NOREPO + 1);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ws_errclass c = ws_errclass_of(rows[i].code);
 

@@ -404,6 +404,11 @@ START_TEST(fetch_answers)
     ck_assert_ptr_nonnull(strstr(err.msg, URL));
     ck_assert_int_eq(answer(r, SEG1, WS_RECOVERY_STANDBY, OTHER, dest), WS_FETCH_LOCAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "7300000000000000001"));
+    /* ... in standby mode too, where "no repository" waits: no waiting
+     * fixes a misconfiguration. */
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, OTHER, dest), WS_FETCH_LOCAL);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, URL));
     ck_assert_int_eq(access(dest, F_OK), -1);
     /* A bad name, a destination that cannot be written: local (202). */
     ck_assert_int_eq(answer(r, "nonsense", WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_LOCAL);
@@ -412,18 +417,131 @@ START_TEST(fetch_answers)
 }
 END_TEST
 
-/* A location without walship's identity object is no archive. */
+/* A location without walship's identity object is no archive: recovery
+ * stops in archive recovery; a standby (never ends recovery on "not
+ * found") waits for it. */
 START_TEST(fetch_no_identity)
 {
     ws_repo *r = mem_repo(false);
     const char *dest = dest_path();
 
     for (int mode = WS_RECOVERY_NONE; mode <= WS_RECOVERY_STANDBY; mode++) {
-        ck_assert_int_eq(answer(r, SEG1, (ws_recovery_mode) mode, SYSID, dest), WS_FETCH_LOCAL);
+        ck_assert_int_eq(answer(r, SEG1, (ws_recovery_mode) mode, SYSID, dest),
+                         mode == WS_RECOVERY_STANDBY ? WS_FETCH_ABSENT : WS_FETCH_LOCAL);
+        ck_assert_int_eq(err.code, WS_ERR_NOREPO);
         ck_assert_ptr_nonnull(strstr(err.msg, "is not a walship repository"));
         ck_assert_ptr_nonnull(strstr(err.msg, URL));
+        ck_assert_int_eq(access(dest, F_OK), -1);
     }
     ws_repo_close(r);
+}
+END_TEST
+
+/* Runs walship-fetch's run function in tmpdir as PostgreSQL would (its
+ * working directory the data directory, with the signal file of mode and
+ * global/pg_control of SYSID); returns the exit status, *log what it
+ * printed (freed by the caller). */
+static int run_fetch_in_datadir(const char *repo_url, const char *signal, const char *name, char **log)
+{
+    char old_cwd[4096], path[400];
+    int saved, fd, status;
+    uint64_t sysid = SYSID;
+    FILE *f;
+    size_t len = 0;
+
+    ck_assert_ptr_nonnull(getcwd(old_cwd, sizeof old_cwd));
+    snprintf(path, sizeof path, "%s/global", tmpdir);
+    ck_assert(mkdir(path, 0700) == 0 || errno == EEXIST);
+    snprintf(path, sizeof path, "%s/global/pg_control", tmpdir);
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(&sysid, sizeof sysid, 1, f), 1);
+    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, i ? "standby.signal" : "recovery.signal");
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/%s", tmpdir, signal);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    free(cfg.repo);
+    cfg.repo = strdup(repo_url);
+    /* What it logs goes to a file instead of stderr. */
+    snprintf(path, sizeof path, "%s/fetch.log", tmpdir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+    close(fd);
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    unlink("pg_wal/RECOVERYXLOG");
+    status = ws_restore_run(&cfg, name, "pg_wal/RECOVERYXLOG");
+    ck_assert_int_eq(chdir(old_cwd), 0);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    *log = NULL;
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    if (getdelim(log, &len, '\0', f) < 0) { /* nothing logged */
+        free(*log);
+        *log = strdup("");
+    }
+    fclose(f);
+    return status;
+}
+
+/* The file:// root is missing (a standby set up before the first push, a
+ * file system not mounted yet): archive recovery stops (202); a standby
+ * waits (1) with a warning naming the repository and the cause on every
+ * call, and restores once the repository exists.  Nothing is created. */
+START_TEST(fetch_missing_root)
+{
+    char root[300], url[310], *log;
+    ws_repo *r;
+    pusher p;
+
+    snprintf(root, sizeof root, "%s/mnt/repo", tmpdir);
+    snprintf(url, sizeof url, "file://%s", root);
+    for (int call = 0; call < 2; call++) {
+        ck_assert_int_eq(run_fetch_in_datadir(url, "standby.signal", SEG1, &log), WS_FETCH_ABSENT);
+        ck_assert_msg(strstr(log, "WARNING") && strstr(log, root) && strstr(log, "does not exist") &&
+                          !strstr(log, "ERROR"),
+                      "%s", log);
+        free(log);
+    }
+    ck_assert_int_eq(run_fetch_in_datadir(url, "recovery.signal", SEG1, &log), WS_FETCH_LOCAL);
+    ck_assert_msg(strstr(log, "ERROR") && strstr(log, root) && strstr(log, "does not exist"), "%s", log);
+    free(log);
+    ck_assert_int_eq(access(root, F_OK), -1);
+
+    /* The directory appears, empty: no identity yet. */
+    snprintf(root, sizeof root, "%s/mnt", tmpdir);
+    ck_assert_int_eq(mkdir(root, 0700), 0);
+    snprintf(root, sizeof root, "%s/mnt/repo", tmpdir);
+    ck_assert_int_eq(mkdir(root, 0700), 0);
+    ck_assert_int_eq(run_fetch_in_datadir(url, "standby.signal", SEG1, &log), WS_FETCH_ABSENT);
+    ck_assert_msg(strstr(log, "WARNING") && strstr(log, root) && strstr(log, "not a walship repository"), "%s", log);
+    free(log);
+    ck_assert_int_eq(run_fetch_in_datadir(url, "recovery.signal", SEG1, &log), WS_FETCH_LOCAL);
+    ck_assert_msg(strstr(log, "ERROR") && strstr(log, "not a walship repository"), "%s", log);
+    free(log);
+
+    /* The first push: the standby restores. */
+    ck_assert_int_eq(ws_repo_open(&cfg, &r, &err), 0);
+    pusher_init(&p, false);
+    write_segment(SEG1, SYSID, 7);
+    ck_assert_msg(push(r, &p, SEG1, false) == 0, "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ws_repo_close(r);
+    ck_assert_int_eq(run_fetch_in_datadir(url, "standby.signal", SEG1, &log), WS_FETCH_OK);
+    free(log);
+    ck_assert(same_file(dest_path(), path_of(SEG1)));
+    ck_assert_int_eq(run_fetch_in_datadir(url, "standby.signal", ABSENT, &log), WS_FETCH_ABSENT);
+    free(log);
 }
 END_TEST
 
@@ -493,12 +611,12 @@ START_TEST(fetch_every_class)
         {WS_ERR_NOTFOUND, 1, 1},     {WS_ERR_CORRUPT, 200, 200}, {WS_ERR_KEY, 200, 200},     {WS_ERR_FORMAT, 200, 200},
         {WS_ERR_CONFLICT, 200, 200}, {WS_ERR_TRANSIENT, 201, 1}, {WS_ERR_IO, 201, 1},        {WS_ERR_STORAGE, 201, 201},
         {WS_ERR_PERM, 201, 201},     {WS_ERR_CONFIG, 202, 202},  {WS_ERR_INVALID, 202, 202}, {WS_ERR_NOMEM, 202, 202},
-        {WS_ERR_INTERNAL, 202, 202},
+        {WS_ERR_INTERNAL, 202, 202}, {WS_ERR_NOREPO, 202, 1},
     };
     ws_repo *r = archived_repo();
     const char *dest = dest_path();
 
-    ck_assert_uint_eq(sizeof rows / sizeof rows[0], WS_ERR_PERM); /* every code but WS_OK */
+    ck_assert_uint_eq(sizeof rows / sizeof rows[0], WS_ERR_NOREPO); /* every code but WS_OK */
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         /* Only the segment's object fails: the identity stays readable. */
         ws_storage_mem_fault f = {
@@ -674,6 +792,7 @@ static Suite *decisions_suite(void)
     tcase_add_checked_fixture(fetch_tc, setup, teardown);
     tcase_add_test(fetch_tc, fetch_answers);
     tcase_add_test(fetch_tc, fetch_no_identity);
+    tcase_add_test(fetch_tc, fetch_missing_root);
     tcase_add_test(fetch_tc, fetch_integrity);
     tcase_add_test(fetch_tc, fetch_wrong_key);
     tcase_add_test(fetch_tc, fetch_every_class);

@@ -626,9 +626,9 @@ START_TEST(bad_roots)
     free(url);
 
     /* A missing root is never created (a typo, or a file system not
-     * mounted): a configuration error naming it, and nothing made. */
+     * mounted): a "no repository" error naming it, and nothing made. */
     ck_assert(asprintf(&url, "file://%s/new/deeper/", dir) > 0);
-    open_fails(url, WS_ERR_CONFIG, "/new/deeper", "does not exist");
+    open_fails(url, WS_ERR_NOREPO, "/new/deeper", "does not exist");
     ck_assert(!exists(dir, "new"));
     /* An existing empty directory is a new repository, trailing '/' or not. */
     free(file);
@@ -694,7 +694,7 @@ START_TEST(unwritable_root)
             _exit(10);
         snprintf(url, sizeof url, "file://%s/sub", ro);
         st = open_url(url, &err);
-        if (st || err.code != WS_ERR_CONFIG || !strstr(err.msg, "does not exist") || !strstr(err.msg, ro))
+        if (st || err.code != WS_ERR_NOREPO || !strstr(err.msg, "does not exist") || !strstr(err.msg, ro))
             rc = 11;
         else
             dprintf(pfd[1], "%s\n", err.msg);
