@@ -11,7 +11,13 @@ with the registered secret, must send the session token signed, are refused
 as expired like S3 does, and reach s3rver under its own key. Faults (5xx, SlowDown,
 RequestTimeout, resets, delays, stalls, garbled listings) are injected at a
 configurable rate or on request, and every request is logged so tests can
-assert on what the driver sent. Usage: test/integration/README.md.
+assert on what the driver sent. Where s3rver falls short of S3 the proxy
+behaves as S3 does: a conditional PUT (If-None-Match: *, also on
+CompleteMultipartUpload) is refused with 412 when the key exists (setting
+conditional_put: 'emulate', the default, or 'ignore' as s3rver does), and a
+range of an empty object is 416. A fixed latency can be added to every
+request (latency_seconds), and a client that goes away before the whole
+answer was sent is logged (aborted). Usage: test/integration/README.md.
 """
 
 import argparse
@@ -296,7 +302,8 @@ class ProxyState:
     DEFAULTS = {'fault_rate': 0.0, 'faults': ['500', '503', 'timeout400', 'reset'],
                 'only': None, 'delay_seconds': 1.0, 'stall_seconds': 5.0,
                 'malformed_xml': False, 'seed': 1, 'next': [],
-                'allow_unsigned_payload': True}
+                'allow_unsigned_payload': True, 'latency_seconds': 0.0,
+                'conditional_put': 'emulate'}
 
     def __init__(self, initial, log_path=None):
         self.lock = threading.Lock()
@@ -317,13 +324,16 @@ class ProxyState:
         for kind in list(config['faults']) + list(config['next']):
             if kind not in FAULT_KINDS:
                 raise ValueError(f'unknown fault {kind!r}; known: {", ".join(FAULT_KINDS)}')
-        for name in ('delay_seconds', 'stall_seconds'):
+        for name in ('delay_seconds', 'stall_seconds', 'latency_seconds'):
             if not 0.0 <= float(config[name]) <= 3600.0:
                 raise ValueError(f'{name} must be between 0 and 3600')
+        if config['conditional_put'] not in ('emulate', 'ignore'):
+            raise ValueError("conditional_put must be 'emulate' or 'ignore'")
         if isinstance(config['only'], str):
             config['only'] = [config['only']]
         config['faults'], config['next'] = list(config['faults']), list(config['next'])
         config['fault_rate'] = float(config['fault_rate'])
+        config['latency_seconds'] = float(config['latency_seconds'])
         config['seed'] = int(config['seed'])
         return config
 
@@ -332,6 +342,7 @@ class ProxyState:
             self.config = dict(self.initial, next=list(self.initial['next']))
             self.rng = random.Random(self.config['seed'])
             self.log, self.seq = [], 0
+            self.aborted = 0
             self.wake.set()  # release stalled connections
             self.wake = threading.Event()
 
@@ -351,6 +362,16 @@ class ProxyState:
         with self.lock:
             self.seq += 1
             return self.seq
+
+    def note_aborted(self, entry):
+        """The client went away before the whole answer of entry was sent."""
+        with self.lock:
+            self.aborted += 1
+            entry['aborted'] = True
+
+    def stats(self):
+        with self.lock:
+            return {'requests': self.seq, 'aborted': self.aborted}
 
     @staticmethod
     def _matches(only, method, op):
@@ -402,6 +423,29 @@ def logged_header(name):
                     'transfer-encoding', 'if-match', 'if-none-match')
 
 
+class KeyLocks:
+    """One lock per object key, so a conditional write's existence check and
+    write are atomic against other conditional writes of the key, as on S3."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.locks = {}  # key -> [lock, users]
+
+    def acquire(self, key):
+        with self.lock:
+            slot = self.locks.setdefault(key, [threading.Lock(), 0])
+            slot[1] += 1
+        slot[0].acquire()
+        return slot
+
+    def release(self, key, slot):
+        slot[0].release()
+        with self.lock:
+            slot[1] -= 1
+            if slot[1] == 0:
+                del self.locks[key]
+
+
 def upstream_value(name, value, access_key):
     """s3rver knows only its own access key: requests signed with a registered
     key (already verified here) reach it under that one."""
@@ -424,12 +468,16 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.upstream = None
         self.pending = None  # log entry of the request being answered
+        self.answering = None  # log entry whose answer is being sent
+        self.conn_id = self.server.next_conn()
+        self.conn_requests = 0
 
     def commit_log(self):
         """Log before the answer leaves, so a client that got it finds it in the log."""
         if self.pending is not None:
             entry, started = self.pending
             self.pending = None
+            self.answering = entry
             entry['ms'] = round((time.monotonic() - started) * 1000, 1)
             self.server.state.record(entry)
 
@@ -477,9 +525,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response_only(status)
         for name, value in headers:
             self.send_header(name, value)
-        self.end_headers()
-        if body and self.command != 'HEAD':
-            self.wfile.write(body)
+        try:
+            self.end_headers()
+            if body and self.command != 'HEAD':
+                self.wfile.write(body)
+                self.wfile.flush()
+        except (OSError, ssl.SSLError):
+            if self.answering is not None:
+                self.server.state.note_aborted(self.answering)
+            raise
 
     def send_s3_error(self, err, request_id):
         body = error_xml(err.code, err.message, self.path.partition('?')[0], request_id,
@@ -520,14 +574,7 @@ class Handler(BaseHTTPRequestHandler):
         for attempt in range(2):
             fresh = self.upstream is None
             if fresh:
-                if server.upstream_tls:
-                    self.upstream = http.client.HTTPSConnection(
-                        server.upstream_host, server.upstream_port,
-                        timeout=server.upstream_timeout, context=server.upstream_ctx)
-                else:
-                    self.upstream = http.client.HTTPConnection(
-                        server.upstream_host, server.upstream_port,
-                        timeout=server.upstream_timeout)
+                self.upstream = server.upstream_connection()
             conn = self.upstream
             try:
                 conn.putrequest(self.command, self.path, skip_host=True,
@@ -538,6 +585,13 @@ class Handler(BaseHTTPRequestHandler):
                     conn.putheader('Content-Length', str(len(body)))
                 conn.endheaders(body or None)
                 resp = conn.getresponse()
+                if self.empty_range(resp):
+                    # s3rver answers a range of an empty object with "206 bytes 0-0/0"
+                    # and a body it never sends; S3 answers 416.
+                    conn.close()
+                    self.upstream = None
+                    raise S3Error(416, 'InvalidRange', 'The requested range is not satisfiable',
+                                  ActualObjectSize=0)
                 data = resp.read()
             except ConnectionError:
                 conn.close()
@@ -564,6 +618,48 @@ class Handler(BaseHTTPRequestHandler):
             return resp.status, out, data
         raise AssertionError('unreachable')
 
+    @staticmethod
+    def empty_range(resp):
+        m = re.fullmatch(r'bytes (\d+)-(\d+)/(\d+)', resp.getheader('Content-Range') or '')
+        return resp.status == 206 and m is not None and int(m.group(2)) >= int(m.group(3))
+
+    def upstream_exists(self):
+        """HEAD of the request's key at s3rver (which checks no signature)."""
+        path = self.path.partition('?')[0]
+        headers = [(k, upstream_value(k, v, self.server.verifier.access_key))
+                   for k, v in self.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in (
+                       'x-amz-security-token', 'content-type', 'content-md5', 'if-none-match')]
+        conn = self.server.upstream_connection()
+        try:
+            conn.putrequest('HEAD', path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        if resp.status not in (200, 404):
+            raise OSError(f'HEAD for the conditional write answered {resp.status}')
+        return resp.status == 200
+
+    def forward_conditional(self, body, op, key, entry):
+        """A write with If-None-Match: * (PutObject, CompleteMultipartUpload):
+        412 when the key exists, else the write, both under the key's lock."""
+        locks = self.server.key_locks
+        slot = locks.acquire(key)
+        try:
+            if self.upstream_exists():
+                entry['condition'] = 'exists'
+                raise S3Error(412, 'PreconditionFailed',
+                              'At least one of the pre-conditions you specified did not hold',
+                              Condition='If-None-Match')
+            entry['condition'] = 'absent'
+            return self.forward(body)
+        finally:
+            locks.release(key, slot)
+
     # ---- dispatch --------------------------------------------------------
     def dispatch(self):
         path, _, query = self.path.partition('?')
@@ -577,9 +673,11 @@ class Handler(BaseHTTPRequestHandler):
                  'path': path, 'query': query, 'op': None, 'bucket': None, 'key': None,
                  'status': None, 'fault': None, 'sig': None, 'error': None,
                  'forwarded': False, 'bytes_in': 0, 'bytes_out': 0,
-                 'access_key': None, 'token': None,
+                 'access_key': None, 'token': None, 'aborted': False,
+                 'conn': self.conn_id, 'conn_request': self.conn_requests,
                  'headers': {k.lower(): v for k, v in self.headers.items()
                              if logged_header(k.lower())}}
+        self.conn_requests += 1
         self.pending = (entry, started)
         try:
             self.proxy_request(path, query, entry, request_id)
@@ -594,6 +692,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         entry['bytes_in'] = len(body)
         config = state.snapshot()
+        if config['latency_seconds']:
+            state.wake.wait(config['latency_seconds'])
         try:
             params = parse_query(query)
             op, bucket, key = classify(self.command, path, params, self.headers)
@@ -629,8 +729,17 @@ class Handler(BaseHTTPRequestHandler):
         if fault == 'delay':
             wake.wait(config['delay_seconds'])
 
+        conditional = (config['conditional_put'] == 'emulate' and
+                       op in ('PutObject', 'CompleteMultipartUpload') and
+                       self.headers.get('If-None-Match', '').strip() == '*')
         try:
-            status, headers, data = self.forward(body)
+            if conditional:
+                status, headers, data = self.forward_conditional(body, op, key, entry)
+            else:
+                status, headers, data = self.forward(body)
+        except S3Error as err:
+            entry.update(status=err.status, error=err.code)
+            return self.send_s3_error(err, request_id)
         except (OSError, http.client.HTTPException) as exc:
             err = S3Error(502, 'ProxyUpstreamError', f'upstream s3rver failed: {exc}')
             entry.update(status=502, error=err.code)
@@ -668,6 +777,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {'ok': True})
             if self.command == 'GET' and name == 'config':
                 return self.send_json(200, state.snapshot())
+            if self.command == 'GET' and name == 'stats':
+                return self.send_json(200, state.stats())
             if self.command == 'POST' and name == 'config':
                 changes = json.loads(body or b'{}')
                 if not isinstance(changes, dict):
@@ -714,6 +825,22 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_timeout = upstream_timeout
         # Our own s3rver with our own self-signed certificate: no verification upstream.
         self.upstream_ctx = ssl._create_unverified_context() if self.upstream_tls else None
+        self.key_locks = KeyLocks()
+        self.conn_lock = threading.Lock()
+        self.conns = 0
+
+    def next_conn(self):
+        with self.conn_lock:
+            self.conns += 1
+            return self.conns
+
+    def upstream_connection(self):
+        if self.upstream_tls:
+            return http.client.HTTPSConnection(self.upstream_host, self.upstream_port,
+                                               timeout=self.upstream_timeout,
+                                               context=self.upstream_ctx)
+        return http.client.HTTPConnection(self.upstream_host, self.upstream_port,
+                                          timeout=self.upstream_timeout)
 
     def finish_request(self, request, client_address):
         if self.tls_ctx is None:
@@ -768,6 +895,11 @@ def parse_args(argv):
     p.add_argument('--only', help='comma list of methods/operations (PUT, UploadPart, list, ...)')
     p.add_argument('--delay-seconds', type=float, default=1.0)
     p.add_argument('--stall-seconds', type=float, default=5.0)
+    p.add_argument('--latency-seconds', type=float, default=0.0,
+                   help='added to every S3 request (a distant region)')
+    p.add_argument('--conditional-put', choices=('emulate', 'ignore'), default='emulate',
+                   help="If-None-Match: * on writes: answered as S3 does (412 when the key "
+                        "exists), or ignored as s3rver does")
     p.add_argument('--malformed-xml', action='store_true', help='garble every listing')
     p.add_argument('--no-unsigned-payload', action='store_true',
                    help='refuse x-amz-content-sha256: UNSIGNED-PAYLOAD')
@@ -786,7 +918,8 @@ def main(argv=None):
                'only': args.only.split(',') if args.only else None,
                'delay_seconds': args.delay_seconds, 'stall_seconds': args.stall_seconds,
                'malformed_xml': args.malformed_xml, 'seed': args.seed,
-               'allow_unsigned_payload': not args.no_unsigned_payload}
+               'allow_unsigned_payload': not args.no_unsigned_payload,
+               'latency_seconds': args.latency_seconds, 'conditional_put': args.conditional_put}
     try:
         state = ProxyState(initial, args.log)
     except ValueError as exc:

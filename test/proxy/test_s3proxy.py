@@ -7,6 +7,7 @@ bodies, injects each fault on request and at a rate, logs what was sent, works
 over HTTPS, and that s3env stop and the watchdog clean up.
 """
 
+import concurrent.futures
 import datetime
 import hashlib
 import http.client
@@ -15,6 +16,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -423,6 +425,96 @@ def test_registered_credentials():
     assert control('credentials', {'access_key': 'K'})[0] == 400
 
 
+def test_conditional_put():
+    key = 'cond/obj'
+    inm = {'If-None-Match': '*'}
+    assert s3('PUT', key, body=b'first', headers=inm)[0] == 200
+    status, _, body = s3('PUT', key, body=b'second', headers=inm)
+    assert status == 412 and code_of(body) == 'PreconditionFailed', (status, body)
+    entry = proxy_log()[-1]
+    assert entry['condition'] == 'exists' and entry['status'] == 412, entry
+    assert s3('GET', key)[2] == b'first'  # untouched
+    assert s3('PUT', key, body=b'third')[0] == 200  # unconditional: replaces
+    assert s3('GET', key)[2] == b'third'
+    # Many conditional writers of one new key at once: exactly one wins.
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda i: s3('PUT', 'cond/race', body=b'w%d' % i, headers=inm)[0],
+                            range(6)))
+    assert sorted(got) == [200] + [412] * 5, got
+    # As s3rver: the header ignored, the object replaced.
+    control('config', {'conditional_put': 'ignore'})
+    try:
+        assert s3('PUT', key, body=b'fourth', headers=inm)[0] == 200
+        assert s3('GET', key)[2] == b'fourth'
+    finally:
+        control('reset', {})
+    assert control('config', {'conditional_put': 'maybe'})[0] == 400
+
+
+def test_conditional_complete_multipart():
+    def upload(key):
+        status, _, body = s3('POST', key, query='uploads', sign_params={'uploads': ''})
+        upload_id = ET.fromstring(body).findtext('UploadId')
+        q = f'partNumber=1&uploadId={quote(upload_id, safe="")}'
+        status, hdrs, _ = s3('PUT', key, query=q, body=b'part')
+        done = (f'<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{hdrs["etag"]}'
+                '</ETag></Part></CompleteMultipartUpload>').encode()
+        return s3('POST', key, query=f'uploadId={quote(upload_id, safe="")}', body=done,
+                  headers={'If-None-Match': '*'})[0]
+
+    assert upload('cond/mp') == 200
+    assert upload('cond/mp') == 412
+
+
+def test_latency_and_empty_range():
+    assert s3('PUT', 'lat/empty', body=b'')[0] == 200
+    status, _, body = s3('GET', 'lat/empty', headers={'Range': 'bytes=0-9'}, timeout=5)
+    assert status == 416 and code_of(body) == 'InvalidRange', (status, body)
+    conn = connect(ENV['S3ENV_HTTP_ENDPOINT'])
+    started = time.monotonic()
+    assert s3('HEAD', 'lat/empty', conn=conn)[0] == 200
+    fast = time.monotonic() - started
+    control('config', {'latency_seconds': 0.3})
+    try:
+        started = time.monotonic()
+        assert s3('HEAD', 'lat/empty', conn=conn)[0] == 200
+        assert time.monotonic() - started >= 0.3 > fast, fast
+    finally:
+        control('reset', {})
+        conn.close()
+
+
+def test_connections_and_aborts_logged():
+    data = os.urandom(8 << 20)
+    assert s3('PUT', 'ab/big', body=data)[0] == 200
+    control('reset', {})
+    conn = connect(ENV['S3ENV_HTTP_ENDPOINT'])
+    s3('HEAD', 'ab/big', conn=conn)
+    s3('GET', 'ab/big', conn=conn, headers={'Range': 'bytes=0-9'})
+    conn.close()
+    first = proxy_log()
+    assert [e['conn_request'] for e in first] == [0, 1] and first[0]['conn'] == first[1]['conn'], first
+    assert json.loads(control('stats')[1]) == {'requests': 2, 'aborted': 0}
+    # A client that reads a few bytes of a big answer and hangs up.
+    conn = connect(ENV['S3ENV_HTTP_ENDPOINT'])
+    path = '/' + ENV['S3ENV_BUCKET'] + '/ab/big'
+    request = AWSRequest(method='GET', url=ENV['S3ENV_HTTP_ENDPOINT'] + path)
+    Signer('S3RVER', 'us-east-1', datetime.datetime.utcnow().strftime('%Y%m%dT%H%M%SZ'),
+           None).add_auth(request)
+    conn.request('GET', path, headers=dict(request.headers.items()))
+    resp = conn.getresponse()
+    resp.read(1000)
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    conn.close()
+    deadline = time.monotonic() + 10
+    while json.loads(control('stats')[1])['aborted'] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(control('stats')[1])['aborted'] == 1
+    entry = proxy_log()[-1]
+    assert entry['aborted'] and entry['conn'] != first[0]['conn'], entry
+    control('reset', {})
+
+
 def pids_alive(d, pids):
     return [p for p in pids if os.path.exists(f'/proc/{p}') and
             d.encode() in open(f'/proc/{p}/cmdline', 'rb').read()]
@@ -469,7 +561,8 @@ TESTS = [test_round_trip_keep_alive, test_wrong_secret_refused_not_stored,
          test_reset_faults, test_delay_and_stall, test_malformed_listing,
          test_fault_rate_and_seed, test_multipart_and_abort_logged,
          test_control_api_errors_and_log_file, test_https, test_registered_credentials,
-         test_stop_cleans_up,
+         test_conditional_put, test_conditional_complete_multipart, test_latency_and_empty_range,
+         test_connections_and_aborts_logged, test_stop_cleans_up,
          test_watchdog_stops_orphans]
 
 
