@@ -24,9 +24,10 @@
 #include "walship/codec.h"
 #include "walship/error.h"
 #include "walship/localfile.h"
+#include "walship/repo_idcache.h"
 #include "walship/wal_name.h"
 
-#define WS_ACK_DIR      "walship-archive" /* inside pg_wal, next to archive_status */
+#define WS_ACK_DIR      WS_IDCACHE_DIR /* inside pg_wal, next to archive_status */
 #define WS_ACK_VERSION  1
 #define WS_ACK_SUFFIX   ".ack"
 #define WS_ACK_REPO_MAX 2048 /* bytes of repository URL */

@@ -50,8 +50,8 @@ typedef struct ws_push_ctx {
     ws_push_after_stored_fn after_stored; /* NULL: nothing to do */
     void *after_stored_arg;
 
-    /* The repository's identity once one job has read it, so the others
-     * compare without another request. */
+    /* The repository's identity once one job has found it (in the local
+     * cache or the repository), so the others compare without a request. */
     pthread_mutex_t id_mu;
     bool id_known;
     ws_repo_identity id;

@@ -67,6 +67,7 @@ typedef enum ws_cfg_key {
     WS_CFG_S3_SSE,
     WS_CFG_S3_SSE_KMS_KEY_ID,
     WS_CFG_S3_STORAGE_CLASS,
+    WS_CFG_S3_CONDITIONAL_PUT, /* writes send If-None-Match: * (the store must honour it) */
     WS_CFG_NKEYS
 } ws_cfg_key;
 
@@ -91,6 +92,7 @@ typedef struct ws_config {
     char *s3_sse;               /* "AES256", "aws:kms" (any case) or NULL: none asked for */
     char *s3_sse_kms_key_id;    /* only with s3_sse = aws:kms */
     char *s3_storage_class;     /* e.g. "STANDARD_IA"; NULL = the bucket's default */
+    bool s3_conditional_put;    /* default false */
 
     /* Credentials: environment only (AWS_*), never logged. */
     char *aws_access_key_id;

@@ -51,12 +51,27 @@ int ws_repo_identity_load(ws_repo *repo, ws_repo_identity *out, ws_err *err);
  */
 int ws_repo_identity_verify(ws_repo *repo, uint64_t sysid, ws_err *err);
 
+/* ws_repo_identity_verify, also giving the identity read (rec) and its
+ * object's plaintext digest (either may be NULL), for a cache of it
+ * (repo_idcache.h). */
+int ws_repo_identity_verify_read(ws_repo *repo, uint64_t sysid, ws_repo_identity *rec, ws_digest *digest, ws_err *err);
+
 /*
  * Checks mine against the repository's identity, recording mine first when
  * the repository has none (under the local lock, then read back, so two
  * first pushes cannot record different clusters unnoticed).  *created tells
- * whether this call recorded it.
+ * whether this call recorded it; digest (may be NULL) receives the identity
+ * object's plaintext digest.  With must_exist (the caller knows the
+ * repository had an identity), a missing one is never recorded anew but
+ * fails with WS_ERR_CONFIG.
+ *
+ * On a store whose PUT is not atomic (s3rver), a push reading the identity
+ * while the first push writes it can see part of it: an identity that reads
+ * as damaged is read again for up to WS_REPO_IDENTITY_SETTLE seconds before
+ * the damage counts (WS_ERR_CORRUPT).
  */
-int ws_repo_identity_ensure(ws_repo *repo, const ws_repo_identity *mine, const char *what, bool *created, ws_err *err);
+#define WS_REPO_IDENTITY_SETTLE 3.0
+int ws_repo_identity_ensure(ws_repo *repo, const ws_repo_identity *mine, const char *what, bool must_exist,
+                            bool *created, ws_digest *digest, ws_err *err);
 
 #endif

@@ -35,13 +35,22 @@ int ws_repo_put_fd(ws_repo *repo, const char *key, int fd, const char *src_name,
  * with the plaintext's digest: a failure leaves nothing stored. */
 typedef int (*ws_repo_precommit_fn)(const ws_digest *plain, void *arg, ws_err *err);
 
-/* As ws_repo_put_fd, choosing whether the encoder hashes on this thread and
- * compresses/encrypts on a second one (codec.h): worth it only when a core
- * would otherwise be idle (ws_repo_put_fd always pipelines), and with a
- * check before the commit (precommit may be NULL). */
-int ws_repo_put_fd_pipelined(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint,
-                             bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
-                             ws_err *err);
+/* How ws_repo_put_fd_opts stores. */
+typedef struct ws_repo_put_opts {
+    /* Hash on this thread and compress/encrypt on a second one (codec.h):
+     * worth it only when a core would otherwise be idle. */
+    bool pipeline;
+    ws_repo_precommit_fn precommit; /* may be NULL */
+    void *precommit_arg;
+    /* Commit only if the key holds no object, atomically (ws_put_commit_new:
+     * the storage's commit_new must be true). */
+    bool only_new;
+} ws_repo_put_opts;
+
+/* As ws_repo_put_fd, with options: 1 stored, 0 (only_new) the key holds an
+ * object already and nothing was stored, -1 error. */
+int ws_repo_put_fd_opts(ws_repo *repo, const char *key, int fd, const char *src_name, uint64_t size_hint,
+                        const ws_repo_put_opts *opts, ws_digest *digest, ws_err *err);
 
 /*
  * Streaming: an object written through the codec as its bytes come.  Write

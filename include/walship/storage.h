@@ -20,6 +20,11 @@
  * any data reaches it; the caller records the token durably, and
  * ws_storage_abandon() removes the leftover later, from any process.
  *
+ * Where the storage offers it (ws_storage.commit_new), a put can be committed
+ * only if the key holds no object, in one step no other writer can come
+ * between (ws_put_commit_new; S3: a conditional PUT, If-None-Match: *), so
+ * an existence check before the put is neither needed nor racy.
+ *
  * Metadata (ws_meta) is small name/value text stored with the object where the
  * driver can (S3: x-amz-meta-*, file: user xattrs).  It is an optimisation:
  * the object's own trailer (codec.h) is the truth, so a driver that cannot
@@ -109,7 +114,8 @@ typedef struct ws_storage_ops {
 
 struct ws_storage {
     const ws_storage_ops *ops;
-    char *url; /* for messages; never holds secrets */
+    char *url;       /* for messages; never holds secrets */
+    bool commit_new; /* its puts offer ws_put_commit_new */
 };
 
 /* Called with a token (printable ASCII, at most WS_PUT_TOKEN_MAX bytes)
@@ -122,6 +128,8 @@ typedef struct ws_put_ops {
     void (*destroy)(ws_put *p); /* aborts when not committed */
     /* Optional (NULL: nothing to track).  May call cb at once. */
     int (*track)(ws_put *p, ws_put_track_cb cb, void *arg, ws_err *err);
+    /* Present where the storage's commit_new is true: see ws_put_commit_new. */
+    int (*commit_new)(ws_put *p, const ws_meta *meta, ws_err *err);
 } ws_put_ops;
 
 /* The sink must be the first member: (ws_sink *) put is the data sink. */
@@ -139,6 +147,18 @@ static inline ws_sink *ws_put_sink(ws_put *p)
 static inline int ws_put_commit(ws_put *p, const ws_meta *meta, ws_err *err)
 {
     return p->ops->commit(p, meta, err);
+}
+
+/*
+ * As ws_put_commit, but only if the key holds no object, atomically (the
+ * storage's commit_new must be true): 1 committed, 0 an object is there
+ * already (nothing was stored or changed; free the put), -1 error.
+ */
+static inline int ws_put_commit_new(ws_put *p, const ws_meta *meta, ws_err *err)
+{
+    if (!p->ops->commit_new)
+        return ws_err_set(err, WS_ERR_INTERNAL, "this storage cannot commit an object only where none is");
+    return p->ops->commit_new(p, meta, err);
 }
 
 static inline void ws_put_free(ws_put *p)

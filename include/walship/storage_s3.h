@@ -2,7 +2,10 @@
  * storage_s3.h - the s3:// driver's multipart sizing (storage_s3.c).
  *
  * A put buffers one part in memory.  Part sizes: the first part is
- * max(default, size_hint / 10000 rounded up to 1 MiB); then the size doubles
+ * max(default, size_hint / 10000 rounded up to 1 MiB), or the hint rounded
+ * up to 1 MiB when it is at most an eighth above the default (a 16 MiB WAL
+ * segment that does not compress, plus the codec's framing, is then one PUT
+ * rather than a multipart upload of two parts); then the size doubles
  * after every 1000 parts (part n is base * 2^((n-1)/1000)), capped at 5 GiB.
  * So an upload whose hint was right never needs growth, and one without a
  * hint (or one that outgrows it) reaches 10,000 parts only beyond ~13 TiB

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "walship/archive_ack.h"
 #include "walship/archive_lock.h"
 #include "walship/archive_queue.h"
 #include "walship/log.h"
+#include "walship/repo_idcache.h"
 #include "walship/repo_keys.h"
 
 void ws_archive_push_ctx_init(ws_push_ctx *ctx, const ws_config *cfg, const char *ack_dir, const char *status_dir)
@@ -49,13 +51,34 @@ static bool same_digest(const ws_digest *a, const ws_digest *b)
     return a->size == b->size && memcmp(a->sha256, b->sha256, WS_SHA256_LEN) == 0;
 }
 
-/* The segment's cluster against the repository's: one request for the
- * first job of a call, none for the others. */
+/* What the repository's identity is known to be, for every job of this
+ * process from now on. */
+static void identity_known(ws_push_ctx *ctx, const ws_repo_identity *id)
+{
+    pthread_mutex_lock(&ctx->id_mu);
+    ctx->id_known = true;
+    ctx->id = *id;
+    pthread_mutex_unlock(&ctx->id_mu);
+}
+
+/*
+ * The segment's cluster against the repository's.  The first job of a
+ * process asks the local cache (repo_idcache.h), and the repository only
+ * when the cache is missing, old, of another repository or cluster; the
+ * other jobs compare with what the first found.  So a call costs no request
+ * for the identity while the cache is fresh, and one every
+ * WS_IDCACHE_MAX_AGE seconds otherwise.
+ */
 static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf, const char *path, ws_err *err)
 {
     ws_repo_identity mine = {.sysid = wf->hdr.sysid, .pg_version = wf->hdr.pg_version, .seg_size = wf->hdr.seg_size};
     ws_repo_identity known;
-    bool have, created;
+    ws_idcache cached;
+    ws_digest digest;
+    bool have, had = false, created;
+    int found = 0;
+    int64_t now = (int64_t) time(NULL);
+    ws_err e;
 
     if (!wf->has_header)
         return 0; /* history and backup files carry no system identifier */
@@ -65,18 +88,50 @@ static int check_identity(ws_repo *repo, ws_push_ctx *ctx, const ws_wal_file *wf
     pthread_mutex_unlock(&ctx->id_mu);
     if (have)
         return ws_repo_identity_compare(&known, &mine, path, err);
-    if (ws_repo_identity_ensure(repo, &mine, path, &created, err) < 0)
+
+    ws_err_clear(&e);
+    if (ctx->ack_dir)
+        found = ws_repo_idcache_lookup(ctx->ack_dir, ctx->cfg, repo, now, &cached, &e);
+    if (found < 0)
+        ws_log(WS_LOG_NOTICE, "not using the identity cache: %s", e.msg);
+    if (found == 2 && ws_repo_identity_compare(&cached.id, &mine, path, &e) == 0) {
+        ws_log(WS_LOG_DEBUG, "repository identity as read %" PRId64 " s ago (%s/" WS_IDCACHE_FILE ")",
+               now - cached.checked, ctx->ack_dir);
+        identity_known(ctx, &mine);
+        return 0;
+    }
+    had = found > 0; /* the repository had an identity: it must still have one */
+    if (ws_repo_identity_ensure(repo, &mine, path, had, &created, &digest, err) < 0) {
+        if (had && err->code == WS_ERR_CONFIG) {
+            ws_err_set(&e, WS_ERR_CONFIG,
+                       "%s (walship found it there %" PRId64 " s ago, as %s/" WS_IDCACHE_FILE
+                       " records; remove that file to start a new repository at this location)",
+                       err->msg, now - cached.checked, ctx->ack_dir);
+            *err = e;
+        }
         return -1;
+    }
     if (created)
         ws_log(WS_LOG_NOTICE,
                "new repository %s started at segment %s: recorded system identifier %" PRIu64
                ", PostgreSQL %u, %" PRIu32 " byte segments",
                repo->st->url, wf->base, mine.sysid, mine.pg_version, mine.seg_size);
-    pthread_mutex_lock(&ctx->id_mu);
-    ctx->id_known = true;
-    ctx->id = mine; /* ensure() succeeded: the recorded identity equals mine */
-    pthread_mutex_unlock(&ctx->id_mu);
+    /* ensure() succeeded: the recorded identity equals mine. */
+    if (ctx->ack_dir && ws_repo_idcache_store(ctx->ack_dir, ctx->cfg, repo, &mine, &digest, now, &e) < 0)
+        ws_log(WS_LOG_WARNING, "could not remember the repository identity: %s", e.msg);
+    identity_known(ctx, &mine);
     return 0;
+}
+
+/* A failed job makes the next call read the identity from the repository
+ * again, whatever the failure was. */
+static void forget_identity(ws_push_ctx *ctx)
+{
+    ws_err e;
+
+    ws_err_clear(&e);
+    if (ctx->ack_dir && ws_repo_idcache_remove(ctx->ack_dir, &e) < 0)
+        ws_log(WS_LOG_WARNING, "%s", e.msg);
 }
 
 static int file_id_of(int fd, const char *path, ws_localfile_id *out, ws_err *err)
@@ -118,60 +173,92 @@ static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
 }
 
 /*
- * Under the locks: decide what to do about an existing object, store when
- * needed, and read back what is stored.  *d is the plaintext digest of
- * what the key now holds.
+ * What an object found under key means for this file: 0 identical (*d is
+ * its digest), 1 absent, 2 damaged (to be replaced), -1 error (different
+ * content: WS_ERR_CONFLICT; or the storage failed).  Reads metadata, header
+ * and trailer (one HEAD, two small ranged reads), never the object.
  */
-static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
-                        const ws_localfile_id *before, ws_digest *d, bool *stored_now, ws_err *err)
+static int examine(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf, ws_digest *d,
+                   ws_err *err)
 {
-    unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before};
-    ws_digest stored, mine, put;
+    ws_digest stored, mine;
     char hs[65], hm[65];
     int found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
 
-    *stored_now = false;
     if (found < 0 && err->code != WS_ERR_CORRUPT)
         return -1;
     if (found < 0) {
         ws_log(WS_LOG_WARNING, "replacing damaged stored object: %s", err->msg);
         ws_err_clear(err);
-    } else if (found > 0) {
-        if (local_digest(fd, job->path, &mine, err) < 0)
-            return -1;
-        if (same_digest(&stored, &mine)) {
-            *d = mine;
-            return 0;
-        }
-        ws_filter_sha256_hex(stored.sha256, hs);
-        ws_filter_sha256_hex(mine.sha256, hm);
-        return ws_err_set(err, WS_ERR_CONFLICT,
-                          "%s is already archived with different content: stored %s has sha256 %s (%" PRIu64
-                          " bytes), %s has sha256 %s (%" PRIu64 " bytes); not overwritten",
-                          wf->base, key, hs, stored.size, job->path, hm, mine.size);
+        return 2;
     }
+    if (found == 0)
+        return 1;
+    if (local_digest(fd, job->path, &mine, err) < 0)
+        return -1;
+    if (same_digest(&stored, &mine)) {
+        *d = mine;
+        return 0;
+    }
+    ws_filter_sha256_hex(stored.sha256, hs);
+    ws_filter_sha256_hex(mine.sha256, hm);
+    return ws_err_set(err, WS_ERR_CONFLICT,
+                      "%s is already archived with different content: stored %s has sha256 %s (%" PRIu64
+                      " bytes), %s has sha256 %s (%" PRIu64 " bytes); not overwritten",
+                      wf->base, key, hs, stored.size, job->path, hm, mine.size);
+}
+
+/* Encodes and stores the file: 1 stored (*d its digest), 0 (only_new) an
+ * object is there already, -1 error. */
+static int put_file(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
+                    const ws_localfile_id *before, bool only_new, ws_digest *d, ws_err *err)
+{
+    unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before};
+    ws_repo_put_opts o = {
+        .pipeline = job->pipeline, .precommit = unchanged, .precommit_arg = &ua, .only_new = only_new};
+
     if (lseek(fd, 0, SEEK_SET) < 0)
         return ws_err_sys(err, errno, "%s: could not seek", job->path);
-    if (ws_repo_put_fd_pipelined(repo, key, fd, job->path, wf->size, job->pipeline, unchanged, &ua, &put, err) < 0)
-        return -1;
-    /* Check after write: what is stored now must be what we wrote (another
-     * writer without a shared lock could have replaced it). */
-    found = ws_repo_stat_checked(repo, key, &stored, NULL, err);
-    if (found < 0)
-        return ws_err_prefix(err, "check after storing %s", wf->base);
-    if (found == 0)
-        return ws_err_set(err, WS_ERR_STORAGE, "%s: stored object %s is missing right after it was written", wf->base,
-                          key);
-    if (!same_digest(&stored, &put)) {
-        ws_filter_sha256_hex(stored.sha256, hs);
-        ws_filter_sha256_hex(put.sha256, hm);
-        return ws_err_set(err, WS_ERR_CONFLICT,
-                          "%s: a concurrent push stored different content under %s (sha256 %s, ours %s)", wf->base, key,
-                          hs, hm);
+    return ws_repo_put_fd_opts(repo, key, fd, job->path, wf->size, &o, d, err);
+}
+
+/*
+ * Under the locks: store the file unless an identical object is there,
+ * refuse different content, replace a damaged object.  *d is the plaintext
+ * digest of what the key now holds.
+ *
+ * Where the storage commits create-only (S3 with s3_conditional_put), the
+ * file is stored at once and only an object found there is examined; two
+ * pushes of one name can then not both store.  Elsewhere the key is
+ * examined first (one HEAD when absent).  Either way the commit's success is
+ * the check after write: the storage confirmed the object (S3 verified the
+ * body against its signed SHA-256), and nothing is read back.
+ */
+static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
+                        const ws_localfile_id *before, ws_digest *d, bool *stored_now, ws_err *err)
+{
+    bool only_new = repo->st->commit_new;
+    int rc;
+
+    *stored_now = false;
+    rc = only_new ? 1 : examine(repo, key, fd, job, wf, d, err);
+    for (unsigned round = 0; rc > 0; round++) {
+        /* Absent (1): store create-only where the storage can; damaged (2):
+         * replace it. */
+        rc = put_file(repo, key, fd, job, wf, before, only_new && rc == 1, d, err);
+        if (rc > 0) {
+            *stored_now = true;
+            return 0;
+        }
+        if (rc < 0)
+            return -1;
+        if (round > 0)
+            return ws_err_set(err, WS_ERR_STORAGE,
+                              "%s: the storage refused %s as existing, but it reads as absent; nothing stored",
+                              wf->base, key);
+        rc = examine(repo, key, fd, job, wf, d, err);
     }
-    *d = put;
-    *stored_now = true;
-    return 0;
+    return rc;
 }
 
 /*
@@ -318,5 +405,7 @@ out:
     ws_storage_unlock(rlock);
     ws_archive_lock_release(llock);
     close(fd);
+    if (rc < 0)
+        forget_identity(ctx);
     return rc;
 }

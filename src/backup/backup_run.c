@@ -521,7 +521,7 @@ static int check_server(run *r, ws_err *err)
     mine.sysid = r->info.sysid;
     mine.pg_version = r->info.version_num / 10000;
     mine.seg_size = r->info.seg_size;
-    if (ws_repo_identity_ensure(r->ctl, &mine, "the server", &created, err) < 0)
+    if (ws_repo_identity_ensure(r->ctl, &mine, "the server", false, &created, NULL, err) < 0)
         return -1;
     return 0;
 }

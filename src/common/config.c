@@ -238,6 +238,8 @@ const ws_cfg_def ws_config_table[WS_CFG_NKEYS] = {
     [WS_CFG_S3_STORAGE_CLASS] = {"s3_storage_class", WS_CFG_TYPE_STRING, FIELD(s3_storage_class), NULL,
                                  .valid = valid_storage_class,
                                  .help = "an S3 storage class in upper case, such as STANDARD or STANDARD_IA"},
+    [WS_CFG_S3_CONDITIONAL_PUT] = {"s3_conditional_put", WS_CFG_TYPE_BOOL, FIELD(s3_conditional_put), "off",
+                                   .help = "on or off"},
 };
 
 const char *const ws_aws_var_names[WS_AWS_NVARS] = {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "walship/clock.h"
 #include "walship/wal_name.h"
 
 #define IDENTITY_FORMAT 1
@@ -93,7 +94,8 @@ int ws_repo_identity_compare(const ws_repo_identity *rec, const ws_repo_identity
     return 0;
 }
 
-int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
+/* Reads the recorded identity and its object's digest (may be NULL). */
+static int load(ws_repo *r, ws_repo_identity *out, ws_digest *digest, ws_err *err)
 {
     ws_sink *mem = ws_sink_mem_new();
     const uint8_t *data;
@@ -102,7 +104,7 @@ int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
 
     if (!mem)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
-    rc = ws_repo_get_sink(r, WS_REPO_IDENTITY_KEY, mem, NULL, err);
+    rc = ws_repo_get_sink(r, WS_REPO_IDENTITY_KEY, mem, digest, err);
     if (rc < 0) {
         ws_sink_free(mem);
         if (err && err->code == WS_ERR_NOTFOUND)
@@ -117,10 +119,35 @@ int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
     return rc < 0 ? -1 : 1;
 }
 
+int ws_repo_identity_load(ws_repo *r, ws_repo_identity *out, ws_err *err)
+{
+    return load(r, out, NULL, err);
+}
+
+/* load(), reading an identity that looks damaged again for a while: it may
+ * be another push's PUT in progress on a store whose PUT is not atomic. */
+static int load_settled(ws_repo *r, ws_repo_identity *out, ws_digest *digest, ws_err *err)
+{
+    double deadline = ws_clock_now() + WS_REPO_IDENTITY_SETTLE;
+
+    for (unsigned n = 1;; n++) {
+        int found = load(r, out, digest, err);
+
+        if (found >= 0 || err->code != WS_ERR_CORRUPT || n >= 30 || ws_clock_now() >= deadline)
+            return found;
+        ws_clock_sleep(0.05 * n < 0.5 ? 0.05 * n : 0.5);
+    }
+}
+
 int ws_repo_identity_verify(ws_repo *r, uint64_t sysid, ws_err *err)
 {
+    return ws_repo_identity_verify_read(r, sysid, NULL, NULL, err);
+}
+
+int ws_repo_identity_verify_read(ws_repo *r, uint64_t sysid, ws_repo_identity *out, ws_digest *digest, ws_err *err)
+{
     ws_repo_identity rec;
-    int found = ws_repo_identity_load(r, &rec, err);
+    int found = load(r, &rec, digest, err);
 
     if (found < 0)
         return -1;
@@ -134,10 +161,13 @@ int ws_repo_identity_verify(ws_repo *r, uint64_t sysid, ws_err *err)
                           "%s belongs to the cluster with system identifier %" PRIu64
                           ", this data directory's (global/pg_control) is %" PRIu64 ": wrong repository",
                           r->st->url, rec.sysid, sysid);
+    if (out)
+        *out = rec;
     return 0;
 }
 
-int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char *what, bool *created, ws_err *err)
+int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char *what, bool must_exist, bool *created,
+                            ws_digest *digest, ws_err *err)
 {
     ws_repo_identity rec;
     ws_storage_lock *lock = NULL;
@@ -145,15 +175,20 @@ int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char
     int found, rc = -1;
 
     *created = false;
-    found = ws_repo_identity_load(r, &rec, err);
+    found = load_settled(r, &rec, digest, err);
     if (found < 0)
         return -1;
     if (found)
         return ws_repo_identity_compare(&rec, mine, what, err);
+    if (must_exist)
+        return ws_err_set(err, WS_ERR_CONFIG,
+                          "%s: %s has vanished from the repository, which had it: a file system that is not "
+                          "mounted, or a repository emptied since; nothing stored",
+                          r->st->url, WS_REPO_IDENTITY_KEY);
     /* First use: record under the lock, re-checking inside it. */
     if (ws_storage_lock_name(r->st, WS_REPO_IDENTITY_KEY, LOCK_TIMEOUT, &lock, err) < 0)
         return -1;
-    found = ws_repo_identity_load(r, &rec, err);
+    found = load_settled(r, &rec, digest, err);
     if (found < 0)
         goto out;
     if (!found) {
@@ -163,7 +198,7 @@ int ws_repo_identity_ensure(ws_repo *r, const ws_repo_identity *mine, const char
             goto out;
         }
         /* Read back: on storage without locks another cluster may have won. */
-        found = ws_repo_identity_load(r, &rec, err);
+        found = load_settled(r, &rec, digest, err);
         if (found < 0)
             goto out;
         if (!found) {

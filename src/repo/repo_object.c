@@ -120,29 +120,34 @@ ws_sink *ws_repo_writer_sink(ws_repo_writer *w)
     return &w->front;
 }
 
-/* Finishes, lets precommit (may be NULL) veto, commits. */
-static int writer_commit(ws_repo_writer *w, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
-                         uint64_t *stored_size, ws_err *err)
+/* Finishes, lets o->precommit veto, commits (o may be NULL): 1 stored, 0
+ * (o->only_new) the key holds an object already, -1 error.  digest is
+ * filled either way. */
+static int writer_commit(ws_repo_writer *w, const ws_repo_put_opts *o, ws_digest *digest, uint64_t *stored_size,
+                         ws_err *err)
 {
     ws_digest d;
     ws_meta meta;
+    int rc;
 
     if (!w->finished && ws_sink_finish(&w->front, err) < 0)
         return -1;
     ws_encoder_digest(w->enc, &d);
-    if ((precommit && precommit(&d, precommit_arg, err) < 0) || digest_meta(&d, &meta, err) < 0 ||
-        ws_put_commit(w->put, &meta, err) < 0)
+    if ((o && o->precommit && o->precommit(&d, o->precommit_arg, err) < 0) || digest_meta(&d, &meta, err) < 0)
+        return -1;
+    rc = o && o->only_new ? ws_put_commit_new(w->put, &meta, err) : (ws_put_commit(w->put, &meta, err) < 0 ? -1 : 1);
+    if (rc < 0)
         return -1;
     if (digest)
         *digest = d;
     if (stored_size)
         *stored_size = ws_sink_count_bytes(w->count);
-    return 0;
+    return rc;
 }
 
 int ws_repo_writer_commit(ws_repo_writer *w, ws_digest *digest, uint64_t *stored_size, ws_err *err)
 {
-    return writer_commit(w, NULL, NULL, digest, stored_size, err);
+    return writer_commit(w, NULL, digest, stored_size, err) < 0 ? -1 : 0;
 }
 
 void ws_repo_writer_free(ws_repo_writer *w)
@@ -156,20 +161,19 @@ void ws_repo_writer_free(ws_repo_writer *w)
 }
 
 /* Encodes fd or buf[0..len) into a new object under key; returns once the
- * object is durable. */
+ * object is durable: 1 stored, 0 (o->only_new) the key holds one already. */
 static int put_encoded(ws_repo *r, const char *key, int fd, const char *src_name, const void *buf, size_t len,
-                       uint64_t size_hint, bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg,
-                       ws_digest *digest, ws_err *err)
+                       uint64_t size_hint, const ws_repo_put_opts *o, ws_digest *digest, ws_err *err)
 {
     ws_repo_writer *w;
     int rc = -1;
 
-    if (ws_repo_writer_open(r, key, size_hint, pipeline, NULL, NULL, &w, err) < 0)
+    if (ws_repo_writer_open(r, key, size_hint, o->pipeline, NULL, NULL, &w, err) < 0)
         return -1;
     /* The pumps finish the sink; commit's finish then finds it finished. */
     if ((buf ? ws_sink_pump_mem(buf, len, 0, ws_repo_writer_sink(w), err)
              : ws_sink_pump_fd(fd, src_name, ws_repo_writer_sink(w), err)) == 0)
-        rc = writer_commit(w, precommit, precommit_arg, digest, NULL, err);
+        rc = writer_commit(w, o, digest, NULL, err);
     ws_repo_writer_free(w);
     return rc;
 }
@@ -177,14 +181,15 @@ static int put_encoded(ws_repo *r, const char *key, int fd, const char *src_name
 int ws_repo_put_fd(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint, ws_digest *digest,
                    ws_err *err)
 {
-    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, true, NULL, NULL, digest, err);
+    static const ws_repo_put_opts o = {.pipeline = true};
+
+    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, &o, digest, err) < 0 ? -1 : 0;
 }
 
-int ws_repo_put_fd_pipelined(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint,
-                             bool pipeline, ws_repo_precommit_fn precommit, void *precommit_arg, ws_digest *digest,
-                             ws_err *err)
+int ws_repo_put_fd_opts(ws_repo *r, const char *key, int fd, const char *src_name, uint64_t size_hint,
+                        const ws_repo_put_opts *opts, ws_digest *digest, ws_err *err)
 {
-    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, pipeline, precommit, precommit_arg, digest, err);
+    return put_encoded(r, key, fd, src_name, NULL, 0, size_hint, opts, digest, err);
 }
 
 int ws_repo_get_sink(ws_repo *r, const char *key, ws_sink *dst, ws_digest *digest, ws_err *err)
@@ -309,9 +314,10 @@ int ws_repo_stat(ws_repo *r, const char *key, ws_digest *digest, uint64_t *store
 int ws_repo_put_mem(ws_repo *r, const char *key, const void *buf, size_t len, ws_digest *digest, ws_err *err)
 {
     static const uint8_t empty[1];
-
     /* Small objects: a worker thread would cost more than it saves. */
-    return put_encoded(r, key, -1, NULL, len ? buf : empty, len, len, false, NULL, NULL, digest, err);
+    static const ws_repo_put_opts o = {.pipeline = false};
+
+    return put_encoded(r, key, -1, NULL, len ? buf : empty, len, len, &o, digest, err) < 0 ? -1 : 0;
 }
 
 /* Reads bytes [off, off+len) of key into out (exactly len bytes or error). */

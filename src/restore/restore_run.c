@@ -1,20 +1,25 @@
 /* restore_run.c - one walship-fetch call (see restore_run.h). */
 #include "walship/restore_run.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "walship/archive_queue.h"
 #include "walship/errclass.h"
 #include "walship/fetch_spool.h"
 #include "walship/file_out.h"
 #include "walship/localfile.h"
 #include "walship/log.h"
 #include "walship/prefetcher.h"
+#include "walship/repo_idcache.h"
 #include "walship/repo_identity.h"
 #include "walship/repo_keys.h"
 #include "walship/restore_fetch.h"
@@ -220,6 +225,61 @@ static void spool_after(const ws_config *cfg, spool_use *u, const ws_wal_name *w
         ws_log(WS_LOG_WARNING, "prefetching: %s", e.msg);
 }
 
+/* The identity cache's directory beside dest when dest is in pg_wal (where
+ * PostgreSQL's startup process asks for files): false otherwise. */
+static bool idcache_dir_for(const char *dest, char *out, size_t len)
+{
+    const char *slash = strrchr(dest, '/');
+    int dl = slash ? (int) (slash - dest) : 1;
+    const char *d = slash ? dest : ".";
+    struct stat st;
+    int n;
+
+    if (slash == dest)
+        return false;
+    n = snprintf(out, len, "%.*s/" WS_ARCHIVE_STATUS_DIR, dl, d);
+    if (n < 0 || (size_t) n >= len || stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
+        return false;
+    n = snprintf(out, len, "%.*s/" WS_IDCACHE_DIR, dl, d);
+    return n >= 0 && (size_t) n < len;
+}
+
+/*
+ * Before "not found" is answered, the repository must prove to be this
+ * cluster's.  A standby asks for the next segment every few seconds and
+ * only waits longer when told "not found", so there the identity read in
+ * the last WS_IDCACHE_MAX_AGE seconds (repo_idcache.h, in pg_wal) is proof
+ * enough and the call costs one request.  In archive recovery "not found"
+ * ends recovery, once: the identity is read every time.
+ */
+static int verify_identity(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err)
+{
+    char dir[PATH_MAX];
+    bool cache = req->mode == WS_RECOVERY_STANDBY && req->sysid != 0 && idcache_dir_for(req->dest, dir, sizeof dir);
+    int64_t now = (int64_t) time(NULL);
+    ws_repo_identity rec;
+    ws_idcache c;
+    ws_digest d;
+    ws_err e;
+
+    ws_err_clear(&e);
+    if (cache && ws_repo_idcache_lookup(dir, cfg, repo, now, &c, &e) == 2 && c.id.sysid == req->sysid) {
+        ws_log(WS_LOG_DEBUG, "repository identity as read %" PRId64 " s ago (%s/" WS_IDCACHE_FILE ")", now - c.checked,
+               dir);
+        return 0;
+    }
+    if (ws_repo_identity_verify_read(repo, req->sysid, &rec, &d, err) < 0)
+        return -1;
+    ws_err_clear(&e);
+    if (cache && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        ws_err_sys(&e, errno, "could not create \"%s\"", dir);
+    else if (cache)
+        ws_repo_idcache_store(dir, cfg, repo, &rec, &d, now, &e);
+    if (e.code != WS_OK)
+        ws_log(WS_LOG_DEBUG, "could not remember the repository identity: %s", e.msg);
+    return 0;
+}
+
 int ws_restore_run_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_request *req, ws_err *err)
 {
     bool standby = req->mode == WS_RECOVERY_STANDBY, use;
@@ -248,8 +308,7 @@ int ws_restore_run_answer(const ws_config *cfg, ws_repo *repo, const ws_restore_
         status = WS_FETCH_OK;
     /* "Not found" ends archive recovery: only a repository that is this
      * cluster's may say so, never a wrong or unmounted location. */
-    if (status == WS_FETCH_ABSENT && err->code == WS_ERR_NOTFOUND &&
-        ws_repo_identity_verify(repo, req->sysid, &e) < 0) {
+    if (status == WS_FETCH_ABSENT && err->code == WS_ERR_NOTFOUND && verify_identity(cfg, repo, req, &e) < 0) {
         *err = e;
         status = ws_errclass_fetch_exit(ws_errclass_of(err->code), standby);
     }

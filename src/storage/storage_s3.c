@@ -8,6 +8,9 @@
  * multipart upload created lazily when the first part is full.  Multipart
  * objects carry no x-amz-meta (the metadata is only known at commit, after
  * CreateMultipartUpload); the object's trailer is the truth anyway.
+ * With s3_conditional_put, ws_put_commit_new sends If-None-Match: * with the
+ * PUT (or CompleteMultipartUpload): a store that honours it answers 412 when
+ * the key exists.
  */
 #include "walship/storage_s3.h"
 
@@ -56,6 +59,8 @@ static const ws_storage_ops s3_ops;
 uint64_t ws_s3_part_base(uint64_t size_hint, uint64_t default_part)
 {
     uint64_t base = default_part < WS_S3_PART_MIN ? WS_S3_PART_MIN : default_part;
+    if (size_hint > base && size_hint - base <= base / 8)
+        return (size_hint + (1u << 20) - 1) & ~(uint64_t) ((1u << 20) - 1);
     if (size_hint) {
         uint64_t need = size_hint / WS_S3_MAX_PARTS + (size_hint % WS_S3_MAX_PARTS != 0);
         need = (need + (1u << 20) - 1) & ~(uint64_t) ((1u << 20) - 1);
@@ -260,13 +265,27 @@ static int put_finish(ws_sink *s, ws_err *err)
     return 0; /* nothing is stored before commit */
 }
 
-static int put_single(s3_put *p, const ws_meta *meta, ws_err *err)
+/* A write's answer when it was conditional: 412 means the key holds an
+ * object (0); anything else stays an error. */
+static int conditional_result(int rc, bool conditional, const ws_s3_resp *resp, ws_err *err)
+{
+    if (rc < 0 && conditional && resp->status == 412) {
+        ws_err_clear(err);
+        return 0;
+    }
+    return rc < 0 ? -1 : 1;
+}
+
+/* One PUT of the whole object: 1 stored, 0 (conditional) the key exists. */
+static int put_single(s3_put *p, const ws_meta *meta, bool conditional, ws_err *err)
 {
     char names[WS_META_MAX][WS_META_NAME_MAX + 16];
-    ws_s3_header h[WS_META_MAX + PUT_HDRS_MAX];
+    ws_s3_header h[WS_META_MAX + PUT_HDRS_MAX + 1];
     size_t nh = 0;
     for (size_t i = 0; i < p->st->nput_hdrs; i++)
         h[nh++] = p->st->put_hdrs[i];
+    if (conditional)
+        h[nh++] = (ws_s3_header){"if-none-match", "*"};
     for (size_t i = 0; meta && i < meta->n && i < WS_META_MAX; i++) {
         snprintf(names[i], sizeof names[i], "x-amz-meta-%s", meta->e[i].name);
         h[nh++] = (ws_s3_header){names[i], meta->e[i].value};
@@ -280,12 +299,18 @@ static int put_single(s3_put *p, const ws_meta *meta, ws_err *err)
                      .body_len = p->len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
+    /* S3 checked the body against the signed x-amz-content-sha256 before
+     * answering 200: the answer is the check after write. */
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    if (rc == 0 && !resp.etag[0])
+        rc = ws_err_set(err, WS_ERR_STORAGE, "PUT: no ETag in the answer");
+    rc = conditional_result(rc, conditional, &resp, err);
     ws_s3_resp_free(&resp);
     return rc;
 }
 
-static int complete_upload(s3_put *p, ws_err *err)
+/* 1 assembled, 0 (conditional) the key exists, -1 error. */
+static int complete_upload(s3_put *p, bool conditional, ws_err *err)
 {
     ws_buf body;
     ws_buf_init(&body);
@@ -301,19 +326,24 @@ static int complete_upload(s3_put *p, ws_err *err)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     ws_s3_param q[] = {{"uploadId", p->upload_id}};
-    ws_s3_header h[] = {{"content-type", "application/xml"}};
+    ws_s3_header h[] = {{"content-type", "application/xml"}, {"if-none-match", "*"}};
     ws_s3_req req = {.op = "CompleteMultipartUpload",
                      .method = "POST",
                      .key = p->key,
                      .query = q,
                      .nquery = 1,
                      .headers = h,
-                     .nheaders = 1,
+                     .nheaders = conditional ? 2 : 1,
                      .body = body.data,
                      .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
     int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    if (conditional_result(rc, conditional, &resp, err) == 0) {
+        ws_s3_resp_free(&resp);
+        ws_buf_free(&body);
+        return 0;
+    }
     if (rc == 0) {
         /* S3 may answer 200 and report the failure in the body. */
         ws_s3_error_doc e;
@@ -334,12 +364,15 @@ static int complete_upload(s3_put *p, ws_err *err)
         rc = ws_err_set(err, WS_ERR_CORRUPT, "after CompleteMultipartUpload the object has %lld bytes, not %" PRIu64,
                         (long long) resp.content_length, p->total);
     ws_s3_resp_free(&resp);
-    return rc;
+    return rc < 0 ? -1 : 1;
 }
 
-static int put_commit(ws_put *base, const ws_meta *meta, ws_err *err)
+/* 1 committed, 0 (conditional) the key holds an object: nothing stored, the
+ * put is done with. */
+static int commit_put(s3_put *p, const ws_meta *meta, bool conditional, ws_err *err)
 {
-    s3_put *p = (s3_put *) base;
+    int rc;
+
     if (p->failed)
         return ws_err_set(err, WS_ERR_INVALID, "s3://%s/%s: commit after an error", p->st->bucket, p->key);
     if (p->committed)
@@ -347,19 +380,36 @@ static int put_commit(ws_put *base, const ws_meta *meta, ws_err *err)
     if (meta && ws_meta_check(meta, err) < 0)
         return put_fail(p, err);
     if (!p->upload_id) {
-        if (put_single(p, meta, err) < 0)
-            return put_fail(p, err);
+        rc = put_single(p, meta, conditional, err);
     } else {
-        if ((p->len && upload_part(p, err) < 0) || complete_upload(p, err) < 0)
-            return put_fail(p, err);
-        free(p->upload_id);
-        p->upload_id = NULL;
+        rc = p->len && upload_part(p, err) < 0 ? -1 : complete_upload(p, conditional, err);
+        if (rc > 0) {
+            free(p->upload_id);
+            p->upload_id = NULL;
+        }
+    }
+    if (rc < 0)
+        return put_fail(p, err);
+    if (rc == 0) {
+        p->failed = true; /* nothing more to do with it */
+        put_abort_upload(p);
+        return 0;
     }
     p->committed = true;
     free(p->buf);
     p->buf = NULL;
     p->len = p->cap = 0;
-    return 0;
+    return 1;
+}
+
+static int put_commit(ws_put *base, const ws_meta *meta, ws_err *err)
+{
+    return commit_put((s3_put *) base, meta, false, err) < 0 ? -1 : 0;
+}
+
+static int put_commit_new(ws_put *base, const ws_meta *meta, ws_err *err)
+{
+    return commit_put((s3_put *) base, meta, true, err);
 }
 
 static void put_destroy(ws_put *base)
@@ -405,6 +455,14 @@ static const ws_put_ops put_ops = {
     .track = put_track,
 };
 
+/* Only where the store honours If-None-Match (s3_conditional_put). */
+static const ws_put_ops put_ops_conditional = {
+    .commit = put_commit,
+    .destroy = put_destroy,
+    .track = put_track,
+    .commit_new = put_commit_new,
+};
+
 static int s3_put_begin(ws_storage *st_, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
 {
     s3_storage *s = (s3_storage *) st_;
@@ -415,7 +473,7 @@ static int s3_put_begin(ws_storage *st_, const char *key, uint64_t size_hint, ws
     }
     p->base.sink.ops = &put_sink_ops;
     p->base.sink.next = NULL;
-    p->base.ops = &put_ops;
+    p->base.ops = s->base.commit_new ? &put_ops_conditional : &put_ops;
     p->st = s;
     p->part_base = ws_s3_part_base(size_hint, s->part_default);
     p->part_size = ws_s3_part_size(p->part_base, 1);
@@ -798,6 +856,7 @@ static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_e
     if (!s)
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     s->base.ops = &s3_ops;
+    s->base.commit_new = cfg->s3_conditional_put;
     s->part_default = WS_S3_PART_DEFAULT;
     s->base.url = strdup(url);
     s->bucket = strndup(b, bn);

@@ -184,6 +184,7 @@ typedef struct opts {
     const char *region;
     double budget;
     double timeout;
+    bool conditional; /* s3_conditional_put */
 } opts;
 
 static ws_storage *open_s3(const opts *o, ws_err *err)
@@ -204,6 +205,7 @@ static ws_storage *open_s3(const opts *o, ws_err *err)
     cfg.s3_ca_file = o->https && !o->no_ca ? ca : NULL;
     cfg.s3_retry_budget = o->budget > 0 ? o->budget : 20;
     cfg.s3_request_timeout = o->timeout > 0 ? o->timeout : 10;
+    cfg.s3_conditional_put = o->conditional;
     cfg.aws_access_key_id = ak;
     cfg.aws_secret_access_key = sk;
     ws_storage *st = NULL;
@@ -282,7 +284,9 @@ static double now_s(void)
 
 static ws_storage *conf_open(void *arg)
 {
-    opts o = {.https = arg != NULL, .prefix = arg ? "conf-https" : "conf-http"};
+    /* Over HTTPS with conditional writes (the proxy answers If-None-Match as
+     * S3 does), over HTTP without: both kinds of commit are tested. */
+    opts o = {.https = arg != NULL, .prefix = arg ? "conf-https" : "conf-http", .conditional = arg != NULL};
     ws_err err = {0};
     ws_storage *st = open_s3(&o, &err);
     if (!st)

@@ -188,6 +188,28 @@ static void put_obj(ctx *c, const char *key, uint64_t size, uint32_t seed, const
     free(buf);
 }
 
+/* As put_obj, committed with ws_put_commit_new; returns its result. */
+static int put_obj_new(ctx *c, const char *key, uint64_t size, uint32_t seed)
+{
+    ws_put *p = NULL;
+    uint8_t *buf = malloc(65536);
+    int rc;
+
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_msg(ws_storage_put_begin(c->st, key, size, &p, &c->err) == 0, "put_begin %s: %s", key, c->err.msg);
+    for (uint64_t off = 0; off < size; off += 65536) {
+        size_t n = size - off < 65536 ? (size_t) (size - off) : 65536;
+
+        fill(buf, off, n, seed);
+        ck_assert_msg(ws_sink_write(ws_put_sink(p), buf, n, &c->err) == 0, "write %s: %s", key, c->err.msg);
+    }
+    rc = ws_put_commit_new(p, NULL, &c->err);
+    ck_assert_msg(rc >= 0, "commit_new %s: %s", key, c->err.msg);
+    ws_put_free(p);
+    free(buf);
+    return rc;
+}
+
 static void head_size(ctx *c, const char *key, uint64_t size, ws_obj_info *info)
 {
     ws_obj_info tmp;
@@ -351,6 +373,40 @@ START_TEST(overwrite_replaces)
     ck_assert_ptr_null(ws_meta_get(&info.meta, "first"));
     if (c.r->opts.meta_roundtrip)
         ck_assert_str_eq(ws_meta_get(&info.meta, "second"), "2");
+    ctx_close(&c);
+}
+END_TEST
+
+/* Where offered, a create-only commit stores a new object and leaves an
+ * existing one alone (small: a single PUT; big: multipart on S3). */
+START_TEST(commit_new)
+{
+    ctx c;
+    char key[KEYBUF];
+    ws_put *p = NULL;
+
+    ctx_open(&c, _i, "commitnew");
+    if (!c.st->commit_new) {
+        /* Not offered: the put has no such commit, and says so. */
+        OK(&c, ws_storage_put_begin(c.st, K(&c, key, "none"), 1, &p, &c.err));
+        ck_assert(p->ops->commit_new == NULL);
+        ck_assert_int_eq(ws_put_commit_new(p, NULL, &c.err), -1);
+        ws_put_free(p);
+        head_absent(&c, key);
+        ctx_close(&c);
+        return;
+    }
+    ck_assert_int_eq(put_obj_new(&c, K(&c, key, "small"), 1000, 3), 1);
+    get_check(&c, key, 0, WS_TO_END, 3, 1000);
+    ck_assert_int_eq(put_obj_new(&c, key, 500, 4), 0);
+    get_check(&c, key, 0, WS_TO_END, 3, 1000);
+    /* An ordinary commit still replaces. */
+    put_obj(&c, key, 700, 5, NULL, true);
+    get_check(&c, key, 0, WS_TO_END, 5, 700);
+    ck_assert_int_eq(put_obj_new(&c, K(&c, key, "big"), c.r->opts.big_size, 6), 1);
+    ck_assert_int_eq(put_obj_new(&c, key, c.r->opts.big_size, 7), 0);
+    get_check(&c, key, 0, 4096, 6, 4096);
+    head_size(&c, key, c.r->opts.big_size, NULL);
     ctx_close(&c);
 }
 END_TEST
@@ -858,6 +914,7 @@ void ws_conformance_add(Suite *s, const char *name, ws_storage *(*open_fn)(void 
     tcase_add_loop_test(tc, roundtrip_1mib_pieces, i, i + 1);
     tcase_add_loop_test(tc, roundtrip_big, i, i + 1);
     tcase_add_loop_test(tc, overwrite_replaces, i, i + 1);
+    tcase_add_loop_test(tc, commit_new, i, i + 1);
     tcase_add_loop_test(tc, get_absent, i, i + 1);
     tcase_add_loop_test(tc, head_found, i, i + 1);
     tcase_add_loop_test(tc, meta_roundtrip, i, i + 1);

@@ -135,8 +135,24 @@ static int put_commit(ws_put *base, const ws_meta *meta, ws_err *err)
     return 0;
 }
 
+/* Counts as a commit call (faults apply); 1 stored, 0 the key exists. */
+static int put_commit_new(ws_put *base, const ws_meta *meta, ws_err *err)
+{
+    mem_put *p = (mem_put *) base;
+
+    if (!p->committed && find(p->m, p->key)) {
+        const ws_storage_mem_fault *f = call(p->m, WS_STORAGE_MEM_COMMIT, p->key);
+
+        if (f && f->code != WS_OK)
+            return fail(f, "commit", err);
+        return 0;
+    }
+    return put_commit(base, meta, err) < 0 ? -1 : 1;
+}
+
 static const ws_sink_ops put_sink_ops = {"mem put", put_write, put_finish, put_sink_destroy};
 static const ws_put_ops put_ops = {.commit = put_commit, .destroy = put_destroy};
+static const ws_put_ops put_ops_new = {.commit = put_commit, .destroy = put_destroy, .commit_new = put_commit_new};
 
 static int mem_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws_put **out, ws_err *err)
 {
@@ -153,7 +169,7 @@ static int mem_put_begin(ws_storage *st, const char *key, uint64_t size_hint, ws
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     p->base.sink.ops = &put_sink_ops;
-    p->base.ops = &put_ops;
+    p->base.ops = m->base.commit_new ? &put_ops_new : &put_ops;
     p->m = m;
     *out = &p->base;
     return 0;
@@ -322,6 +338,11 @@ ws_storage *ws_storage_mem_new(const char *url, bool with_locks)
         }
     }
     return &m->base;
+}
+
+void ws_storage_mem_set_commit_new(ws_storage *st, bool on)
+{
+    st->commit_new = on;
 }
 
 void ws_storage_mem_add_fault(ws_storage *st, const ws_storage_mem_fault *f)

@@ -40,6 +40,9 @@ typedef struct ws_storage_mem_fault {
  * operation.  NULL when out of memory. */
 ws_storage *ws_storage_mem_new(const char *url, bool with_locks);
 
+/* Whether puts offer ws_put_commit_new (as S3 with s3_conditional_put). */
+void ws_storage_mem_set_commit_new(ws_storage *st, bool on);
+
 /* Adds a fault (at most 16); ws_storage_mem_clear_faults removes them. */
 void ws_storage_mem_add_fault(ws_storage *st, const ws_storage_mem_fault *f);
 void ws_storage_mem_clear_faults(ws_storage *st);

@@ -147,8 +147,9 @@ START_TEST(test_key_names)
                                        "s3_profile",
                                        "s3_sse",
                                        "s3_sse_kms_key_id",
-                                       "s3_storage_class"};
-    ck_assert_int_eq(WS_CFG_NKEYS, 20);
+                                       "s3_storage_class",
+                                       "s3_conditional_put"};
+    ck_assert_int_eq(WS_CFG_NKEYS, 21);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_str_eq(ws_config_table[i].name, want[i]);
     ck_assert_str_eq(ws_log_level_name(WS_LOG_ERROR), "error");
@@ -571,7 +572,8 @@ START_TEST(test_precedence_all_keys)
                          "s3_profile = file-profile\n"
                          "s3_sse = aes256\n"
                          "s3_sse_kms_key_id = file-kms\n"
-                         "s3_storage_class = STANDARD_IA\n");
+                         "s3_storage_class = STANDARD_IA\n"
+                         "s3_conditional_put = on\n");
     ck_assert_msg(load(p, env(NULL)) == 0, "%s", err.msg);
     for (int i = 0; i < WS_CFG_NKEYS; i++) {
         char want[400];
@@ -581,6 +583,7 @@ START_TEST(test_precedence_all_keys)
     ck_assert_str_eq(cfg.repo, "file:///from/file");
     ck_assert_str_eq(cfg.s3_sse, "aes256"); /* any case; the driver sends AES256 */
     ck_assert_str_eq(cfg.s3_storage_class, "STANDARD_IA");
+    ck_assert(cfg.s3_conditional_put);
     ws_config_free(&cfg);
 
     char *const *e =
@@ -591,7 +594,7 @@ START_TEST(test_precedence_all_keys)
             "WALSHIP_ARCHIVE_WORKERS=4", "WALSHIP_ARCHIVE_LOOKAHEAD=16", "WALSHIP_PREFETCH=0",
             "WALSHIP_S3_CREDENTIALS_FILE=/env/credentials", "WALSHIP_S3_PROFILE=env-profile", "WALSHIP_S3_SSE=aws:KMS",
             "WALSHIP_S3_SSE_KMS_KEY_ID=arn:aws:kms:us-east-1:111122223333:key/env",
-            "WALSHIP_S3_STORAGE_CLASS=ONEZONE_IA", NULL);
+            "WALSHIP_S3_STORAGE_CLASS=ONEZONE_IA", "WALSHIP_S3_CONDITIONAL_PUT=off", NULL);
     ck_assert_msg(load(p, e) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.repo, "s3://env-bucket/x");
     ck_assert_str_eq(cfg.s3_endpoint, "http://127.0.0.1:2");
@@ -613,6 +616,7 @@ START_TEST(test_precedence_all_keys)
     ck_assert_str_eq(cfg.s3_sse, "aws:KMS");
     ck_assert_str_eq(cfg.s3_sse_kms_key_id, "arn:aws:kms:us-east-1:111122223333:key/env");
     ck_assert_str_eq(cfg.s3_storage_class, "ONEZONE_IA");
+    ck_assert(!cfg.s3_conditional_put);
     for (int i = 0; i < WS_CFG_NKEYS; i++)
         ck_assert_msg(strncmp(cfg.source[i], "environment variable WALSHIP_", 29) == 0, "%s", cfg.source[i]);
     ck_assert_str_eq(cfg.source[WS_CFG_S3_REQUEST_TIMEOUT], "environment variable WALSHIP_S3_REQUEST_TIMEOUT");

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage_conformance.h"
@@ -24,6 +25,7 @@
 #include "walship/errclass.h"
 #include "walship/fetch_spool.h"
 #include "walship/key.h"
+#include "walship/repo_idcache.h"
 #include "walship/repo_identity.h"
 #include "walship/repo_keys.h"
 #include "walship/restore_run.h"
@@ -133,6 +135,22 @@ static void mark_ready(const char *name)
 
 /* --- push ------------------------------------------------------------------ */
 
+static int idcache_remove(void)
+{
+    return ws_repo_idcache_remove(ack_dir, &err);
+}
+
+/* Makes the identity cache's record look read `age` seconds ago. */
+static void idcache_age(int64_t age)
+{
+    ws_idcache c;
+    ws_repo *r = mem_repo(false);
+
+    ck_assert_int_ge(ws_repo_idcache_lookup(ack_dir, &cfg, r, (int64_t) time(NULL), &c, &err), 1);
+    ck_assert_int_eq(ws_repo_idcache_store(ack_dir, &cfg, r, &c.id, &c.digest, (int64_t) time(NULL) - age, &err), 0);
+    ws_repo_close(r);
+}
+
 typedef struct {
     ws_push_ctx ctx;
     ws_push_result res;
@@ -224,6 +242,110 @@ START_TEST(push_identity)
 }
 END_TEST
 
+/* The identity cache: a call with a fresh record reads no identity; an old
+ * record is read again and proves that the identity must still be there;
+ * another cluster is refused by the repository, not by the cache; a failed
+ * push forgets the record. */
+START_TEST(push_identity_cache)
+{
+    ws_repo *r = mem_repo(false);
+    ws_storage_mem_fault gone = {.op = WS_STORAGE_MEM_GET, .code = WS_ERR_NOTFOUND, .key = WS_REPO_IDENTITY_KEY};
+    ws_storage_mem_fault down = {.op = WS_STORAGE_MEM_COMMIT, .code = WS_ERR_TRANSIENT};
+    ws_idcache c;
+    unsigned gets;
+    pusher p;
+
+    write_segment(SEG1, SYSID, 1);
+    write_segment(SEG2, SYSID, 2);
+    write_segment(SEG3, OTHER, 3);
+    pusher_init(&p, true);
+    ck_assert_msg(push(r, &p, SEG1, false) == 0, "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ck_assert_int_eq(ws_repo_idcache_lookup(ack_dir, &cfg, r, (int64_t) time(NULL), &c, &err), 2);
+    ck_assert_uint_eq(c.id.sysid, SYSID);
+    /* Each call is a new process: the cache answers. */
+    gets = ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET);
+    pusher_init(&p, true);
+    ck_assert_msg(push(r, &p, SEG2, false) == 0, "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets);
+    /* Another cluster's segment: the repository's identity is read and refuses it. */
+    pusher_init(&p, true);
+    ck_assert_int_eq(push(r, &p, SEG3, false), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFLICT);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    /* That failure removed the record: the next call reads the identity. */
+    ck_assert_int_eq(ws_repo_idcache_lookup(ack_dir, &cfg, r, (int64_t) time(NULL), &c, &err), 0);
+    gets = ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET);
+    pusher_init(&p, true);
+    ck_assert_msg(push(r, &p, SEG2, false) == 0, "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ck_assert_uint_gt(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets);
+    /* A failed upload forgets it too. */
+    ws_storage_mem_add_fault(r->st, &down);
+    write_segment(SEG2, SYSID, 2);
+    {
+        char key[WS_KEY_MAX];
+        const char *keys[] = {key};
+
+        key_of(SEG2, key);
+        ck_assert_int_eq(ws_storage_remove(r->st, keys, 1, &err), 0);
+    }
+    pusher_init(&p, true);
+    ck_assert_int_eq(push(r, &p, SEG2, false), -1);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ws_storage_mem_clear_faults(r->st);
+    ck_assert_int_eq(ws_repo_idcache_lookup(ack_dir, &cfg, r, (int64_t) time(NULL), &c, &err), 0);
+    pusher_init(&p, true);
+    ck_assert_msg(push(r, &p, SEG2, false) == 0, "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    /* An old record whose identity has vanished: refused, nothing recorded anew. */
+    idcache_age(WS_IDCACHE_MAX_AGE + 1);
+    ws_storage_mem_add_fault(r->st, &gone);
+    pusher_init(&p, true);
+    ck_assert_int_eq(push(r, &p, SEG1, false), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "vanished") && strstr(err.msg, WS_IDCACHE_FILE), "%s", err.msg);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ws_repo_close(r);
+}
+END_TEST
+
+/* Create-only commits (S3 with s3_conditional_put): a new segment is stored
+ * without looking first; a duplicate is recognised after the refused commit,
+ * different content refused, a damaged object replaced. */
+START_TEST(push_commit_new)
+{
+    ws_repo *r = mem_repo(false);
+    char key[WS_KEY_MAX];
+    size_t len, heads;
+    pusher p;
+
+    ws_storage_mem_set_commit_new(r->st, true);
+    pusher_init(&p, false);
+    write_segment(SEG1, SYSID, 1);
+    ck_assert_msg(push(r, &p, SEG1, false) == 0, "%s", err.msg);
+    heads = ws_storage_mem_calls(r->st, WS_STORAGE_MEM_HEAD);
+    write_segment(SEG2, SYSID, 2);
+    ck_assert_msg(push(r, &p, SEG2, false) == 0, "%s", err.msg);
+    ck_assert_int_eq(p.res, WS_PUSH_STORED);
+    ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_HEAD), heads); /* no look first */
+    ck_assert_int_eq(push(r, &p, SEG2, false), 0);
+    ck_assert_int_eq(p.res, WS_PUSH_IDENTICAL);
+    write_segment(SEG2, SYSID, 3);
+    ck_assert_int_eq(push(r, &p, SEG2, false), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFLICT);
+    key_of(SEG2, key);
+    ws_storage_mem_poke(r->st, key, "garbage", 7, false);
+    ck_assert_msg(push(r, &p, SEG2, false) == 0, "%s", err.msg);
+    ck_assert_int_eq(p.res, WS_PUSH_STORED);
+    ck_assert_ptr_nonnull(ws_storage_mem_peek(r->st, key, &len));
+    ck_assert_uint_gt(len, 7);
+    ws_archive_push_ctx_destroy(&p.ctx);
+    ws_repo_close(r);
+}
+END_TEST
+
 /* Storage faults fail the push with their class; nothing is stored. */
 START_TEST(push_faults)
 {
@@ -277,6 +399,7 @@ static int refuse(const ws_digest *plain, void *arg, ws_err *e)
 START_TEST(push_precommit_leaves_nothing)
 {
     ws_repo *r = mem_repo(false);
+    ws_repo_put_opts o = {.precommit = refuse};
     ws_digest d;
     size_t len;
     int fd;
@@ -284,7 +407,7 @@ START_TEST(push_precommit_leaves_nothing)
     write_segment(SEG1, SYSID, 1);
     fd = open(path_of(SEG1), O_RDONLY);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ws_repo_put_fd_pipelined(r, "user/x.ws", fd, "x", MiB, false, refuse, NULL, &d, &err), -1);
+    ck_assert_int_eq(ws_repo_put_fd_opts(r, "user/x.ws", fd, "x", MiB, &o, &d, &err), -1);
     close(fd);
     ck_assert_ptr_nonnull(strstr(err.msg, "changed while being archived"));
     ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_COMMIT), 0);
@@ -637,9 +760,40 @@ START_TEST(fetch_every_class)
 
         ws_storage_mem_add_fault(r->st, &f);
         ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_UNREACHABLE);
+        ck_assert_int_eq(idcache_remove(), 0); /* the standby reads the identity */
         ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, SYSID, dest), WS_FETCH_ABSENT);
         ck_assert_int_eq(err.code, WS_ERR_TRANSIENT);
     }
+    ws_repo_close(r);
+}
+END_TEST
+
+/* The identity's GETs on the way to "not found": a standby reads it once
+ * and then trusts its cache while it is fresh; archive recovery, where
+ * "not found" ends recovery, reads it every time. */
+START_TEST(fetch_identity_cache)
+{
+    ws_repo *r = archived_repo();
+    const char *dest = dest_path();
+    ws_storage_mem_fault gone = {.op = WS_STORAGE_MEM_GET, .code = WS_ERR_NOTFOUND, .key = WS_REPO_IDENTITY_KEY};
+    unsigned gets;
+
+    ck_assert_int_eq(idcache_remove(), 0);
+    gets = ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET);
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, SYSID, dest), WS_FETCH_ABSENT);
+    ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets + 2); /* segment, identity */
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, SYSID, dest), WS_FETCH_ABSENT);
+    ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets + 3); /* segment only */
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_ARCHIVE, SYSID, dest), WS_FETCH_ABSENT);
+    ck_assert_uint_eq(ws_storage_mem_calls(r->st, WS_STORAGE_MEM_GET), gets + 5);
+    /* Another cluster's data directory does not trust this cache. */
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, OTHER, dest), WS_FETCH_LOCAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "wrong repository"));
+    /* An old record is read again: the identity vanished meanwhile. */
+    idcache_age(WS_IDCACHE_MAX_AGE + 1);
+    ws_storage_mem_add_fault(r->st, &gone);
+    ck_assert_int_eq(answer(r, ABSENT, WS_RECOVERY_STANDBY, SYSID, dest), WS_FETCH_ABSENT);
+    ck_assert_int_eq(err.code, WS_ERR_NOREPO); /* the standby waits, warned */
     ws_repo_close(r);
 }
 END_TEST
@@ -768,7 +922,12 @@ END_TEST
 /* The in-memory driver keeps the contract of every driver. */
 static ws_storage *mem_open(void *arg)
 {
-    return ws_storage_mem_new("mem://conformance", arg != NULL);
+    ws_storage *st = ws_storage_mem_new("mem://conformance", arg != NULL);
+
+    /* The one with locks also offers create-only commits: both kinds are tested. */
+    if (st)
+        ws_storage_mem_set_commit_new(st, arg != NULL);
+    return st;
 }
 
 static Suite *decisions_suite(void)
@@ -784,6 +943,8 @@ static Suite *decisions_suite(void)
     tcase_add_checked_fixture(push_tc, setup, teardown);
     tcase_add_loop_test(push_tc, push_duplicates, 0, 2); /* without and with locks */
     tcase_add_test(push_tc, push_identity);
+    tcase_add_test(push_tc, push_identity_cache);
+    tcase_add_test(push_tc, push_commit_new);
     tcase_add_test(push_tc, push_faults);
     tcase_add_test(push_tc, push_precommit_leaves_nothing);
     tcase_add_test(push_tc, push_acks);
@@ -796,6 +957,7 @@ static Suite *decisions_suite(void)
     tcase_add_test(fetch_tc, fetch_integrity);
     tcase_add_test(fetch_tc, fetch_wrong_key);
     tcase_add_test(fetch_tc, fetch_every_class);
+    tcase_add_test(fetch_tc, fetch_identity_cache);
     tcase_add_test(fetch_tc, fetch_spool);
     tcase_add_test(fetch_tc, spool_stale_generation);
     suite_add_tcase(s, fetch_tc);

@@ -37,6 +37,10 @@ START_TEST(part_base_from_hint)
 {
     ck_assert_uint_eq(ws_s3_part_base(0, WS_S3_PART_DEFAULT), 16 * MiB);
     ck_assert_uint_eq(ws_s3_part_base(16 * MiB, WS_S3_PART_DEFAULT), 16 * MiB);
+    /* A little above the default: one part holds it all. */
+    ck_assert_uint_eq(ws_s3_part_base(16 * MiB + 1, WS_S3_PART_DEFAULT), 17 * MiB);
+    ck_assert_uint_eq(ws_s3_part_base(18 * MiB, WS_S3_PART_DEFAULT), 18 * MiB);
+    ck_assert_uint_eq(ws_s3_part_base(18 * MiB + 1, WS_S3_PART_DEFAULT), 16 * MiB);
     ck_assert_uint_eq(ws_s3_part_base(1, 1), WS_S3_PART_MIN);
     /* 1 TiB: 10,000 parts need ~104.9 MiB each, rounded up to 105 MiB. */
     uint64_t tib = 1ULL << 40;

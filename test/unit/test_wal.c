@@ -554,24 +554,31 @@ START_TEST(test_identity_ensure)
 {
     ws_repo *r = open_repo();
     ws_repo_identity a = {.sysid = 111, .pg_version = 15, .seg_size = 16 * MiB}, b = a, got;
+    ws_digest d1, d2;
     bool created;
 
     ck_assert_int_eq(ws_repo_identity_load(r, &got, &err), 0);
-    ck_assert_int_eq(ws_repo_identity_ensure(r, &a, "seg", &created, &err), 0);
+    /* A repository known to have had one: a missing identity is not made anew. */
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &a, "seg", true, &created, NULL, &err), -1);
+    ck_assert_int_eq(err.code, WS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "vanished"), "%s", err.msg);
+    ck_assert_int_eq(ws_repo_identity_load(r, &got, &err), 0);
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &a, "seg", false, &created, &d1, &err), 0);
     ck_assert(created);
-    ck_assert_int_eq(ws_repo_identity_ensure(r, &a, "seg", &created, &err), 0);
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &a, "seg", true, &created, &d2, &err), 0);
     ck_assert(!created);
+    ck_assert(d1.size > 0 && d1.size == d2.size && memcmp(d1.sha256, d2.sha256, WS_SHA256_LEN) == 0);
     b.sysid = 222;
-    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", &created, &err), -1);
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", false, &created, NULL, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CONFLICT);
     ck_assert_msg(strstr(err.msg, "system identifier 111") && strstr(err.msg, "system identifier 222"), "%s", err.msg);
     b = a;
     b.seg_size = 64 * MiB;
-    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", &created, &err), -1);
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", false, &created, NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "16777216"));
     b = a;
     b.pg_version = 14;
-    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", &created, &err), -1);
+    ck_assert_int_eq(ws_repo_identity_ensure(r, &b, "seg", false, &created, NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "PostgreSQL 15"));
     ck_assert_int_eq(ws_repo_identity_load(r, &got, &err), 1);
     ck_assert_uint_eq(got.sysid, 111);
