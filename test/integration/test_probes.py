@@ -5,8 +5,9 @@ A table of probes (PROBES below): each one sets up one bad condition -- a
 missing or unmounted repository, a file that changes while it is archived,
 a FIFO where a file is expected, key material in the wrong place, names
 that forge log lines -- and checks that walship neither loses data nor
-hangs nor leaks.  The table is the list of conditions the suite covers;
-every probe must run its checks (a probe that checks nothing fails).
+hangs nor leaks.  The table is the list of conditions the suite covers
+(test/integration/README.md maps each to its probe and unit tests); every
+probe must run its checks (a probe that checks nothing fails).
 
 The probes share one PostgreSQL 15 primary archiving into a file://
 repository (run as `postgres` when the test runs as root) and, where the
@@ -336,50 +337,61 @@ def read_position(pid, path):
 
 
 def probe_file_changes(env):
-    """The file grows while walship-push reads it (reads slowed with strace):
-    the push fails, nothing is committed, and the retry succeeds."""
+    """The file grows, or shrinks, while walship-push reads it (reads slowed
+    with strace): the push fails, nothing is committed, and the retry of
+    the unchanged file succeeds."""
     r = env.r
     if not shutil.which("strace"):
         r.check("file changes while archived: strace is installed (contrib/install-deps)", False)
         return
-    root = env.dir("grow-repo")
-    conf = env.conf("grow", repo="file://" + root)
+
+    def grow(path):
+        with open(path, "ab") as f:
+            f.write(b"\0" * 8192)
+
+    def shrink(path):
+        os.truncate(path, 16 * MiB - 8192)
+
     seg = env.segments()[-1]
-    work = env.dir("grow")
-    path = os.path.join(work, seg)
-    shutil.copy(os.path.join(env.orig, seg), path)
-    give(path)
-    argv = pgtest.as_user(["strace", "-f", "-o", "/dev/null", "-e", "inject=read:delay_exit=50000",
-                           env.push, "--config", conf, path])
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    grown = False
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None and not grown:
-        pid = find_pid([env.push, "--config", conf, path])
-        pos = read_position(pid, path) if pid else None
-        if pos is not None and 0 < pos < 8 * MiB:
-            with open(path, "ab") as f:
-                f.write(b"\0" * 8192)
-            grown = True
-        else:
-            time.sleep(0.02)
-    try:
-        _, err = proc.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    r.check("file changes while archived: the file grew while walship-push was reading it", grown, err)
-    r.check("file changes while archived: the push fails saying so",
-            proc.returncode == 1 and "changed while being archived" in err, "exit %s: %s" % (proc.returncode, err))
-    keys = Repo(env.tmp, "grow-view", root=root).keys("wal/")
-    r.check("file changes while archived: nothing was committed under its key", wal_key(seg) not in keys, str(keys))
-    os.truncate(path, 16 * MiB)
-    p = env.push_file(conf, path)
-    out = os.path.join(env.dir("scratch-grow"), "out")
-    f = env.fetch_file(conf, seg, out)
-    r.check("file changes while archived: the retry of the unchanged file succeeds and restores byte-identical",
-            p.returncode == 0 and f.returncode == 0 and sha256_file(out) == sha256_file(os.path.join(env.orig, seg)),
-            "push %d %s; fetch %d %s" % (p.returncode, p.stderr, f.returncode, f.stderr))
+    for how, change in (("grows", grow), ("shrinks", shrink)):
+        root = env.dir("change-repo-" + how)
+        conf = env.conf("change-" + how, repo="file://" + root)
+        path = os.path.join(env.dir("change-" + how), seg)
+        shutil.copy(os.path.join(env.orig, seg), path)
+        give(path)
+        argv = pgtest.as_user(["strace", "-f", "-o", "/dev/null", "-e", "inject=read:delay_exit=50000",
+                               env.push, "--config", conf, path])
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        changed = False
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and not changed:
+            pid = find_pid([env.push, "--config", conf, path])
+            pos = read_position(pid, path) if pid else None
+            if pos is not None and 0 < pos < 8 * MiB:
+                change(path)
+                changed = True
+            else:
+                time.sleep(0.02)
+        try:
+            _, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        label = "file %s while archived" % how
+        r.check("%s: it changed while walship-push was reading it" % label, changed, err)
+        r.check("%s: the push fails saying so" % label,
+                proc.returncode == 1 and "changed while being archived" in err,
+                "exit %s: %s" % (proc.returncode, err))
+        keys = Repo(env.tmp, "change-view-" + how, root=root).keys("wal/")
+        r.check("%s: nothing was committed under its key" % label, wal_key(seg) not in keys, str(keys))
+        shutil.copy(os.path.join(env.orig, seg), path)
+        p = env.push_file(conf, path)
+        out = os.path.join(env.dir("scratch-change-" + how), "out")
+        f = env.fetch_file(conf, seg, out)
+        r.check("%s: the retry of the unchanged file succeeds and restores byte-identical" % label,
+                p.returncode == 0 and f.returncode == 0
+                and sha256_file(out) == sha256_file(os.path.join(env.orig, seg)),
+                "push %d %s; fetch %d %s" % (p.returncode, p.stderr, f.returncode, f.stderr))
 
 
 # --- FIFOs, key material, names that forge log lines, small things -------------
@@ -456,17 +468,18 @@ def probe_key_permissions(env):
     """A key file others can read is refused (as ssh refuses such a private
     key), saying how to fix it."""
     r = env.r
-    key = os.path.join(env.tmp, "open.key")
-    pgtest.write_key_file(key)
-    os.chmod(key, 0o644)
-    conf = env.conf("open-key", repo=env.repo.url, encryption_key_file=key)
     seg = env.segments()[-1]
-    p = env.push_file(conf, os.path.join(env.orig, seg))
-    r.check("key file readable by others: walship-push refuses it, naming it and the fix",
-            p.returncode == 1 and one_error(p, key, "chmod 600"), "exit %d: %s" % (p.returncode, p.stderr))
-    f = env.fetch_file(conf, seg, os.path.join(env.dir("scratch-openkey"), "out"))
-    r.check("key file readable by others: walship-fetch stops recovery (202)",
-            f.returncode == 202 and one_error(f, key), "exit %d: %s" % (f.returncode, f.stderr))
+    for mode, who in ((0o644, "everyone"), (0o640, "its group")):
+        key = os.path.join(env.tmp, "open-%o.key" % mode)
+        pgtest.write_key_file(key)
+        os.chmod(key, mode)
+        conf = env.conf("open-key-%o" % mode, repo=env.repo.url, encryption_key_file=key)
+        p = env.push_file(conf, os.path.join(env.orig, seg))
+        r.check("key file readable by %s (%o): walship-push refuses it, naming it and the fix" % (who, mode),
+                p.returncode == 1 and one_error(p, key, "chmod 600"), "exit %d: %s" % (p.returncode, p.stderr))
+        f = env.fetch_file(conf, seg, os.path.join(env.dir("scratch-openkey"), "out"))
+        r.check("key file readable by %s (%o): walship-fetch stops recovery (202)" % (who, mode),
+                f.returncode == 202 and one_error(f, key), "exit %d: %s" % (f.returncode, f.stderr))
 
 
 def probe_forged_names(env):
@@ -525,10 +538,75 @@ def probe_permission_standby(env):
             codes == {"recovery": 201, "standby": 1}, str(codes))
 
 
+FULL_DISK_SCRIPT = r"""
+set -u
+mnt=$1 push=$2 fetch=$3 conf_full=$4 conf_good=$5 seg=$6 out=$7 user=$8
+as_user() { if [ "$user" = root ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
+mount -t tmpfs -o size=1m,mode=0755 walship-full "$mnt/repo" || exit 90
+mount -t tmpfs -o size=1m,mode=0755 walship-full "$mnt/dest" || exit 90
+[ "$user" = root ] || chown "$user" "$mnt/repo" "$mnt/dest" || exit 91
+# Room for the identity, not for the segment's object.
+head -c $((1024 * 1024 - 8192)) /dev/zero >"$mnt/repo/filler~" || exit 92
+as_user "$push" --config "$conf_full" "$seg" 2>"$out/push.err"; echo "push=$?"
+as_user "$fetch" --config "$conf_full" "$(basename "$seg")" "$mnt/dest/a" 2>"$out/fetch-full.err"; echo "fetch_full=$?"
+as_user "$fetch" --config "$conf_good" "$(basename "$seg")" "$mnt/dest/RECOVERYXLOG" 2>"$out/fetch-dest.err"
+echo "fetch_dest=$?"
+(cd "$mnt/repo" && find . -path ./locks~ -prune -o -type f ! -name 'filler~' -print | sort | tr '\n' ' '); echo
+(cd "$mnt/dest" && find . -type f | sort | tr '\n' ' '); echo
+"""
+
+
+def probe_full_disk(env):
+    """A full file system (a 1 MiB tmpfs in a private mount namespace):
+    under the repository, a push fails naming the cause and leaves no
+    object, so a fetch answers "not found"; under fetch's destination, the
+    fetch fails (202) and leaves no partial file."""
+    r = env.r
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        r.check("full disk: runs as root with unshare (a private tmpfs is mounted)", False)
+        return
+    mnt = env.dir("full")
+    for d in ("repo", "dest"):
+        env.dir(os.path.join("full", d))
+    out = env.dir("full-out")
+    conf_full = env.conf("full", repo="file://" + os.path.join(mnt, "repo"))
+    # The segment whose object is largest (over 64 KiB, so it cannot fit).
+    name = max(env.segments(), key=lambda n: env.repo.size(wal_key(n)))
+    if not r.check("full disk: an archived segment's object is larger than 64 KiB",
+                   env.repo.size(wal_key(name)) > 65536, str(env.repo.size(wal_key(name)))):
+        return
+    seg = os.path.join(env.orig, name)
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", FULL_DISK_SCRIPT, "full-disk",
+                        mnt, env.push, env.fetch, conf_full, env.repo.conf, seg, out, pgtest.run_user()],
+                       capture_output=True, text=True, timeout=120)
+    lines = p.stdout.split("\n")
+    codes = dict(line.split("=", 1) for line in lines if re.match(r"^\w+=\d+$", line))
+    if not r.check("full disk: a private tmpfs was mounted", p.returncode == 0 and len(lines) >= 5,
+                   "exit %d: %s %s" % (p.returncode, p.stdout, p.stderr)):
+        return
+    repo_files, dest_files = lines[3].split(), lines[4].split()
+
+    def err(name):
+        with open(os.path.join(out, name)) as f:
+            return f.read()
+
+    push_err = err("push.err")
+    r.check("full disk under the repository: push exits 1 with one error naming the path and the cause",
+            codes.get("push") == "1" and len([x for x in push_err.splitlines() if "ERROR" in x]) == 1
+            and "No space left on device" in push_err and mnt in push_err, "%s: %s" % (codes, push_err))
+    r.check("full disk under the repository: no object or temp file is left but the identity",
+            repo_files == ["./repo.identity.ws"], str(repo_files))
+    r.check("full disk under the repository: fetch then answers 'not found' (1), nothing half-written taken",
+            codes.get("fetch_full") == "1", "%s: %s" % (codes, err("fetch-full.err")))
+    r.check("full disk under fetch's destination: 202 naming the cause, no partial file left",
+            codes.get("fetch_dest") == "202" and "No space left on device" in err("fetch-dest.err")
+            and dest_files == [], "%s %s: %s" % (codes, dest_files, err("fetch-dest.err")))
+
+
 def probe_small_things(env):
-    """The conditions that held up when the issue was filed, kept covered:
-    wrong name, wrong size, zero pages, an unreadable WAL file, a malformed
-    config file, eight concurrent pushes of one segment."""
+    """Conditions that already held up, kept covered: wrong name, wrong
+    size, zero pages, an unreadable WAL file, a malformed .backup file, a
+    malformed config file, eight concurrent pushes of one segment."""
     r = env.r
     seg = env.segments()[-1]
     work = env.dir("small")
@@ -543,9 +621,12 @@ def probe_small_things(env):
         os.chmod(path, mode)
         return path
 
+    backups = sorted(n for n in os.listdir(env.orig) if n.endswith(".backup"))
+    bad_backup = backups[0] if backups else "000000010000000000000002.00000028.backup"
     keys = env.repo.keys()
     for label, path, needle in (
             ("a wrong name", put("notawalfile", good), "not a WAL file name"),
+            ("a malformed .backup file", put(bad_backup, b"START WAL LOCATION: nonsense\n"), bad_backup),
             ("a wrong size", put("0000000100000000000000A1", good[:MiB]), "differs"),
             ("zero pages", put("0000000100000000000000A2", bytes(16 * MiB)), "page magic"),
             ("an unreadable file", put("0000000100000000000000A3", good, 0o000), "Permission denied")):
@@ -591,7 +672,9 @@ PROBES = [
     ("forged-names", probe_forged_names, "%f/%p with control characters or 5,000 bytes: escaped and cut"),
     ("backup-offset", probe_backup_offset, ".backup name offset differs from START WAL LOCATION: refused"),
     ("permission-standby", probe_permission_standby, "file:// EACCES: 201 in archive recovery, 1 in standby"),
-    ("small-things", probe_small_things, "wrong name/size, zero pages, unreadable file, bad config, 8 pushes"),
+    ("full-disk", probe_full_disk, "a full file system under the repository or fetch's destination"),
+    ("small-things", probe_small_things,
+     "wrong name/size, zero pages, unreadable file, malformed .backup and config files, 8 pushes"),
 ]
 
 

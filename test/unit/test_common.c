@@ -624,6 +624,28 @@ START_TEST(test_errclass_table)
 }
 END_TEST
 
+/* Untrusted text in a message can neither break nor forge a log line. */
+START_TEST(test_err_show)
+{
+    char out[WS_SHOW_BUF], longer[5000];
+    const char forged[] = "a\nwalship-push: ERROR: \x1b[2J\"\\\xff";
+
+    ck_assert_str_eq(ws_err_show(forged, sizeof forged - 1, out),
+                     "\"a\\x0awalship-push: ERROR: \\x1b[2J\\\"\\\\\\xff\"");
+    ck_assert_str_eq(ws_err_show("", 0, out), "\"\"");
+    memset(longer, 'x', sizeof longer);
+    ck_assert_str_eq(ws_err_show(longer, WS_SHOW_MAX, out) + WS_SHOW_MAX, "x\"");
+    ws_err_show(longer, sizeof longer, out);
+    ck_assert_uint_eq(strlen(out), WS_SHOW_MAX + 5); /* quotes and "..." */
+    ck_assert_str_eq(out + WS_SHOW_MAX + 1, "...\"");
+    /* The worst case fits: every byte escaped, then cut. */
+    memset(longer, '\n', sizeof longer);
+    ws_err_show(longer, sizeof longer, out);
+    ck_assert_uint_eq(strlen(out), WS_SHOW_MAX * 4 + 5);
+    ck_assert_uint_lt(strlen(out), WS_SHOW_BUF);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -639,6 +661,7 @@ static Suite *common_suite(void)
     tcase_add_test(t, test_write_atomic);
     tcase_add_test(t, test_tmp_discard);
     tcase_add_test(t, test_hex);
+    tcase_add_test(t, test_err_show);
     tcase_add_test(t, test_buf);
     tcase_add_test(t, test_kvrec_round_trip);
     tcase_add_test(t, test_kvrec_empty_and_hex);
