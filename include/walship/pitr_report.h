@@ -16,10 +16,12 @@
 #include "walship/pitr_recovery_conf.h"
 #include "walship/pitr_run.h"
 
-/* Measured on the benchmark machine (doc/benchmarks.md): decode and extract
- * of a backup with 2 workers, and replay of WAL fetched by walship-fetch. */
-#define WS_PITR_RESTORE_RATE (180.0 * 1024 * 1024) /* tar bytes per second */
-#define WS_PITR_REPLAY_RATE  (60.0 * 1024 * 1024)  /* WAL bytes per second */
+/* Measured by bench/run-pitr-bench on a busy 2-core machine (doc/benchmarks.md,
+ * "pitr-restore: restore throughput and RTO"), rounded down: restore with 2
+ * workers from file://, and start, replay and promotion through walship-fetch
+ * from s3://. */
+#define WS_PITR_RESTORE_RATE (100.0 * 1024 * 1024) /* tar bytes per second */
+#define WS_PITR_REPLAY_RATE  (20.0 * 1024 * 1024)  /* WAL bytes per second */
 
 /* The outcome of a restore. */
 typedef struct ws_pitr_result {
