@@ -10,8 +10,12 @@
 #include "walship/clock.h"
 #include "walship/repo_keys.h"
 
-#define PAUSE_MIN 0.2 /* seconds between rounds, doubling up to PAUSE_MAX */
-#define PAUSE_MAX 3.0
+/* Seconds between rounds, doubling up to PAUSE_MAX: the last segment and the
+ * history file usually arrive within a second or two of the stream's end, and
+ * every second waited is part of the backup's duration; a round costs one or
+ * two reads (HEADs on S3). */
+#define PAUSE_MIN 0.1
+#define PAUSE_MAX 1.0
 
 void ws_backup_wal_names(const ws_backup_wal_range *r, char first[WS_WAL_NAME_MAX], char last[WS_WAL_NAME_MAX],
                          char history[WS_WAL_NAME_MAX])

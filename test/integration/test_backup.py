@@ -325,8 +325,17 @@ def scenario_backup_restore(env, repo, p):
                 rec["backup_history_file"].endswith(".backup") and rec["segment_size"] == 16 * MiB,
                 json.dumps({k: rec.get(k) for k in ("start", "stop", "system_identifier")}))
     listed = env.walship_cmd(repo, "backups").stdout
-    env.r.check("B: walship backups lists it as complete",
-                any(line.startswith(rec["id"]) and " complete " in line for line in listed.splitlines()), listed)
+    row = [line.split() for line in listed.splitlines() if line.startswith(rec["id"])]
+    env.r.check("B: walship backups lists it as complete, with its stop LSN and timeline",
+                len(row) == 1 and "complete" in row[0] and rec["stop"]["lsn"] in row[0] and
+                str(rec["stop"]["timeline"]) in row[0], listed)
+    # Without a terminal (and without --quiet): one line per phase, in order.
+    phases = ["connecting to PostgreSQL", "starting the backup", "streaming", "waiting up to", "complete: stop LSN"]
+    at = [next((i for i, ln in enumerate(proc.stderr.splitlines()) if ph in ln), -1) for ph in phases]
+    env.r.check("B: one line per phase on stderr (connect, start, stream, WAL wait, complete)",
+                -1 not in at and at == sorted(at) and "\r" not in proc.stderr, proc.stderr[-2000:])
+    env.r.check("B: --json printed the catalog record", env.catalog(repo).get(rec["id"]) == rec,
+                json.dumps(rec)[:1500])
     env.r.check("B: the WAL it needs is in the repository",
                 repo.exists(pgtest.wal_key(rec["stop"]["segment"])) and
                 repo.exists(pgtest.wal_key(rec["backup_history_file"])), rec["stop"]["segment"])
@@ -788,7 +797,7 @@ def run_all(env):
     steps = []
     p = repo = None
     # Every check of every scenario (a scenario that stops early fails).
-    env.r.expect(51 if env.kind == "file" else 42)
+    env.r.expect(53 if env.kind == "file" else 44)
     try:
         if env.kind == "s3":
             env.start_s3()
