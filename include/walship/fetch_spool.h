@@ -27,6 +27,7 @@
 
 #include "walship/buf.h"
 #include "walship/error.h"
+#include "walship/key.h"
 #include "walship/wal_name.h"
 #include "walship/wal_segment.h"
 
@@ -67,6 +68,12 @@ int ws_fetch_spool_want_format(const ws_spool_want *w, ws_buf *out, ws_err *err)
 int ws_fetch_spool_want_parse(const char *buf, size_t len, const char *what, ws_spool_want *out, ws_err *err);
 
 bool ws_fetch_spool_identity_equal(const ws_spool_identity *a, const ws_spool_identity *b);
+
+/* The identity of the spool for repository `repo` (its URL), s3_endpoint
+ * `endpoint` (NULL when not set), encryption key `key` (NULL without) and
+ * the cluster's sysid; false when a field does not fit. */
+bool ws_fetch_spool_identity_make(const char *repo, const char *endpoint, const ws_key *key, uint64_t sysid,
+                                  ws_spool_identity *out);
 bool ws_fetch_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b);
 
 /* Whether segment number segno of timeline tli is in want's window. */

@@ -1,77 +1,72 @@
 /*
  * walship-fetch - PostgreSQL's restore_command: walship-fetch %f %p
  *
- * Parses the arguments and runs one call (restore_run.h): the object of WAL
- * file %f is verified completely and only then %p appears, atomically; the
- * exit status tells PostgreSQL what happened (usage() below and
- * doc/archive.md).
+ * Serves a segment the prefetcher left in the spool (restore_fast.h) in a
+ * process that does not load the storage drivers' libraries; every other
+ * call -- a direct fetch, "not found", an error, --help -- is the full
+ * program's: walship-fetch-full, next to this executable, run with the same
+ * arguments and environment, whose exit status PostgreSQL gets.
  */
-#include <stdio.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "walship/cli.h"
+#include "walship/config.h"
 #include "walship/log.h"
+#include "walship/restore_fast.h"
 #include "walship/restore_run.h"
+
+#define FULL_NAME "walship-fetch-full"
 
 extern char **environ;
 
-static void usage(FILE *out)
+/* The fast path, on a copy of argv (--config is taken out of it). */
+static int fast(int argc, char **argv)
 {
-    fputs("Usage: walship-fetch [--config FILE] WALFILE DEST\n"
-          "\n"
-          "Restores one WAL file from the repository; for PostgreSQL's restore_command:\n"
-          "  restore_command = 'walship-fetch %f %p'\n"
-          "\n"
-          "WALFILE is the WAL file name (%f); DEST the path to write (%p, relative to\n"
-          "the data directory).  DEST appears atomically and only once the whole\n"
-          "object is verified.  A .partial file is returned only when asked for by\n"
-          "its own name, never in place of a segment.\n"
-          "\n"
-          "Exit status (PostgreSQL stops recovery on any status above 125):\n"
-          "  0    restored and verified\n"
-          "  1    not in the repository (one request); PostgreSQL takes this as\n"
-          "       \"not found\": the end of the archive, or in standby mode, retry later\n"
-          "  1    storage unreachable after the retry budget, or a file system error\n"
-          "       reading a file:// repository (EIO, EACCES, ...), in standby mode\n"
-          "       (standby.signal in the working directory): the standby waits, retries\n"
-          "  200  integrity failure: checksum, authentication tag, decoding, wrong or\n"
-          "       missing encryption key, unknown format, or content that is not the\n"
-          "       named WAL file -- always fatal: never taken as \"not found\"\n"
-          "  201  storage unreachable after retries in archive recovery (recovery.signal\n"
-          "       or no signal file), or S3 refused the request (403 access denied,\n"
-          "       other 4xx) in any mode\n"
-          "  202  usage, configuration or local error (bad arguments, cannot write DEST),\n"
-          "       or not this cluster's repository: the file:// directory is missing,\n"
-          "       the location has no walship identity (wrong repo, not mounted), or\n"
-          "       another system identifier than ./global/pg_control\n"
-          "\n"
-          "Prefetching (setting prefetch, default 8; 0 turns it off): when run by\n"
-          "PostgreSQL in recovery, after restoring segment N walship-fetch keeps\n"
-          "segments N+1..N+prefetch coming in the background, verified the same way,\n"
-          "into walship-spool/ next to DEST; a later call takes its segment from\n"
-          "there with a rename.  The exit statuses are the same either way.\n"
-          "See doc/archive.md.\n",
-          out);
+    char **args = malloc(((size_t) argc + 1) * sizeof *args);
+    const char *path = NULL;
+    ws_config cfg;
+    ws_err err;
+    int n = argc, served = 0;
+
+    if (!args)
+        return 0;
+    memcpy(args, argv, ((size_t) argc + 1) * sizeof *args);
+    ws_err_clear(&err);
+    if (ws_config_take_arg(&n, args, &path, &err) == 0 && n == 3 && args[1][0] != '-' &&
+        ws_cli_check_path("WALFILE", args[1], &err) == 0 && ws_cli_check_path("DEST", args[2], &err) == 0 &&
+        ws_config_load(&cfg, path, environ, &err) == 0) {
+        ws_log_init("walship-fetch", cfg.log_level);
+        served = ws_restore_fast_serve(&cfg, args[1], args[2]);
+        ws_config_free(&cfg);
+    }
+    free(args);
+    return served;
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const names[] = {"WALFILE", "DEST", NULL};
-    /* Every failure to start is fatal for PostgreSQL: a misconfigured
-     * restore_command must not look like the end of the archive. */
-    static const ws_cli_files_spec spec = {
-        .progname = "walship-fetch",
-        .usage = usage,
-        .names = names,
-        .expected = "expected WALFILE DEST (restore_command = 'walship-fetch %f %p')",
-        .usage_status = WS_FETCH_LOCAL,
-        .fail_status = WS_FETCH_LOCAL,
-    };
-    ws_config cfg;
-    int first, status;
+    char self[PATH_MAX], full[PATH_MAX + sizeof FULL_NAME];
+    ssize_t len;
+    char *slash;
 
-    if (ws_cli_files(&spec, &argc, argv, environ, &cfg, &first, &status))
-        return status;
-    status = ws_restore_run(&cfg, argv[first], argv[first + 1]);
-    ws_config_free(&cfg);
-    return status;
+    ws_log_init("walship-fetch", WS_LOG_NOTICE);
+    if (fast(argc, argv))
+        return WS_FETCH_OK;
+    len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        ws_log(WS_LOG_ERROR, "cannot find this executable (/proc/self/exe): %s (exit %d)", strerror(errno),
+               WS_FETCH_LOCAL);
+        return WS_FETCH_LOCAL;
+    }
+    self[len] = '\0';
+    slash = strrchr(self, '/');
+    *slash = '\0';
+    snprintf(full, sizeof full, "%s/" FULL_NAME, self);
+    execve(full, argv, environ);
+    ws_log(WS_LOG_ERROR, "cannot run %s: %s (exit %d)", full, strerror(errno), WS_FETCH_LOCAL);
+    return WS_FETCH_LOCAL;
 }

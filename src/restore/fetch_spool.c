@@ -123,6 +123,23 @@ bool ws_fetch_spool_identity_equal(const ws_spool_identity *a, const ws_spool_id
            strcmp(a->key_id, b->key_id) == 0;
 }
 
+bool ws_fetch_spool_identity_make(const char *repo, const char *endpoint, const ws_key *key, uint64_t sysid,
+                                  ws_spool_identity *out)
+{
+    int n = snprintf(out->repo, sizeof out->repo, "%s", repo);
+
+    if (n < 0 || (size_t) n >= sizeof out->repo)
+        return false;
+    n = snprintf(out->endpoint, sizeof out->endpoint, "%s", endpoint ? endpoint : "");
+    if (n < 0 || (size_t) n >= sizeof out->endpoint)
+        return false;
+    out->key_id[0] = '\0';
+    if (key)
+        ws_key_id_hex(ws_key_id(key), out->key_id);
+    out->sysid = sysid;
+    return true;
+}
+
 bool ws_fetch_spool_want_equal(const ws_spool_want *a, const ws_spool_want *b)
 {
     return a->tli == b->tli && a->pos == b->pos && a->seg_size == b->seg_size && a->cap == b->cap &&

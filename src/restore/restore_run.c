@@ -72,7 +72,6 @@ static bool spool_applies(const ws_config *cfg, const ws_repo *repo, const ws_wa
                           ws_recovery_mode mode, uint64_t sysid, spool_use *u)
 {
     ws_err e;
-    int n;
 
     if (cfg->prefetch == 0 || mode == WS_RECOVERY_NONE || (w->kind != WS_WAL_SEGMENT && w->kind != WS_WAL_HISTORY))
         return false;
@@ -80,15 +79,8 @@ static bool spool_applies(const ws_config *cfg, const ws_repo *repo, const ws_wa
         ws_log(WS_LOG_DEBUG, "no prefetching: no system identifier in ./global/pg_control");
         return false;
     }
-    u->id.sysid = sysid;
-    n = snprintf(u->id.repo, sizeof u->id.repo, "%s", cfg->repo);
-    if (n < 0 || (size_t) n >= sizeof u->id.repo ||
-        snprintf(u->id.endpoint, sizeof u->id.endpoint, "%s", cfg->s3_endpoint ? cfg->s3_endpoint : "") >=
-            (int) sizeof u->id.endpoint)
+    if (!ws_fetch_spool_identity_make(cfg->repo, cfg->s3_endpoint, repo->key, sysid, &u->id))
         return false;
-    u->id.key_id[0] = '\0';
-    if (repo->key)
-        ws_key_id_hex(ws_key_id(repo->key), u->id.key_id);
     if (ws_fetch_spool_dir_for(dest, u->dir, sizeof u->dir, &e) < 0) {
         ws_log(WS_LOG_DEBUG, "no prefetching: %s", e.msg);
         return false;

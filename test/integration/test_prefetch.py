@@ -671,7 +671,13 @@ def main():
             env.repo_settings = {"repo": env.url}
             t = None
             # At least this many checks per scenario (pgtest.Results).
-            env.r.expect(8 + sum({"S": 10, "C": 4, "K": 3}.get(x, 0) for x in set(args.only)))
+            env.r.expect(9 + sum({"S": 10, "C": 4, "K": 3}.get(x, 0) for x in set(args.only)))
+            # Spool hits are served by walship-fetch itself, without loading
+            # the storage drivers' libraries (restore_fast.h).
+            p = subprocess.run(["readelf", "-d", env.fetch], capture_output=True, text=True)
+            needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", p.stdout)
+            env.r.check("walship-fetch loads neither libcurl nor libxml2 (needs: %s)" % ", ".join(needed),
+                        bool(needed) and not any(n.startswith(("libcurl", "libxml2")) for n in needed), p.stderr)
             steps = [("T", lambda: scenario_timeline(env))]
             for label, fn in steps:
                 t = fn()
