@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/buf.h"
 #include "walship/lockfile.h"
 
@@ -30,7 +31,7 @@ typedef struct mem_storage {
     fault faults[FAULTS_MAX];
     size_t nfaults;
     unsigned calls[WS_STORAGE_MEM_NOPS];
-    char lockdir[64]; /* with_locks: a private directory for the lock files */
+    char lockdir[UNIT_TMP_MAX]; /* with_locks: a private directory for the lock files */
     ws_storage_ops ops;
 } mem_storage;
 
@@ -331,7 +332,7 @@ ws_storage *ws_storage_mem_new(const char *url, bool with_locks)
     m->base.ops = &m->ops;
     m->base.url = strdup(url);
     if (with_locks) {
-        snprintf(m->lockdir, sizeof m->lockdir, "/tmp/walship-mem-locks-XXXXXX");
+        unit_tmp_template(m->lockdir, sizeof m->lockdir, "walship-mem-locks");
         if (!mkdtemp(m->lockdir)) {
             mem_close(&m->base);
             return NULL;

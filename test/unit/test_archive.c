@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/archive_ack.h"
 #include "walship/archive_backlog.h"
 #include "walship/archive_lock.h"
@@ -33,7 +34,7 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ws-test-archive-XXXXXX");
+    unit_tmp_template(tmpdir, sizeof tmpdir, "ws-test-archive");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ws_err_clear(&err);
 }
@@ -545,7 +546,11 @@ int main(void)
     SRunner *sr = srunner_create(suite());
     int failed;
 
+    unit_tmp_init("archive");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/backup_catalog.h"
 #include "walship/backup_history.h"
 #include "walship/backup_preflight.h"
@@ -1290,7 +1291,7 @@ static const char *write_conf(const char *name, const char *text, char path[512]
     FILE *f;
 
     if (!conf_dir[0]) {
-        snprintf(conf_dir, sizeof conf_dir, "/tmp/ws-preflight-XXXXXX");
+        unit_tmp_template(conf_dir, sizeof conf_dir, "ws-preflight");
         ck_assert_ptr_nonnull(mkdtemp(conf_dir));
     }
     snprintf(path, 512, "%s/%s", conf_dir, name);
@@ -1487,7 +1488,11 @@ int main(int argc, char **argv)
     SRunner *r = srunner_create(suite(real));
     int failed;
 
+    unit_tmp_init("backup");
+
     srunner_run_all(r, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(r);
     srunner_free(r);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

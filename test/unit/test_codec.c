@@ -8,6 +8,7 @@
 
 #include <lz4frame.h>
 
+#include "unit_tmp.h"
 #include "walship/codec.h"
 #include "walship/filter_aesgcm.h"
 
@@ -408,14 +409,14 @@ START_TEST(standard_tools_recover_plain_objects)
 {
     size_t len = 200000, obj_len;
     uint8_t *data = wal_like(len);
-    char dir[] = "/tmp/ws-tools-XXXXXX", cmd[512], path[300];
+    char dir[256], cmd[2048], path[300];
     FILE *f;
 
     if (system("command -v lz4 >/dev/null 2>&1") != 0) {
         free(data);
         ck_abort_msg("the lz4 tool is needed for this test (apt-get install lz4)");
     }
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(mkdtemp(unit_tmp_template(dir, sizeof dir, "ws-tools")));
     for (int c = 0; c < 2; c++) {
         uint8_t *obj = encode(data, len, c ? WS_COMPRESS_LZ4 : WS_COMPRESS_NONE, NULL, 0, 0, &obj_len);
 
@@ -556,7 +557,11 @@ int main(void)
     SRunner *sr = srunner_create(codec_suite());
     int failed;
 
+    unit_tmp_init("codec");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/buf.h"
 #include "walship/clock.h"
 #include "walship/errclass.h"
@@ -35,7 +36,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/walship-test-common-XXXXXX");
+    unit_tmp_template(tmpdir, sizeof tmpdir, "walship-test-common");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ws_err_clear(&err);
 }
@@ -677,7 +678,11 @@ int main(void)
     SRunner *sr = srunner_create(common_suite());
     int failed;
 
+    unit_tmp_init("common");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/config.h"
 #include "walship/log.h"
 
-#define TMP_TEMPLATE "/tmp/walship-test-config-XXXXXX"
-static char tmpdir[sizeof TMP_TEMPLATE];
+static char tmpdir[UNIT_TMP_MAX];
 static char absent_default[300]; /* a default config path that does not exist */
 static ws_err err;
 static ws_config cfg;
@@ -73,7 +73,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void setup(void)
 {
-    memcpy(tmpdir, TMP_TEMPLATE, sizeof TMP_TEMPLATE);
+    unit_tmp_template(tmpdir, sizeof tmpdir, "walship-test-config");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(absent_default, sizeof absent_default, "%s/absent/walship.conf", tmpdir);
     ws_err_clear(&err);
@@ -1133,7 +1133,9 @@ static Suite *config_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(config_suite());
+    unit_tmp_init("config");
     srunner_run_all(sr, CK_NORMAL);
+    unit_tmp_cleanup();
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

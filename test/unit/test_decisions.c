@@ -20,6 +20,7 @@
 
 #include "storage_conformance.h"
 #include "storage_mem.h"
+#include "unit_tmp.h"
 #include "walship/archive_ack.h"
 #include "walship/archive_push.h"
 #include "walship/errclass.h"
@@ -31,18 +32,17 @@
 #include "walship/restore_run.h"
 #include "walship/wal_segment.h"
 
-#define MiB     (1024 * 1024)
-#define SYSID   UINT64_C(7300000000000000001)
-#define OTHER   UINT64_C(7300000000000000002)
-#define URL     "mem://decisions"
-#define SEG1    "000000010000000000000001"
-#define SEG2    "000000010000000000000002"
-#define SEG3    "000000010000000000000003"
-#define ABSENT  "00000001000000000000000F"
-#define TMP_DIR "/tmp/walship-test-decisions-XXXXXX"
+#define MiB    (1024 * 1024)
+#define SYSID  UINT64_C(7300000000000000001)
+#define OTHER  UINT64_C(7300000000000000002)
+#define URL    "mem://decisions"
+#define SEG1   "000000010000000000000001"
+#define SEG2   "000000010000000000000002"
+#define SEG3   "000000010000000000000003"
+#define ABSENT "00000001000000000000000F"
 
-static char tmpdir[sizeof TMP_DIR];
-static char pg_wal[sizeof TMP_DIR + 16], status_dir[sizeof TMP_DIR + 40], ack_dir[sizeof TMP_DIR + 40];
+static char tmpdir[UNIT_TMP_MAX];
+static char pg_wal[UNIT_TMP_MAX + 16], status_dir[UNIT_TMP_MAX + 40], ack_dir[UNIT_TMP_MAX + 40];
 static ws_err err;
 static ws_config cfg;
 
@@ -56,7 +56,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, TMP_DIR);
+    unit_tmp_template(tmpdir, sizeof tmpdir, "walship-test-decisions");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(pg_wal, sizeof pg_wal, "%s/pg_wal", tmpdir);
     snprintf(status_dir, sizeof status_dir, "%s/archive_status", pg_wal);
@@ -969,7 +969,11 @@ int main(void)
     SRunner *sr = srunner_create(decisions_suite());
     int failed;
 
+    unit_tmp_init("decisions");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

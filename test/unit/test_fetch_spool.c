@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/fetch_spool.h"
 #include "walship/pg_datadir.h"
 #include "walship/wal_name.h"
@@ -27,8 +28,8 @@
 #define SYSID UINT64_C(7301234567890123456)
 
 static ws_err err;
-static char tmp[128];   /* per test */
-static char spool[256]; /* tmp/walship-spool */
+static char tmp[UNIT_TMP_MAX]; /* per test */
+static char spool[256];        /* tmp/walship-spool */
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -37,7 +38,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 static void setup(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/ws-spool-test-XXXXXX");
+    unit_tmp_template(tmp, sizeof tmp, "ws-spool-test");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
     snprintf(spool, sizeof spool, "%s/%s", tmp, WS_SPOOL_DIR_NAME);
 }
@@ -804,7 +805,11 @@ int main(void)
     SRunner *sr = srunner_create(suite());
     int failed;
 
+    unit_tmp_init("fetch_spool");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/codec.h"
 #include "walship/key.h"
 
@@ -122,8 +123,8 @@ END_TEST
 
 START_TEST(key_file_load)
 {
-    char path[] = "/tmp/ws-key-XXXXXX";
-    int fd = mkstemp(path);
+    char path[UNIT_TMP_MAX];
+    int fd = mkstemp(unit_tmp_template(path, sizeof path, "ws-key"));
     uint8_t id[WS_KEY_ID_LEN];
     ws_key *k = NULL;
     char file[64];
@@ -356,7 +357,11 @@ int main(void)
     SRunner *sr = srunner_create(key_suite());
     int failed;
 
+    unit_tmp_init("key");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

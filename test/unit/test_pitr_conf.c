@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/config.h"
 #include "walship/pitr_recovery_conf.h"
 
@@ -31,7 +32,7 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ws-test-pitr-conf-XXXXXX");
+    unit_tmp_template(tmpdir, sizeof tmpdir, "ws-test-pitr-conf");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ws_err_clear(&err);
 }
@@ -252,7 +253,11 @@ int main(void)
     SRunner *sr = srunner_create(suite());
     int failed;
 
+    unit_tmp_init("pitr_conf");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -19,21 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/clock.h"
 #include "walship/s3_credfetch.h"
 #include "walship/s3_credfile.h"
 #include "walship/s3_creds.h"
 
-#define TMP_TEMPLATE "/tmp/walship-test-s3creds-XXXXXX"
-
-static char tmpdir[sizeof TMP_TEMPLATE];
+static char tmpdir[UNIT_TMP_MAX];
 static ws_config cfg;
 static ws_err err;
 static char *env_store[32];
 
 static void setup(void)
 {
-    memcpy(tmpdir, TMP_TEMPLATE, sizeof TMP_TEMPLATE);
+    unit_tmp_template(tmpdir, sizeof tmpdir, "walship-test-s3creds");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     memset(&cfg, 0, sizeof cfg);
     ws_err_clear(&err);
@@ -524,7 +523,9 @@ static Suite *suite(void)
 int main(void)
 {
     SRunner *r = srunner_create(suite());
+    unit_tmp_init("s3_creds");
     srunner_run_all(r, CK_NORMAL);
+    unit_tmp_cleanup();
     int failed = srunner_ntests_failed(r);
     srunner_free(r);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

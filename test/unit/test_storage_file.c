@@ -21,6 +21,7 @@
 #include <check.h>
 
 #include "storage_conformance.h"
+#include "unit_tmp.h"
 #include "walship/storage.h"
 
 static const char *tmpbase(void)
@@ -916,7 +917,11 @@ int main(void)
     SRunner *sr = srunner_create(storage_file_suite());
     int failed;
 
+    unit_tmp_init("storage_file");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/repo_identity.h"
 #include "walship/repo_keys.h"
 #include "walship/repo_object.h"
@@ -405,8 +406,7 @@ END_TEST
 
 /* --- local files (what walship-push reads) -------------------------------- */
 
-#define TMP_TEMPLATE "/tmp/walship-test-wal-XXXXXX"
-static char tmpdir[sizeof TMP_TEMPLATE];
+static char tmpdir[UNIT_TMP_MAX];
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -418,7 +418,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static void setup(void)
 {
-    strcpy(tmpdir, TMP_TEMPLATE);
+    unit_tmp_template(tmpdir, sizeof tmpdir, "walship-test-wal");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ws_err_clear(&err);
 }
@@ -700,7 +700,11 @@ int main(void)
     SRunner *sr = srunner_create(wal_suite());
     int failed;
 
+    unit_tmp_init("wal");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

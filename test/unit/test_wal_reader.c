@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit_tmp.h"
 #include "walship/crc32c.h"
 #include "walship/repo_keys.h"
 #include "walship/repo_object.h"
@@ -1362,7 +1363,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ws-walidx-test.XXXXXX");
+    unit_tmp_template(tmpdir, sizeof tmpdir, "ws-walidx-test");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
@@ -2152,7 +2153,11 @@ int main(int argc, char **argv)
     SRunner *sr = srunner_create(real ? real_suite() : synthetic_suite());
     int failed;
 
+    unit_tmp_init("wal_reader");
+
     srunner_run_all(sr, CK_NORMAL);
+
+    unit_tmp_cleanup();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
