@@ -864,6 +864,47 @@ START_TEST(test_timeline_ambiguous)
 }
 END_TEST
 
+/* A backup of timeline 1 taken after timeline 2 branched off holds WAL that
+ * is not on timeline 2's path: a target on timeline 2 never uses it, and the
+ * plan says why. */
+START_TEST(test_ancestor_backup_after_switch)
+{
+    ws_pitr_plan p;
+    ws_pitr_plan_opts o;
+    uint64_t at;
+    int64_t on2;
+    const char *why;
+
+    build_linear(); /* backups 0 and 1 */
+    m_commits(1, 10);
+    at = tl(1)->r[tl(1)->n - 3].end;
+    m_commits(1, 5);
+    m_backup(1, 0); /* backup 2: timeline 1, after the branch point */
+    m_commits(1, 10);
+    m_switch(1);
+    m_archive(1);
+    m_branch(1, 2, at);
+    M.clock += 3600 * SEC;
+    m_other(2, 1);
+    m_commits(2, 20);
+    on2 = tl(2)->r[tl(2)->n - 5].time + SEC / 2;
+    m_switch(2);
+    m_archive(2);
+
+    o = opts_time(on2);
+    o.tli_mode = WS_PITR_TLI_NUMBER;
+    o.tli = 2;
+    plan(&o, &p);
+    ck_assert_msg(p.status == WS_PITR_PLAN_OK, "%s", p.problem);
+    ck_assert_uint_eq(p.timeline, 2);
+    ck_assert_str_eq(chosen(&p), backup_id(1));
+    why = why_rejected(&p, backup_id(2));
+    ck_assert_msg(why && strstr(why, "switch point"), "%s", why ? why : "(backup 2 not listed)");
+    ws_pitr_plan_free(&p);
+    m_free();
+}
+END_TEST
+
 /* A history whose switch point goes back (t/028_pitr_timelines.pl): timeline
  * 2 branches at A, timeline 3 branches off timeline 2's path at B < A (in
  * WAL timeline 2 copied from timeline 1). */
@@ -1063,6 +1104,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_timeline_promoted);
     tcase_add_test(c, test_timeline_ambiguous);
     tcase_add_test(c, test_timeline_backward_switch);
+    tcase_add_test(c, test_ancestor_backup_after_switch);
     tcase_add_test(c, test_backup_override_and_unknown);
     suite_add_tcase(s, c);
     c = tcase_create("targets");
