@@ -74,23 +74,28 @@ static int gcm_encrypt_chunk(gcm_filter *f, bool final, ws_err *err)
     return ws_sink_write(f->base.next, f->out, (size_t) n + WS_AESGCM_TAG_LEN, err);
 }
 
+/* Moves input into the chunk buffer, up to limit bytes in it. */
+static void take(gcm_filter *f, size_t limit, const uint8_t **buf, size_t *len)
+{
+    size_t n = limit - f->fill;
+
+    if (n > *len)
+        n = *len;
+    memcpy(f->buf + f->fill, *buf, n);
+    f->fill += n;
+    *buf += n;
+    *len -= n;
+}
+
 static int gcm_enc_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
 {
     gcm_filter *f = (gcm_filter *) s;
 
     while (len > 0) {
-        size_t n;
-
         /* A full chunk is only known to be non-final once more data comes. */
         if (f->fill == f->chunk_size && gcm_encrypt_chunk(f, false, err) < 0)
             return -1;
-        n = f->chunk_size - f->fill;
-        if (n > len)
-            n = len;
-        memcpy(f->buf + f->fill, buf, n);
-        f->fill += n;
-        buf += n;
-        len -= n;
+        take(f, f->chunk_size, &buf, &len);
     }
     return 0;
 }
@@ -138,18 +143,10 @@ static int gcm_dec_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err
     size_t whole = (size_t) f->chunk_size + WS_AESGCM_TAG_LEN;
 
     while (len > 0) {
-        size_t n;
-
         /* A full buffer followed by more bytes is a non-final chunk. */
         if (f->fill == whole && gcm_decrypt_chunk(f, false, err) < 0)
             return -1;
-        n = whole - f->fill;
-        if (n > len)
-            n = len;
-        memcpy(f->buf + f->fill, buf, n);
-        f->fill += n;
-        buf += n;
-        len -= n;
+        take(f, whole, &buf, &len);
     }
     return 0;
 }
