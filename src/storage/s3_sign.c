@@ -14,6 +14,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "walship/hex.h"
+
 /* --- secrets ----------------------------------------------------------- */
 
 void ws_s3_secret_free(char *s)
@@ -26,22 +28,11 @@ void ws_s3_secret_free(char *s)
 
 /* --- primitives ---------------------------------------------------------- */
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdig[in[i] >> 4];
-        out[2 * i + 1] = hexdig[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void ws_s3_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(data, len, md);
-    to_hex(md, sizeof md, out);
+    ws_hex_encode(md, sizeof md, out);
 }
 
 void ws_s3_amz_date(time_t t, char out[17])
@@ -259,7 +250,7 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_buf *auth, ws_buf *canonical, ws_e
     OPENSSL_cleanse(k3, 32);
     OPENSSL_cleanse(k4, 32);
     char sighex[65];
-    to_hex(sig, 32, sighex);
+    ws_hex_encode(sig, 32, sighex);
 
     ws_buf_addf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,Signature=%s",
                 in->access_key, date, in->region, in->service, signed_names.data, sighex);
