@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         return 2;
     }
     while ((e = readdir(d)) != NULL) {
-        if (!ws_wal_is_segment_name(e->d_name))
+        if (!ws_wal_name_is_segment(e->d_name))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;

@@ -27,8 +27,8 @@ typedef struct ws_backup_wal_range {
 } ws_backup_wal_range;
 
 /* The first and last segment and the history file's name. */
-void ws_backup_wal_names(const ws_backup_wal_range *r, char first[WS_WAL_NAME_MAX], char last[WS_WAL_NAME_MAX],
-                         char history[WS_WAL_NAME_MAX]);
+void ws_backup_wal_wait_names(const ws_backup_wal_range *r, char first[WS_WAL_NAME_MAX], char last[WS_WAL_NAME_MAX],
+                              char history[WS_WAL_NAME_MAX]);
 
 /* Called after each round: files durable so far of total, seconds waited.
  * Returning -1 (err set) stops the wait (e.g. on a signal). */

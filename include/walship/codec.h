@@ -77,7 +77,7 @@ void ws_decoder_free(ws_decoder *dec);
 /* Parse and fully validate a header / trailer (name for messages). */
 int ws_header_parse(const uint8_t buf[WS_HEADER_LEN], ws_header *out, const char *name, ws_err *err);
 void ws_header_write(const ws_header *h, uint8_t buf[WS_HEADER_LEN]);
-int ws_trailer_parse(const uint8_t buf[WS_TRAILER_LEN], ws_digest *out, const char *name, ws_err *err);
-void ws_trailer_write(const ws_digest *d, uint8_t buf[WS_TRAILER_LEN]);
+int ws_codec_trailer_parse(const uint8_t buf[WS_TRAILER_LEN], ws_digest *out, const char *name, ws_err *err);
+void ws_codec_trailer_write(const ws_digest *d, uint8_t buf[WS_TRAILER_LEN]);
 
 #endif

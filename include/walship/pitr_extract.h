@@ -81,6 +81,6 @@ int ws_pitr_file_digest(const ws_pitr_root *root, const char *rel, uint64_t *siz
 
 /* fsync of every directory below path (and of path), never following a
  * link except pg_wal at the top when follow_pg_wal. */
-int ws_pitr_fsync_dirs(const char *path, bool follow_pg_wal, ws_err *err);
+int ws_pitr_extract_fsync_dirs(const char *path, bool follow_pg_wal, ws_err *err);
 
 #endif

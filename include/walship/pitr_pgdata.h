@@ -43,9 +43,10 @@ int ws_pitr_pgdata_check(const char *path, bool force, ws_err *err);
 /* A tablespace directory: checked, emptied when forced and allowed, made
  * when missing (with its parents, mode 0700).  owner_of: the data
  * directory (for the owner). */
-int ws_pitr_tsdir_prepare(const char *path, bool force, const ws_pitr_dir *owner_of, ws_pitr_dir *out, ws_err *err);
+int ws_pitr_pgdata_tsdir_prepare(const char *path, bool force, const ws_pitr_dir *owner_of, ws_pitr_dir *out,
+                                 ws_err *err);
 
 /* Only the checks, as ws_pitr_pgdata_check. */
-int ws_pitr_tsdir_check(const char *path, bool force, ws_err *err);
+int ws_pitr_pgdata_tsdir_check(const char *path, bool force, ws_err *err);
 
 #endif

@@ -39,7 +39,8 @@ typedef struct ws_pitr_owner {
 
 /* Writes dir/walship-restore.conf; path (may be NULL) receives its path
  * (malloc'd). */
-int ws_pitr_conf_walship(const ws_config *cfg, const char *dir, const ws_pitr_owner *owner, char **path, ws_err *err);
+int ws_pitr_recovery_conf_walship(const ws_config *cfg, const char *dir, const ws_pitr_owner *owner, char **path,
+                                  ws_err *err);
 
 /* A PostgreSQL setting to write. */
 typedef struct ws_pitr_setting {
@@ -51,8 +52,8 @@ typedef struct ws_pitr_setting {
  * (header), commenting out the lines that set the same parameters, every
  * recovery_target* line and restore_command; *commented (may be NULL)
  * receives how many lines were. */
-int ws_pitr_conf_auto(const char *pgdata, const char *header, const ws_pitr_setting *s, size_t n,
-                      const ws_pitr_owner *owner, unsigned *commented, ws_err *err);
+int ws_pitr_recovery_conf_auto(const char *pgdata, const char *header, const ws_pitr_setting *s, size_t n,
+                               const ws_pitr_owner *owner, unsigned *commented, ws_err *err);
 
 /* A tablespace's entry in tablespace_map. */
 typedef struct ws_pitr_ts_link {
@@ -62,14 +63,14 @@ typedef struct ws_pitr_ts_link {
 
 /* Rewrites pgdata/tablespace_map (PostgreSQL's format: "OID PATH", with \,
  * CR and LF in PATH escaped by a backslash). */
-int ws_pitr_conf_tablespace_map(const char *pgdata, const ws_pitr_ts_link *l, size_t n, const ws_pitr_owner *owner,
-                                ws_err *err);
+int ws_pitr_recovery_conf_tablespace_map(const char *pgdata, const ws_pitr_ts_link *l, size_t n,
+                                         const ws_pitr_owner *owner, ws_err *err);
 
 /* Creates pgdata/recovery.signal. */
-int ws_pitr_conf_signal(const char *pgdata, const ws_pitr_owner *owner, ws_err *err);
+int ws_pitr_recovery_conf_signal(const char *pgdata, const ws_pitr_owner *owner, ws_err *err);
 
 /* Whether pgdata's postgresql.conf or postgresql.auto.conf turns hot_standby
  * off (the last setting wins, as in PostgreSQL). */
-bool ws_pitr_conf_hot_standby_off(const char *pgdata);
+bool ws_pitr_recovery_conf_hot_standby_off(const char *pgdata);
 
 #endif

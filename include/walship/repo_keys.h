@@ -18,19 +18,19 @@
 
 /* wal/<TTTTTTTTXXXXXXXX>/<file name>.ws for segments, .partial and .backup
  * files; wal/history/<TTTTTTTT>.history.ws for history files. */
-int ws_repo_wal_key(const char *wal_file_name, char *out, size_t outlen, ws_err *err);
+int ws_repo_keys_wal(const char *wal_file_name, char *out, size_t outlen, ws_err *err);
 
 /* The listing prefix of one timeline's segments with this log id. */
-int ws_repo_wal_dir(unsigned tli, unsigned log, char *out, size_t outlen);
+int ws_repo_keys_wal_dir(unsigned tli, unsigned log, char *out, size_t outlen);
 
-/* Reverses ws_repo_wal_key: the WAL file name a key stores, or -1. */
-int ws_repo_wal_name_of_key(const char *key, char *out, size_t outlen, ws_err *err);
+/* Reverses ws_repo_keys_wal: the WAL file name a key stores, or -1. */
+int ws_repo_keys_wal_name(const char *key, char *out, size_t outlen, ws_err *err);
 
 /* index/<TTTTTTTTXXXXXXXX>/<name>.ws: the WAL index entry (wal_index.h) of a
  * segment or .partial file name. */
-int ws_repo_index_key(const char *segment, char *out, size_t outlen, ws_err *err);
+int ws_repo_keys_index(const char *segment, char *out, size_t outlen, ws_err *err);
 
 /* Free-form objects stored by `walship repo-put` live under user/. */
-int ws_repo_user_key(const char *name, char *out, size_t outlen, ws_err *err);
+int ws_repo_keys_user(const char *name, char *out, size_t outlen, ws_err *err);
 
 #endif

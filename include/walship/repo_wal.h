@@ -48,6 +48,6 @@ void ws_repo_wal_list_free(ws_repo_wal_list *l);
  * (timeline_history.h), or, when there is none (always for timeline 1), the
  * timeline alone from LSN 0 on.  *found (may be NULL) tells which.
  */
-int ws_repo_history_load(ws_repo *repo, uint32_t tli, ws_tli_history *h, bool *found, ws_err *err);
+int ws_repo_wal_history_load(ws_repo *repo, uint32_t tli, ws_tli_history *h, bool *found, ws_err *err);
 
 #endif

@@ -78,10 +78,10 @@ void ws_s3_resp_free(ws_s3_resp *r);
  * "<op> failed: <status> <Code>: <Message>".  resp->status is the last HTTP
  * status (0 when none).
  */
-int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err);
+int ws_s3_http_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err);
 
 /* The delay before retry number n (1-based), full jitter: uniform in
  * [0, min(cap, base * 2^(n-1))].  rng is the caller's state. */
-double ws_s3_backoff(unsigned n, double base, double cap, uint64_t *rng);
+double ws_s3_http_backoff(unsigned n, double base, double cap, uint64_t *rng);
 
 #endif

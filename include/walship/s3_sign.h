@@ -21,7 +21,7 @@
 #include "walship/error.h"
 
 /* Overwrites the NUL-terminated secret s, then frees it (NULL is fine). */
-void ws_s3_secret_free(char *s);
+void ws_s3_sign_secret_free(char *s);
 
 /* --- request pieces ----------------------------------------------------- */
 
@@ -39,18 +39,18 @@ typedef struct ws_s3_header {
 #define WS_S3_EMPTY_SHA256   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* out receives 64 hex digits and a NUL. */
-void ws_s3_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1]);
+void ws_s3_sign_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1]);
 
 /* "YYYYMMDDTHHMMSSZ" for t (UTC). */
-void ws_s3_amz_date(time_t t, char out[17]);
+void ws_s3_sign_amz_date(time_t t, char out[17]);
 
 /* Appends s URI-encoded per SigV4: A-Z a-z 0-9 - . _ ~ stay, every other byte
  * becomes %XX (upper-case hex); '/' stays only when keep_slash. */
-void ws_s3_uri_encode(ws_buf *b, const char *s, bool keep_slash);
+void ws_s3_sign_uri_encode(ws_buf *b, const char *s, bool keep_slash);
 
 /* Appends the canonical query string: names and values encoded, pairs sorted
  * by encoded name then value, joined with '&'; an empty value gives "name=". */
-void ws_s3_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n);
+void ws_s3_sign_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n);
 
 typedef struct ws_s3_sign_input {
     const char *method;        /* "GET", "PUT", ... */

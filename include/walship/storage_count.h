@@ -15,11 +15,11 @@ typedef struct ws_storage_counts {
 } ws_storage_counts;
 
 /* Wraps inner, which the new storage owns (closing it closes inner). */
-ws_storage *ws_storage_counting_new(ws_storage *inner, ws_err *err);
+ws_storage *ws_storage_count_new(ws_storage *inner, ws_err *err);
 
-/* The counts so far of a storage made by ws_storage_counting_new (all zero
+/* The counts so far of a storage made by ws_storage_count_new (all zero
  * for any other storage); safe while other threads use it. */
-void ws_storage_counting_get(const ws_storage *st, ws_storage_counts *out);
+void ws_storage_count_get(const ws_storage *st, ws_storage_counts *out);
 
 /* get + head + list + put + remove. */
 uint64_t ws_storage_counts_total(const ws_storage_counts *c);

@@ -27,10 +27,10 @@
 #define WS_S3_PARTS_PER_STEP 1000u /* parts between doublings */
 
 /* Size of the first part for an expected object size (0 = unknown). */
-uint64_t ws_s3_part_base(uint64_t size_hint, uint64_t default_part);
+uint64_t ws_storage_s3_part_base(uint64_t size_hint, uint64_t default_part);
 
 /* Size of part number n (1-based) of an upload whose first part is base. */
-uint64_t ws_s3_part_size(uint64_t base, unsigned n);
+uint64_t ws_storage_s3_part_size(uint64_t base, unsigned n);
 
 /* Changes the default part size of an open s3:// storage (tests,
  * benchmarks); at least WS_S3_PART_MIN. */

@@ -7,7 +7,7 @@
  * prepared transactions, restore points, and how far its WAL is valid.  A
  * record counts for the segment where it ENDS (wal_reader.h).  Entries are
  * JSON, stored through the codec (so encrypted when the repository is)
- * under ws_repo_index_key(), and can be rebuilt from the archived segments
+ * under ws_repo_keys_index(), and can be rebuilt from the archived segments
  * (wal_index_rebuild.h).
  *
  * Ranges are exact bounds, not samples: every commit record of the segment
@@ -121,7 +121,7 @@ int ws_wal_index_file(int fd, const char *path, const ws_wal_file *wf, const cha
  * segment), -1 when out is too small. */
 int ws_wal_index_prev_path(const char *path, const ws_wal_file *wf, char *out, size_t outlen, ws_err *err);
 
-/* Stores the entry under ws_repo_index_key(ix->segment), replacing any. */
+/* Stores the entry under ws_repo_keys_index(ix->segment), replacing any. */
 int ws_wal_index_put(ws_repo *repo, const ws_wal_index *ix, ws_err *err);
 
 /* Reads the entry of a segment (or .partial) name; WS_ERR_NOTFOUND when

@@ -31,7 +31,7 @@ typedef struct ws_wal_name {
 int ws_wal_name_parse(const char *name, ws_wal_name *out, ws_err *err);
 
 /* True for the 24 hex digit form of a segment name. */
-bool ws_wal_is_segment_name(const char *name);
+bool ws_wal_name_is_segment(const char *name);
 
 /* --- segment arithmetic ------------------------------------------------
  * A segment number counts segments from LSN 0; a name's middle and last
@@ -44,24 +44,24 @@ bool ws_wal_is_segment_name(const char *name);
 #define WS_WAL_SEG_SIZE_DEFAULT (16u << 20)
 
 /* True for a power of two from 1 MiB to 1 GiB. */
-bool ws_wal_seg_size_valid(uint64_t seg_size);
+bool ws_wal_name_seg_size_valid(uint64_t seg_size);
 
 /* Segments per 4 GiB "log id" (the middle 8 hex digits). */
-uint32_t ws_wal_segs_per_log(uint32_t seg_size);
+uint32_t ws_wal_name_segs_per_log(uint32_t seg_size);
 
 /* The segment number of a segment, .partial or .backup name for seg_size;
  * -1 (WS_ERR_INVALID) when its last 8 digits are out of range for the size
  * or seg_size is not valid. */
-int ws_wal_segno(const ws_wal_name *w, uint32_t seg_size, uint64_t *segno, ws_err *err);
+int ws_wal_name_segno(const ws_wal_name *w, uint32_t seg_size, uint64_t *segno, ws_err *err);
 
 /* The LSN of the segment's first byte (its first page's xlp_pageaddr). */
-int ws_wal_start_lsn(const ws_wal_name *w, uint32_t seg_size, uint64_t *lsn, ws_err *err);
+int ws_wal_name_start_lsn(const ws_wal_name *w, uint32_t seg_size, uint64_t *lsn, ws_err *err);
 
 /* Fills out as the segment segno of timeline tli. */
-void ws_wal_from_segno(uint32_t tli, uint64_t segno, uint32_t seg_size, ws_wal_name *out);
+void ws_wal_name_from_segno(uint32_t tli, uint64_t segno, uint32_t seg_size, ws_wal_name *out);
 
 /* The segment after w on the same timeline (w: segment or .partial). */
-int ws_wal_next_segment(const ws_wal_name *w, uint32_t seg_size, ws_wal_name *out, ws_err *err);
+int ws_wal_name_next_segment(const ws_wal_name *w, uint32_t seg_size, ws_wal_name *out, ws_err *err);
 
 #define WS_WAL_NAME_MAX 41 /* longest name (.backup) plus NUL */
 
@@ -69,9 +69,9 @@ int ws_wal_next_segment(const ws_wal_name *w, uint32_t seg_size, ws_wal_name *ou
 void ws_wal_name_format(const ws_wal_name *w, char out[WS_WAL_NAME_MAX]);
 
 /* "X/X" as PostgreSQL prints an LSN; out has room for 18 bytes. */
-void ws_lsn_format(uint64_t lsn, char out[18]);
+void ws_wal_name_format_lsn(uint64_t lsn, char out[18]);
 
 /* "X/X" to an LSN; -1 unless the whole string is that form. */
-int ws_lsn_parse(const char *text, uint64_t *out);
+int ws_wal_name_parse_lsn(const char *text, uint64_t *out);
 
 #endif

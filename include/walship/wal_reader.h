@@ -182,6 +182,6 @@ const ws_wal_seg_result *ws_wal_reader_last(const ws_wal_reader *r);
 /* ISO 8601 UTC text of a TimestampTz, "2024-05-01T12:34:56.123456Z";
  * out has room for WS_WAL_TIME_TEXT_MAX bytes. */
 #define WS_WAL_TIME_TEXT_MAX 80
-void ws_wal_time_format(int64_t ts, char out[WS_WAL_TIME_TEXT_MAX]);
+void ws_wal_reader_time_format(int64_t ts, char out[WS_WAL_TIME_TEXT_MAX]);
 
 #endif

@@ -45,7 +45,7 @@ typedef struct ws_wal_header {
 } ws_wal_header;
 
 /* The PostgreSQL major release of a page magic, 0 when unknown. */
-unsigned ws_wal_magic_version(uint16_t magic);
+unsigned ws_wal_segment_magic_version(uint16_t magic);
 
 /* Decodes the header fields from the first WS_WAL_LONG_HEADER_LEN bytes
  * (no checks beyond the length). */
@@ -62,7 +62,7 @@ void ws_wal_header_encode(const ws_wal_header *h, uint8_t buf[WS_WAL_LONG_HEADER
  * xlp_pageaddr equal to the name's start LSN, non-zero system identifier.
  * `what` names the file in the message.  Fills out on success.
  */
-int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
+int ws_wal_segment_check(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
                          ws_wal_header *out, ws_err *err);
 
 /* History and backup history files are small text files. */
@@ -73,7 +73,7 @@ int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, con
  * (timeline_history.h) for the name's timeline; a .backup file must start
  * with "START WAL LOCATION: " and name its own segment in "(file ...)".
  */
-int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err);
+int ws_wal_segment_check_text(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err);
 
 typedef struct ws_wal_file {
     ws_wal_name name;
@@ -85,8 +85,8 @@ typedef struct ws_wal_file {
 
 /*
  * Opens the local WAL file at path and checks it by its name: segments and
- * .partial files with ws_wal_check_segment, history and backup files with
- * ws_wal_check_text.  Missing, not a regular file, empty, wrong size or
+ * .partial files with ws_wal_segment_check, history and backup files with
+ * ws_wal_segment_check_text.  Missing, not a regular file, empty, wrong size or
  * content: -1 with WS_ERR_INVALID (or WS_ERR_IO) naming the path and cause.
  * On success returns the open descriptor, positioned at 0, so the bytes
  * stored are the bytes checked.
@@ -100,10 +100,10 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err);
  * backup file the text checks.  A failure is WS_ERR_CORRUPT (the stored
  * object is not what its key says).  Free with ws_sink_free.
  */
-ws_sink *ws_wal_check_filter_new(const ws_wal_name *name, const char *what, ws_sink *next, ws_err *err);
+ws_sink *ws_wal_segment_check_filter_new(const ws_wal_name *name, const char *what, ws_sink *next, ws_err *err);
 
 /* The page header a check filter passed (segments and .partial files, once
  * finished successfully); false otherwise. */
-bool ws_wal_check_filter_header(const ws_sink *filter, ws_wal_header *out);
+bool ws_wal_segment_check_filter_header(const ws_sink *filter, ws_wal_header *out);
 
 #endif

@@ -21,7 +21,7 @@ int ws_archive_index_after_stored(ws_repo *repo, const ws_push_stored *s, void *
         return 0;
     if (!s->stored_now) {
         /* A repeated push: the first one may have stopped before its entry. */
-        if (ws_repo_index_key(wf->base, key, sizeof key, err) < 0)
+        if (ws_repo_keys_index(wf->base, key, sizeof key, err) < 0)
             return -1;
         rc = ws_repo_stat(repo, key, &d, NULL, err);
         if (rc < 0 && err->code != WS_ERR_CORRUPT)

@@ -312,7 +312,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
     fd = ws_wal_file_open(job->path, &wf, err);
     if (fd < 0)
         return -1;
-    if (file_id_of(fd, job->path, &before, err) < 0 || ws_repo_wal_key(wf.base, key, sizeof key, err) < 0 ||
+    if (file_id_of(fd, job->path, &before, err) < 0 || ws_repo_keys_wal(wf.base, key, sizeof key, err) < 0 ||
         check_identity(repo, ctx, &wf, job->path, err) < 0)
         goto out;
 

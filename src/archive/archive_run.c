@@ -375,7 +375,7 @@ static void log_main(const places *p, const job *j)
         char key[WS_KEY_MAX];
         ws_err e;
 
-        if (ws_repo_wal_key(p->name, key, sizeof key, &e) < 0)
+        if (ws_repo_keys_wal(p->name, key, sizeof key, &e) < 0)
             snprintf(key, sizeof key, "?");
         ws_log(WS_LOG_INFO, "archived %s as %s (%" PRIu64 " bytes, sha256 %s)", p->name, key, j->digest.size, hex);
         break;

@@ -199,7 +199,7 @@ static json_t *lsn_json(uint64_t lsn)
 {
     char text[18];
 
-    ws_lsn_format(lsn, text);
+    ws_wal_name_format_lsn(lsn, text);
     return json_string(text);
 }
 
@@ -314,7 +314,7 @@ static json_t *point_json(uint64_t lsn, uint32_t tli, const char *segment, bool 
     if (has_time) {
         char text[WS_WAL_TIME_TEXT_MAX];
 
-        ws_wal_time_format(time, text);
+        ws_wal_reader_time_format(time, text);
         put(o, "time", json_integer(time), ok);
         put(o, "time_text", json_string(text), ok);
         if (server_text)
@@ -575,7 +575,7 @@ static void read_point(ws_json_in *in, json_t *o, const char *key, uint64_t *lsn
     *lsn = ws_json_in_lsn(in, p, "lsn");
     *tli = (uint32_t) ws_json_in_int(in, p, "timeline", 1, UINT32_MAX);
     seg = ws_json_in_str(in, p, "segment", true);
-    if (seg && !ws_wal_is_segment_name(seg))
+    if (seg && !ws_wal_name_is_segment(seg))
         ws_json_in_bad(in, "field \"%s.segment\" is not a WAL segment name", key);
     else if (seg)
         snprintf(segment, WS_WAL_NAME_MAX, "%s", seg);
@@ -595,7 +595,7 @@ static bool segment_matches(const char *name, uint32_t tli, uint64_t lsn, uint32
 
     if (lsn == 0 && prev)
         return false;
-    ws_wal_from_segno(tli, (prev ? lsn - 1 : lsn) / seg_size, seg_size, &w);
+    ws_wal_name_from_segno(tli, (prev ? lsn - 1 : lsn) / seg_size, seg_size, &w);
     ws_wal_name_format(&w, want);
     return strcmp(want, name) == 0;
 }
@@ -633,7 +633,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
     r->data_checksums = ws_json_in_bool(in, root, "data_checksums");
     if (in->failed)
         return;
-    if (r->status == WS_BACKUP_COMPLETE && (!ws_wal_seg_size_valid(r->seg_size) || r->pg_version_num < 150000))
+    if (r->status == WS_BACKUP_COMPLETE && (!ws_wal_name_seg_size_valid(r->seg_size) || r->pg_version_num < 150000))
         ws_json_in_bad(in, "segment size %" PRIu32 " or PostgreSQL version %u is not valid", r->seg_size,
                        r->pg_version_num);
     if (ws_json_in_field(in, root, "start", r->status == WS_BACKUP_COMPLETE)) {
@@ -659,7 +659,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
     if (in->failed)
         return;
     r->has_times = has_time_start && has_time_stop;
-    if (r->has_start && r->has_stop && ws_wal_seg_size_valid(r->seg_size)) {
+    if (r->has_start && r->has_stop && ws_wal_name_seg_size_valid(r->seg_size)) {
         if (r->stop_lsn <= r->start_lsn || r->checkpoint_lsn < r->start_lsn || r->checkpoint_lsn > r->stop_lsn ||
             r->start_tli != r->stop_tli)
             ws_json_in_bad(in, "start, checkpoint and stop LSNs or timelines are not in order");

@@ -17,11 +17,11 @@ static void table_row(FILE *out, const ws_backup_record *r, const char *status)
          tli[16] = "-";
 
     if (r->has_stop) {
-        ws_lsn_format(r->stop_lsn, lsn);
+        ws_wal_name_format_lsn(r->stop_lsn, lsn);
         snprintf(tli, sizeof tli, "%" PRIu32, r->stop_tli);
     }
     if (r->has_times) {
-        ws_wal_time_format(r->stop_time, stop_time);
+        ws_wal_reader_time_format(r->stop_time, stop_time);
         stop_time[19] = '\0'; /* to the second */
         stop_time[10] = ' ';
     }

@@ -387,7 +387,7 @@ static int stream(run *r, ws_err *err)
     {
         ws_wal_name w;
 
-        ws_wal_from_segno(r->start.tli, r->start.lsn / r->rec.seg_size, r->rec.seg_size, &w);
+        ws_wal_name_from_segno(r->start.tli, r->start.lsn / r->rec.seg_size, r->rec.seg_size, &w);
         ws_wal_name_format(&w, r->rec.wal_first);
     }
     pthread_mutex_unlock(&r->mu);
@@ -462,7 +462,7 @@ static int wait_wal(run *r, ws_err *err)
     char first[WS_WAL_NAME_MAX], last[WS_WAL_NAME_MAX], hist[WS_WAL_NAME_MAX], *history = NULL;
     int rc;
 
-    ws_backup_wal_names(&range, first, last, hist);
+    ws_backup_wal_wait_names(&range, first, last, hist);
     ws_backup_progress_phase(r->prog, "waiting up to %.0f s for WAL %s to %s and %s in the repository",
                              r->o->wal_timeout, first, last, hist);
     rc = ws_backup_wal_wait(r->ctl, &range, r->o->wal_timeout, wal_progress, r, &history, err);
@@ -652,7 +652,7 @@ int ws_backup_run(const ws_config *cfg, const ws_backup_run_opts *o, ws_backup_r
     {
         char lsn[18], tar[32], stored[32];
 
-        ws_lsn_format(r->rec.stop_lsn, lsn);
+        ws_wal_name_format_lsn(r->rec.stop_lsn, lsn);
         ws_backup_progress_size(r->rec.tar_size, tar);
         ws_backup_progress_size(r->rec.stored_size, stored);
         ws_backup_progress_phase(r->prog, "backup %s complete: stop LSN %s, %s of tar stored in %s", r->rec.id, lsn,

@@ -334,7 +334,7 @@ int ws_backup_server_info_get(ws_backup_server *s, ws_backup_server_info *out, w
     free(v);
     if (!(v = show(s, "wal_segment_size", err)))
         goto out;
-    if (parse_size(v, &seg) < 0 || !ws_wal_seg_size_valid(seg)) {
+    if (parse_size(v, &seg) < 0 || !ws_wal_name_seg_size_valid(seg)) {
         ws_err_set(err, WS_ERR_FORMAT, "SHOW wal_segment_size: unexpected value \"%s\"", v);
         goto out;
     }
@@ -406,7 +406,7 @@ static int lsn_row(ws_backup_server *s, PGresult *r, const char *what, uint64_t 
     (void) s;
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 2)
         return ws_err_set(err, WS_ERR_FORMAT, "BASE_BACKUP: unexpected %s result", what);
-    if (ws_lsn_parse(PQgetvalue(r, 0, 0), lsn) < 0)
+    if (ws_wal_name_parse_lsn(PQgetvalue(r, 0, 0), lsn) < 0)
         return ws_err_set(err, WS_ERR_FORMAT, "BASE_BACKUP: bad %s LSN \"%s\"", what, PQgetvalue(r, 0, 0));
     t = strtoul(PQgetvalue(r, 0, 1), &end, 10);
     if (*end || t == 0 || t > UINT32_MAX)

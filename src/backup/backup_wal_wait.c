@@ -17,17 +17,17 @@
 #define PAUSE_MIN 0.1
 #define PAUSE_MAX 1.0
 
-void ws_backup_wal_names(const ws_backup_wal_range *r, char first[WS_WAL_NAME_MAX], char last[WS_WAL_NAME_MAX],
-                         char history[WS_WAL_NAME_MAX])
+void ws_backup_wal_wait_names(const ws_backup_wal_range *r, char first[WS_WAL_NAME_MAX], char last[WS_WAL_NAME_MAX],
+                              char history[WS_WAL_NAME_MAX])
 {
     ws_wal_name w;
 
-    ws_wal_from_segno(r->tli, r->start_lsn / r->seg_size, r->seg_size, &w);
+    ws_wal_name_from_segno(r->tli, r->start_lsn / r->seg_size, r->seg_size, &w);
     ws_wal_name_format(&w, first);
     w.kind = WS_WAL_BACKUP;
     w.offset = (uint32_t) (r->start_lsn % r->seg_size);
     ws_wal_name_format(&w, history);
-    ws_wal_from_segno(r->tli, (r->stop_lsn - 1) / r->seg_size, r->seg_size, &w);
+    ws_wal_name_from_segno(r->tli, (r->stop_lsn - 1) / r->seg_size, r->seg_size, &w);
     ws_wal_name_format(&w, last);
 }
 
@@ -40,7 +40,7 @@ static int check_segment(ws_repo *repo, const char *name, uint32_t seg_size, cha
     ws_err e;
     int found;
 
-    if (ws_repo_wal_key(name, key, sizeof key, err) < 0)
+    if (ws_repo_keys_wal(name, key, sizeof key, err) < 0)
         return -1;
     found = ws_repo_stat_checked(repo, key, &d, NULL, &e);
     if (found < 0) {
@@ -66,7 +66,7 @@ static int fetch_history(ws_repo *repo, const char *name, const ws_backup_wal_ra
     ws_err e;
     ws_backup_history h;
 
-    if (ws_repo_wal_key(name, key, sizeof key, err) < 0)
+    if (ws_repo_keys_wal(name, key, sizeof key, err) < 0)
         return -1;
     if (ws_repo_get_mem(repo, key, WS_BACKUP_HISTORY_MAX, "a backup history file", &data, &len, &e) < 0) {
         snprintf(why, whylen, "%s", e.code == WS_ERR_NOTFOUND ? "not archived yet" : e.msg);
@@ -98,7 +98,7 @@ int ws_backup_wal_wait(ws_repo *repo, const ws_backup_wal_range *r, double timeo
     *history = NULL;
     if (r->stop_lsn <= r->start_lsn)
         return ws_err_set(err, WS_ERR_INVALID, "stop LSN is not after start LSN");
-    ws_backup_wal_names(r, first, last, hist);
+    ws_backup_wal_wait_names(r, first, last, hist);
     for (;;) {
         /* Segments in order: the first one missing is where the archiver is. */
         while (next <= seg1) {
@@ -106,7 +106,7 @@ int ws_backup_wal_wait(ws_repo *repo, const ws_backup_wal_range *r, double timeo
             char name[WS_WAL_NAME_MAX];
             int rc;
 
-            ws_wal_from_segno(r->tli, next, r->seg_size, &w);
+            ws_wal_name_from_segno(r->tli, next, r->seg_size, &w);
             ws_wal_name_format(&w, name);
             rc = check_segment(repo, name, r->seg_size, why, sizeof why, err);
             if (rc < 0)

@@ -106,7 +106,7 @@ int ws_header_parse(const uint8_t buf[WS_HEADER_LEN], ws_header *h, const char *
     return 0;
 }
 
-void ws_trailer_write(const ws_digest *d, uint8_t buf[WS_TRAILER_LEN])
+void ws_codec_trailer_write(const ws_digest *d, uint8_t buf[WS_TRAILER_LEN])
 {
     put_le32(buf, WS_SKIPPABLE_TRAILER_MAGIC);
     put_le32(buf + 4, WS_TRAILER_LEN - 8);
@@ -115,7 +115,7 @@ void ws_trailer_write(const ws_digest *d, uint8_t buf[WS_TRAILER_LEN])
     memcpy(buf + 24, d->sha256, WS_SHA256_LEN);
 }
 
-int ws_trailer_parse(const uint8_t buf[WS_TRAILER_LEN], ws_digest *d, const char *name, ws_err *err)
+int ws_codec_trailer_parse(const uint8_t buf[WS_TRAILER_LEN], ws_digest *d, const char *name, ws_err *err)
 {
     if (get_le32(buf) != WS_SKIPPABLE_TRAILER_MAGIC || get_le32(buf + 4) != WS_TRAILER_LEN - 8 ||
         memcmp(buf + 8, TRAILER_ID, 8) != 0)
@@ -142,7 +142,7 @@ static int enc_make_trailer(ws_encoder *e, uint8_t trailer[WS_TRAILER_LEN], ws_e
 {
     if (!ws_filter_sha256_result(e->sha, e->digest.sha256, &e->digest.size))
         return ws_err_set(err, WS_ERR_INTERNAL, "digest not ready for the trailer");
-    ws_trailer_write(&e->digest, trailer);
+    ws_codec_trailer_write(&e->digest, trailer);
     return 0;
 }
 
@@ -425,7 +425,7 @@ static int dec_finish(ws_sink *s, ws_err *err)
                           d->header_fill, WS_HEADER_LEN);
     if (d->hold_fill < WS_TRAILER_LEN)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: object is truncated: trailer missing", d->name);
-    if (ws_trailer_parse(d->hold, &d->trailer, d->name, err) < 0)
+    if (ws_codec_trailer_parse(d->hold, &d->trailer, d->name, err) < 0)
         return -1;
     return ws_sink_finish(d->first, err);
 }

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-uint64_t ws_tar_padded(uint64_t n)
+uint64_t ws_tar_header_padded(uint64_t n)
 {
     return (n + WS_TAR_BLOCK - 1) / WS_TAR_BLOCK * WS_TAR_BLOCK;
 }
 
-int ws_tar_number(const uint8_t *f, size_t n, uint64_t *out)
+int ws_tar_header_number(const uint8_t *f, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
     size_t i = 0;
@@ -41,13 +41,13 @@ int ws_tar_number(const uint8_t *f, size_t n, uint64_t *out)
     return 0;
 }
 
-bool ws_tar_checksum_ok(const uint8_t h[WS_TAR_BLOCK])
+bool ws_tar_header_checksum_ok(const uint8_t h[WS_TAR_BLOCK])
 {
     uint64_t stored;
     unsigned long usum = 0;
     long ssum = 0;
 
-    if (ws_tar_number(h + 148, 8, &stored) < 0)
+    if (ws_tar_header_number(h + 148, 8, &stored) < 0)
         return false;
     for (int i = 0; i < WS_TAR_BLOCK; i++) {
         uint8_t c = (i >= 148 && i < 156) ? ' ' : h[i];
@@ -58,7 +58,7 @@ bool ws_tar_checksum_ok(const uint8_t h[WS_TAR_BLOCK])
     return stored == usum || (ssum >= 0 && stored == (uint64_t) ssum);
 }
 
-bool ws_tar_all_zero(const uint8_t *p, size_t n)
+bool ws_tar_header_all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (p[i])
@@ -83,7 +83,7 @@ void ws_tar_header_linkname(const uint8_t h[WS_TAR_BLOCK], char *out, size_t out
     snprintf(out, outlen, "%.*s", (int) strnlen((const char *) h + 157, 100), (const char *) h + 157);
 }
 
-int ws_tar_pax_value(const uint8_t *p, uint64_t n, const char *keyword, char *out, size_t outlen)
+int ws_tar_header_pax_value(const uint8_t *p, uint64_t n, const char *keyword, char *out, size_t outlen)
 {
     const uint8_t *end = p + n;
     size_t klen = strlen(keyword);

@@ -52,11 +52,11 @@ static int ext_done(ws_tar_reader *t, ws_err *err)
 {
     if (t->ext_type == 'x') {
         char v[32];
-        int rc = ws_tar_pax_value(t->ext, t->ext_size, "path", t->ext_path, sizeof t->ext_path);
+        int rc = ws_tar_header_pax_value(t->ext, t->ext_size, "path", t->ext_path, sizeof t->ext_path);
 
-        if (rc < 0 || ws_tar_pax_value(t->ext, t->ext_size, "linkpath", t->ext_link, sizeof t->ext_link) < 0)
+        if (rc < 0 || ws_tar_header_pax_value(t->ext, t->ext_size, "linkpath", t->ext_link, sizeof t->ext_link) < 0)
             return bad(t, err, "malformed pax extended header");
-        rc = ws_tar_pax_value(t->ext, t->ext_size, "size", v, sizeof v);
+        rc = ws_tar_header_pax_value(t->ext, t->ext_size, "size", v, sizeof v);
         if (rc < 0)
             return bad(t, err, "malformed pax extended header");
         if (rc == 1) {
@@ -86,23 +86,23 @@ static int header_done(ws_tar_reader *t, ws_err *err)
     char type = (char) h[156];
 
     t->hdr_fill = 0;
-    if (ws_tar_all_zero(h, WS_TAR_BLOCK)) {
+    if (ws_tar_header_all_zero(h, WS_TAR_BLOCK)) {
         if (t->ext_total)
             return bad(t, err, "end-of-archive block after an extended header");
         t->st = ST_ZERO;
         return 0;
     }
-    if (!ws_tar_checksum_ok(h))
+    if (!ws_tar_header_checksum_ok(h))
         return bad(t, err, "bad header checksum");
-    if (ws_tar_number(h + 124, 12, &size) < 0)
+    if (ws_tar_header_number(h + 124, 12, &size) < 0)
         return bad(t, err, "bad size field");
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-        t->ext_total += WS_TAR_BLOCK + ws_tar_padded(size);
+        t->ext_total += WS_TAR_BLOCK + ws_tar_header_padded(size);
         if (t->ext_total > WS_TAR_EXT_MAX || size > WS_TAR_EXT_MAX)
             return bad(t, err, "extended headers larger than 64 KiB");
         t->ext_type = type;
         t->ext_size = size;
-        t->ext_left = ws_tar_padded(size);
+        t->ext_left = ws_tar_header_padded(size);
         t->ext_len = 0;
         if (t->ext_left == 0)
             return ext_done(t, err);
@@ -120,7 +120,7 @@ static int header_done(ws_tar_reader *t, ws_err *err)
         ws_tar_header_linkname(h, t->m.link, sizeof t->m.link);
     if (t->has_ext_size)
         size = t->ext_size_value;
-    if (ws_tar_number(h + 100, 8, &mode) < 0)
+    if (ws_tar_header_number(h + 100, 8, &mode) < 0)
         return bad(t, err, "bad mode field");
     t->m.mode = (unsigned) (mode & 07777);
     t->m.type = (type == '\0' || type == '7') ? '0' : type;
@@ -133,7 +133,7 @@ static int header_done(ws_tar_reader *t, ws_err *err)
     t->ext_total = 0;
     t->member_base = 0;
     t->left = t->m.size;
-    t->pad_left = ws_tar_padded(t->m.size) - t->m.size;
+    t->pad_left = ws_tar_header_padded(t->m.size) - t->m.size;
     t->in_member = true;
     if (t->ops.member(t->arg, &t->m, err) < 0)
         return -1;
@@ -197,7 +197,7 @@ static int reader_write(ws_sink *s, const uint8_t *buf, size_t len, ws_err *err)
         case ST_ZERO:
         default:
             n = len;
-            if (!ws_tar_all_zero(buf, n)) {
+            if (!ws_tar_header_all_zero(buf, n)) {
                 t->hdr_off = t->offset;
                 return bad(t, err, "data after the end-of-archive marker");
             }
@@ -266,7 +266,7 @@ int ws_tar_reader_begin_inside(ws_sink *s, const char *path, uint64_t size, uint
     t->m.offset = offset;
     t->member_base = offset;
     t->left = size - offset;
-    t->pad_left = ws_tar_padded(size) - size;
+    t->pad_left = ws_tar_header_padded(size) - size;
     t->in_member = true;
     t->st = ST_DATA;
     return t->ops.member(t->arg, &t->m, err);

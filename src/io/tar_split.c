@@ -131,7 +131,7 @@ static void pax_path(ws_tar_split *t, const uint8_t *p, uint64_t n)
 {
     char v[WS_TAR_PATH_MAX + 1];
 
-    if (ws_tar_pax_value(p, n, "path", v, sizeof v) == 1)
+    if (ws_tar_header_pax_value(p, n, "path", v, sizeof v) == 1)
         memcpy(t->ext_path, v, sizeof v);
 }
 
@@ -173,7 +173,7 @@ static int header_done(ws_tar_split *t, ws_err *err)
     uint8_t type = h[156];
 
     t->hdr_fill = 0;
-    if (ws_tar_all_zero(h, WS_TAR_BLOCK)) {
+    if (ws_tar_header_all_zero(h, WS_TAR_BLOCK)) {
         if (t->ext_len)
             return bad(t, err, "end-of-archive block after an extended header");
         t->zero_seen = true;
@@ -183,19 +183,19 @@ static int header_done(ws_tar_split *t, ws_err *err)
     }
     if (t->zero_seen)
         return bad(t, err, "data after the end-of-archive marker");
-    if (!ws_tar_checksum_ok(h))
+    if (!ws_tar_header_checksum_ok(h))
         return bad(t, err, "bad header checksum");
-    if (ws_tar_number(h + 124, 12, &size) < 0)
+    if (ws_tar_header_number(h + 124, 12, &size) < 0)
         return bad(t, err, "bad size field");
     if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-        if (t->ext_len + WS_TAR_BLOCK + ws_tar_padded(size) > WS_TAR_EXT_MAX)
+        if (t->ext_len + WS_TAR_BLOCK + ws_tar_header_padded(size) > WS_TAR_EXT_MAX)
             return bad(t, err, "extended headers larger than 64 KiB");
         memcpy(t->ext + t->ext_len, h, WS_TAR_BLOCK);
         t->ext_len += WS_TAR_BLOCK;
         t->ext_type = type;
         t->ext_data_at = t->ext_len;
         t->ext_size = size;
-        t->ext_left = ws_tar_padded(size);
+        t->ext_left = ws_tar_header_padded(size);
         if (t->ext_left == 0)
             ext_done(t);
         else
@@ -204,14 +204,14 @@ static int header_done(ws_tar_split *t, ws_err *err)
     }
     header_path(t, h);
     data = has_data(type) ? size : 0;
-    if (place_group(t, t->ext_len + WS_TAR_BLOCK + ws_tar_padded(data), err) < 0 ||
+    if (place_group(t, t->ext_len + WS_TAR_BLOCK + ws_tar_header_padded(data), err) < 0 ||
         emit(t, t->ext, t->ext_len, err) < 0 || emit(t, h, WS_TAR_BLOCK, err) < 0)
         return -1;
     t->ext_len = 0;
     t->ext_path[0] = '\0';
     t->members++;
     t->size = t->left = data;
-    t->pad_left = ws_tar_padded(data) - data;
+    t->pad_left = ws_tar_header_padded(data) - data;
     t->st = data ? ST_DATA : ST_HEADER;
     return 0;
 }

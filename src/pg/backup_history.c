@@ -57,7 +57,7 @@ static int lsn_value(const char *text, size_t len, const char *key, bool with_fi
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: malformed \"%.*s\" line", what, (int) strlen(key) - 2, key);
     if (sp)
         *sp = '\0';
-    if (ws_lsn_parse(v, lsn) < 0)
+    if (ws_wal_name_parse_lsn(v, lsn) < 0)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: \"%.*s\" is not an LSN", what, (int) strlen(key) - 2, key);
     return 0;
 }

@@ -24,7 +24,7 @@ static bool hex_upper(const char *s, size_t n, uint32_t *out)
     return true;
 }
 
-bool ws_wal_is_segment_name(const char *name)
+bool ws_wal_name_is_segment(const char *name)
 {
     return strlen(name) == WS_WAL_SEG_NAME_LEN && hex_upper(name, WS_WAL_SEG_NAME_LEN, NULL);
 }
@@ -70,25 +70,25 @@ int ws_wal_name_parse(const char *name, ws_wal_name *out, ws_err *err)
 
 /* --- segment arithmetic ------------------------------------------------ */
 
-bool ws_wal_seg_size_valid(uint64_t seg_size)
+bool ws_wal_name_seg_size_valid(uint64_t seg_size)
 {
     return seg_size >= WS_WAL_SEG_SIZE_MIN && seg_size <= WS_WAL_SEG_SIZE_MAX && (seg_size & (seg_size - 1)) == 0;
 }
 
-uint32_t ws_wal_segs_per_log(uint32_t seg_size)
+uint32_t ws_wal_name_segs_per_log(uint32_t seg_size)
 {
     return (uint32_t) (UINT64_C(0x100000000) / seg_size);
 }
 
-int ws_wal_segno(const ws_wal_name *w, uint32_t seg_size, uint64_t *segno, ws_err *err)
+int ws_wal_name_segno(const ws_wal_name *w, uint32_t seg_size, uint64_t *segno, ws_err *err)
 {
     uint32_t per;
 
-    if (!ws_wal_seg_size_valid(seg_size))
+    if (!ws_wal_name_seg_size_valid(seg_size))
         return ws_err_set(err, WS_ERR_INVALID, "%" PRIu32 " is not a valid WAL segment size", seg_size);
     if (w->kind == WS_WAL_HISTORY)
         return ws_err_set(err, WS_ERR_INVALID, "a timeline history file has no segment number");
-    per = ws_wal_segs_per_log(seg_size);
+    per = ws_wal_name_segs_per_log(seg_size);
     if (w->seg >= per)
         return ws_err_set(err, WS_ERR_INVALID,
                           "segment part %08" PRIX32 " is out of range for %" PRIu32 " MiB segments (at most %08" PRIX32
@@ -98,19 +98,19 @@ int ws_wal_segno(const ws_wal_name *w, uint32_t seg_size, uint64_t *segno, ws_er
     return 0;
 }
 
-int ws_wal_start_lsn(const ws_wal_name *w, uint32_t seg_size, uint64_t *lsn, ws_err *err)
+int ws_wal_name_start_lsn(const ws_wal_name *w, uint32_t seg_size, uint64_t *lsn, ws_err *err)
 {
     uint64_t segno;
 
-    if (ws_wal_segno(w, seg_size, &segno, err) < 0)
+    if (ws_wal_name_segno(w, seg_size, &segno, err) < 0)
         return -1;
     *lsn = segno * seg_size;
     return 0;
 }
 
-void ws_wal_from_segno(uint32_t tli, uint64_t segno, uint32_t seg_size, ws_wal_name *out)
+void ws_wal_name_from_segno(uint32_t tli, uint64_t segno, uint32_t seg_size, ws_wal_name *out)
 {
-    uint32_t per = ws_wal_segs_per_log(seg_size);
+    uint32_t per = ws_wal_name_segs_per_log(seg_size);
 
     memset(out, 0, sizeof *out);
     out->kind = WS_WAL_SEGMENT;
@@ -119,18 +119,18 @@ void ws_wal_from_segno(uint32_t tli, uint64_t segno, uint32_t seg_size, ws_wal_n
     out->seg = (uint32_t) (segno % per);
 }
 
-int ws_wal_next_segment(const ws_wal_name *w, uint32_t seg_size, ws_wal_name *out, ws_err *err)
+int ws_wal_name_next_segment(const ws_wal_name *w, uint32_t seg_size, ws_wal_name *out, ws_err *err)
 {
     uint64_t segno;
 
     if (w->kind != WS_WAL_SEGMENT && w->kind != WS_WAL_PARTIAL)
         return ws_err_set(err, WS_ERR_INVALID, "only a segment has a next segment");
-    if (ws_wal_segno(w, seg_size, &segno, err) < 0)
+    if (ws_wal_name_segno(w, seg_size, &segno, err) < 0)
         return -1;
     /* The last segment ends at 2^64: there is none after it. */
     if ((segno + 1) > UINT64_MAX / seg_size)
         return ws_err_set(err, WS_ERR_INVALID, "no WAL segment follows the last one");
-    ws_wal_from_segno(w->tli, segno + 1, seg_size, out);
+    ws_wal_name_from_segno(w->tli, segno + 1, seg_size, out);
     return 0;
 }
 
@@ -154,12 +154,12 @@ void ws_wal_name_format(const ws_wal_name *w, char out[WS_WAL_NAME_MAX])
     }
 }
 
-void ws_lsn_format(uint64_t lsn, char out[18])
+void ws_wal_name_format_lsn(uint64_t lsn, char out[18])
 {
     snprintf(out, 18, "%" PRIX32 "/%" PRIX32, (uint32_t) (lsn >> 32), (uint32_t) lsn);
 }
 
-int ws_lsn_parse(const char *text, uint64_t *out)
+int ws_wal_name_parse_lsn(const char *text, uint64_t *out)
 {
     uint64_t part[2] = {0, 0};
     const char *p = text;

@@ -178,13 +178,13 @@ int ws_wal_stop_parse(const char *name, ws_wal_stop *out)
 
 static void lsn_text(uint64_t lsn, char out[18])
 {
-    ws_lsn_format(lsn, out);
+    ws_wal_name_format_lsn(lsn, out);
 }
 
 /* For messages only: formatting costs more than reading a record. */
 static const char *lsn_str(uint64_t lsn, char out[18])
 {
-    ws_lsn_format(lsn, out);
+    ws_wal_name_format_lsn(lsn, out);
     return out;
 }
 
@@ -596,7 +596,7 @@ static uint32_t check_page(ws_wal_reader *r, const uint8_t *p, uint64_t page_lsn
         return 0;
     }
     if (r->page_off == 0) {
-        unsigned version = ws_wal_magic_version(magic);
+        unsigned version = ws_wal_segment_magic_version(magic);
 
         if (!(info & XLP_LONG_HEADER)) {
             stop(r, WS_WAL_STOP_PAGE, at_stop, "first page of the segment at %s has no long header (info bits %04X)",
@@ -611,10 +611,10 @@ static uint32_t check_page(ws_wal_reader *r, const uint8_t *p, uint64_t page_lsn
         r->magic = magic;
         r->pg_version = version;
         r->res.pg_version = version;
-    } else if (r->magic == 0 && ws_wal_magic_version(magic) != 0) {
+    } else if (r->magic == 0 && ws_wal_segment_magic_version(magic) != 0) {
         /* Reading began in the middle of a segment (ws_wal_reader_begin_at). */
         r->magic = magic;
-        r->pg_version = ws_wal_magic_version(magic);
+        r->pg_version = ws_wal_segment_magic_version(magic);
         r->res.pg_version = r->pg_version;
     } else if (magic != r->magic) {
         stop(r, WS_WAL_STOP_PAGE, at_stop, "invalid magic number %04X in the page at %s", magic, lsn_str(page_lsn, at));
@@ -803,7 +803,7 @@ static int begin(ws_wal_reader *r, const ws_wal_name *seg, uint32_t seg_size, ui
         return ws_err_set(err, WS_ERR_INVALID, "WAL reader: the previous segment was not ended");
     if (seg->kind != WS_WAL_SEGMENT && seg->kind != WS_WAL_PARTIAL)
         return ws_err_set(err, WS_ERR_INVALID, "WAL reader: not a segment name");
-    if (ws_wal_segno(seg, seg_size, &segno, err) < 0)
+    if (ws_wal_name_segno(seg, seg_size, &segno, err) < 0)
         return -1;
     if (offset % BLCKSZ != 0 || offset >= seg_size)
         return ws_err_set(err, WS_ERR_INVALID, "WAL reader: offset %" PRIu32 " is not a page of the segment", offset);
@@ -979,7 +979,7 @@ ws_sink *ws_wal_reader_sink_new(ws_wal_reader *r, ws_sink *next, ws_err *err)
 
 #define PG_EPOCH_UNIX INT64_C(946684800) /* 2000-01-01 00:00:00 UTC */
 
-void ws_wal_time_format(int64_t ts, char out[WS_WAL_TIME_TEXT_MAX])
+void ws_wal_reader_time_format(int64_t ts, char out[WS_WAL_TIME_TEXT_MAX])
 {
     int64_t secs = ts / 1000000, usec = ts % 1000000;
     time_t t;

@@ -18,7 +18,7 @@ static const struct {
     {0xD106, 13}, {0xD10D, 14}, {0xD110, 15}, {0xD113, 16}, {0xD116, 17},
 };
 
-unsigned ws_wal_magic_version(uint16_t magic)
+unsigned ws_wal_segment_magic_version(uint16_t magic)
 {
     for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
         if (magics[i].magic == magic)
@@ -39,7 +39,7 @@ int ws_wal_header_decode(const uint8_t *buf, size_t len, ws_wal_header *h, ws_er
     memcpy(&h->sysid, buf + 24, 8);
     memcpy(&h->seg_size, buf + 32, 4);
     memcpy(&h->blcksz, buf + 36, 4);
-    h->pg_version = ws_wal_magic_version(h->magic);
+    h->pg_version = ws_wal_segment_magic_version(h->magic);
     return 0;
 }
 
@@ -55,7 +55,7 @@ void ws_wal_header_encode(const ws_wal_header *h, uint8_t buf[WS_WAL_LONG_HEADER
     memcpy(buf + 36, &h->blcksz, 4);
 }
 
-int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
+int ws_wal_segment_check(const uint8_t *buf, size_t len, uint64_t file_size, const ws_wal_name *name, const char *what,
                          ws_wal_header *out, ws_err *err)
 {
     ws_wal_header h;
@@ -81,7 +81,7 @@ int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, con
     if (h.blcksz != WS_WAL_BLCKSZ)
         return ws_err_set(err, WS_ERR_INVALID, "%s: WAL block size %" PRIu32 " in the page header, want %d", what,
                           h.blcksz, WS_WAL_BLCKSZ);
-    if (!ws_wal_seg_size_valid(h.seg_size))
+    if (!ws_wal_name_seg_size_valid(h.seg_size))
         return ws_err_set(err, WS_ERR_INVALID,
                           "%s: segment size %" PRIu32 " in the page header is not a power of two from 1 MiB to 1 GiB",
                           what, h.seg_size);
@@ -93,11 +93,11 @@ int ws_wal_check_segment(const uint8_t *buf, size_t len, uint64_t file_size, con
         return ws_err_set(err, WS_ERR_INVALID,
                           "%s: page header timeline %" PRIu32 " does not fit the file name's timeline %" PRIu32, what,
                           h.tli, name->tli);
-    if (ws_wal_start_lsn(name, h.seg_size, &start, err) < 0)
+    if (ws_wal_name_start_lsn(name, h.seg_size, &start, err) < 0)
         return ws_err_prefix(err, "%s", what);
     if (h.pageaddr != start) {
-        ws_lsn_format(start, want);
-        ws_lsn_format(h.pageaddr, got);
+        ws_wal_name_format_lsn(start, want);
+        ws_wal_name_format_lsn(h.pageaddr, got);
         return ws_err_set(err, WS_ERR_INVALID,
                           "%s: page address %s in the page header is not the start %s of the named segment", what, got,
                           want);
@@ -128,12 +128,12 @@ static int backup_start_fits(const char *buf, size_t len, const ws_wal_name *nam
         return ws_err_set(err, WS_ERR_INVALID, "%s: START WAL LOCATION is not an LSN", what);
     memcpy(text, p, (size_t) (sp - p));
     text[sp - p] = '\0';
-    if (ws_lsn_parse(text, &lsn) < 0)
+    if (ws_wal_name_parse_lsn(text, &lsn) < 0)
         return ws_err_set(err, WS_ERR_INVALID, "%s: START WAL LOCATION is not an LSN", what);
     for (uint64_t size = WS_WAL_SEG_SIZE_MIN; size <= WS_WAL_SEG_SIZE_MAX; size *= 2) {
         ws_wal_name at;
 
-        ws_wal_from_segno(name->tli, lsn / size, (uint32_t) size, &at);
+        ws_wal_name_from_segno(name->tli, lsn / size, (uint32_t) size, &at);
         if (at.log == name->log && at.seg == name->seg && lsn % size == name->offset)
             return 0;
     }
@@ -143,7 +143,7 @@ static int backup_start_fits(const char *buf, size_t len, const ws_wal_name *nam
                       what, text, name->tli, name->log, name->seg, name->offset);
 }
 
-int ws_wal_check_text(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err)
+int ws_wal_segment_check_text(const char *buf, size_t len, const ws_wal_name *name, const char *what, ws_err *err)
 {
     static const char start[] = "START WAL LOCATION: ";
     char seg[WS_WAL_NAME_MAX], want[WS_WAL_NAME_MAX + 8];
@@ -211,7 +211,7 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
     if (out->name.kind == WS_WAL_SEGMENT || out->name.kind == WS_WAL_PARTIAL) {
         if (ws_localfile_pread(fd, head, sizeof head, 0, &got, path, err) < 0)
             goto fail;
-        if (ws_wal_check_segment(head, got, out->size, &out->name, path, &out->hdr, err) < 0)
+        if (ws_wal_segment_check(head, got, out->size, &out->name, path, &out->hdr, err) < 0)
             goto fail;
         out->has_header = true;
         return fd;
@@ -232,7 +232,7 @@ int ws_wal_file_open(const char *path, ws_wal_file *out, ws_err *err)
         ws_err_set(err, WS_ERR_INVALID, "%s: file shrank while being read", path);
         goto fail;
     }
-    if (ws_wal_check_text(text, got, &out->name, path, err) < 0)
+    if (ws_wal_segment_check_text(text, got, &out->name, path, err) < 0)
         goto fail;
     free(text);
     return fd;
@@ -283,10 +283,10 @@ static int check_finish(ws_sink *s, ws_err *err)
     int rc;
 
     if (f->name.kind == WS_WAL_SEGMENT || f->name.kind == WS_WAL_PARTIAL)
-        rc = ws_wal_check_segment(f->head, f->count < sizeof f->head ? (size_t) f->count : sizeof f->head, f->count,
+        rc = ws_wal_segment_check(f->head, f->count < sizeof f->head ? (size_t) f->count : sizeof f->head, f->count,
                                   &f->name, f->what, &f->hdr, err);
     else
-        rc = ws_wal_check_text(f->text ? f->text : "", (size_t) f->count, &f->name, f->what, err);
+        rc = ws_wal_segment_check_text(f->text ? f->text : "", (size_t) f->count, &f->name, f->what, err);
     if (rc < 0) {
         err->code = WS_ERR_CORRUPT;
         return -1;
@@ -295,7 +295,7 @@ static int check_finish(ws_sink *s, ws_err *err)
     return ws_sink_finish_next(s, err);
 }
 
-bool ws_wal_check_filter_header(const ws_sink *s, ws_wal_header *out)
+bool ws_wal_segment_check_filter_header(const ws_sink *s, ws_wal_header *out)
 {
     const check_filter *f = (const check_filter *) s;
 
@@ -316,7 +316,7 @@ static void check_destroy(ws_sink *s)
 
 static const ws_sink_ops check_ops = {"WAL check", check_write, check_finish, check_destroy};
 
-ws_sink *ws_wal_check_filter_new(const ws_wal_name *name, const char *what, ws_sink *next, ws_err *err)
+ws_sink *ws_wal_segment_check_filter_new(const ws_wal_name *name, const char *what, ws_sink *next, ws_err *err)
 {
     check_filter *f = calloc(1, sizeof *f);
 

@@ -49,7 +49,7 @@ int ws_pitr_archive_open(const ws_config *cfg, unsigned workers, ws_pitr_archive
         if (ws_repo_open(cfg, &a->repo[i], err) < 0)
             goto fail;
         a->n++;
-        counted = ws_storage_counting_new(a->repo[i]->st, err);
+        counted = ws_storage_count_new(a->repo[i]->st, err);
         if (!counted)
             goto fail;
         a->repo[i]->st = counted;
@@ -100,7 +100,7 @@ void ws_pitr_archive_stats_get(ws_pitr_archive *a, ws_pitr_archive_stats *out)
     for (unsigned i = 0; i < a->n; i++) {
         ws_storage_counts c;
 
-        ws_storage_counting_get(a->repo[i]->st, &c);
+        ws_storage_count_get(a->repo[i]->st, &c);
         out->ops.get += c.get;
         out->ops.head += c.head;
         out->ops.list += c.list;
@@ -273,7 +273,7 @@ static int compute_index(ws_pitr_archive *a, ws_repo *repo, const ws_wal_name *w
 
     if (!x)
         return -1;
-    if (ws_wal_segno(w, a->id.seg_size, &segno, err) < 0)
+    if (ws_wal_name_segno(w, a->id.seg_size, &segno, err) < 0)
         goto out;
     if (segno > 0 && ws_repo_wal_list_find(&a->wal, w->tli, segno - 1, WS_WAL_SEGMENT)) {
         ws_wal_name p;
@@ -282,7 +282,7 @@ static int compute_index(ws_pitr_archive *a, ws_repo *repo, const ws_wal_name *w
         bool local;
         ws_err ignored;
 
-        ws_wal_from_segno(w->tli, segno - 1, a->id.seg_size, &p);
+        ws_wal_name_from_segno(w->tli, segno - 1, a->id.seg_size, &p);
         ws_wal_name_format(&p, name);
         if (ws_wal_indexer_begin(x, &p, a->id.seg_size, err) < 0)
             goto out;
@@ -442,7 +442,7 @@ static int load_timelines(ws_pitr_archive *a, ws_err *err)
 
         x->tli = t[i];
         if (listed) {
-            if (ws_repo_history_load(a->repo[0], t[i], &x->h, &x->has_history, err) < 0) {
+            if (ws_repo_wal_history_load(a->repo[0], t[i], &x->h, &x->has_history, err) < 0) {
                 free(t);
                 return -1;
             }

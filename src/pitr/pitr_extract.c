@@ -629,7 +629,7 @@ static int fsync_dir_tree(int dfd, const char *what, ws_err *err)
     return rc;
 }
 
-int ws_pitr_fsync_dirs(const char *path, bool follow_pg_wal, ws_err *err)
+int ws_pitr_extract_fsync_dirs(const char *path, bool follow_pg_wal, ws_err *err)
 {
     int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 

@@ -305,7 +305,7 @@ static int ts_check(const char *path, bool force, bool *exists, bool *must_empty
                             : "");
 }
 
-int ws_pitr_tsdir_check(const char *path, bool force, ws_err *err)
+int ws_pitr_pgdata_tsdir_check(const char *path, bool force, ws_err *err)
 {
     bool exists, must_empty;
 
@@ -336,7 +336,8 @@ static int make_dirs(const char *path, ws_err *err)
     return 0;
 }
 
-int ws_pitr_tsdir_prepare(const char *path, bool force, const ws_pitr_dir *owner_of, ws_pitr_dir *out, ws_err *err)
+int ws_pitr_pgdata_tsdir_prepare(const char *path, bool force, const ws_pitr_dir *owner_of, ws_pitr_dir *out,
+                                 ws_err *err)
 {
     bool exists, must_empty;
     int rc = ts_check(path, force, &exists, &must_empty, err);

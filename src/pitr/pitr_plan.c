@@ -212,7 +212,7 @@ static void seg_name(uint32_t tli, uint64_t segno, uint32_t ss, char out[WS_WAL_
 {
     ws_wal_name w;
 
-    ws_wal_from_segno(tli, segno, ss, &w);
+    ws_wal_name_from_segno(tli, segno, ss, &w);
     ws_wal_name_format(&w, out);
 }
 
@@ -354,7 +354,7 @@ static int fetch_index(planner *pl, step *steps, size_t n, ws_err *err)
     for (size_t i = 0; i < nwant; i++) {
         uint64_t segno;
 
-        if (ws_wal_segno(&want[i], pl->ss, &segno, err) < 0)
+        if (ws_wal_name_segno(&want[i], pl->ss, &segno, err) < 0)
             return -1;
         if (!found[i]) {
             /* A segment without an entry: the source could not make one. */
@@ -683,7 +683,7 @@ static int search_step(planner *pl, void *arg, const step *st, const ws_wal_inde
             if (damaged) {
                 char at[18];
 
-                ws_lsn_format(hi, at);
+                ws_wal_name_format_lsn(hi, at);
                 snprintf(s->why, sizeof s->why, "the last archived segment %s ends early at %s: %s", name, at,
                          ix->stop_detail);
             }
@@ -774,7 +774,7 @@ static const char *not_admissible(const planner *pl, const ws_backup_record *b, 
     }
     if (!backup_tli_ok(b, P)) {
         if (ws_tli_history_switch_point(P, b->start_tli, &end, &next) && next) {
-            ws_lsn_format(end, lsn);
+            ws_wal_name_format_lsn(end, lsn);
             snprintf(buf, len,
                      "it was taken on timeline %" PRIu32 " after that timeline's switch point %s to timeline %" PRIu32
                      " on the path of timeline %" PRIu32,
@@ -900,12 +900,12 @@ static int try_backups(planner *pl, cand *c, ws_err *err)
         s.find = t->kind != WS_PITR_LATEST;
         if (search_from(pl, c->P, b->start_lsn, &s, err) < 0)
             goto out;
-        ws_lsn_format(b->stop_lsn, lsn1);
+        ws_wal_name_format_lsn(b->stop_lsn, lsn1);
         if (s.end == S_FOUND) {
             uint64_t bound = ws_pitr_target_stops_after(t) ? s.R.end_lsn : s.R.lsn;
 
             if (b->stop_lsn > bound) {
-                ws_lsn_format(s.R.lsn, lsn2);
+                ws_wal_name_format_lsn(s.R.lsn, lsn2);
                 if (reject(&c->rej, b, err,
                            "it becomes consistent only at %s, after the stop point %s: recovery from it would fail "
                            "(\"requested recovery stop point is before consistent recovery point\")",
@@ -957,7 +957,7 @@ static int try_backups(planner *pl, cand *c, ws_err *err)
             continue;
         }
         if (s.end == S_END && s.valid_end < b->stop_lsn) {
-            ws_lsn_format(s.valid_end, lsn2);
+            ws_wal_name_format_lsn(s.valid_end, lsn2);
             if (reject(&c->rej, b, err,
                        "the archive ends at %s, before it becomes consistent at %s (its WAL is not all archived yet)",
                        lsn2, lsn1) < 0)
@@ -989,7 +989,7 @@ static int try_backups(planner *pl, cand *c, ws_err *err)
                 c->rej.n--;
                 break;
             }
-        ws_lsn_format(src->backups[end_backup].stop_lsn, lsn1);
+        ws_wal_name_format_lsn(src->backups[end_backup].stop_lsn, lsn1);
         snprintf(c->backup_why, sizeof c->backup_why, "the newest backup on the path (consistent at %s)", lsn1);
     }
     (void) tt2;
@@ -1091,7 +1091,7 @@ out:
     if (walk(pl, &p->path, segno_of(pl, src->backups[best].start_lsn), +1, UINT64_MAX, search_step, &s, err) < 0)
         return -1;
     p->stop_lsn = s.until_lsn;
-    ws_lsn_format(p->stop_lsn, lsn);
+    ws_wal_name_format_lsn(p->stop_lsn, lsn);
     snprintf(p->backup_why, sizeof p->backup_why, "%s (consistent at %s)",
              pl->o->backup_id ? "the backup asked for" : "the newest complete backup", lsn);
     if (s.any) {
@@ -1221,7 +1221,7 @@ static int fill_from(planner *pl, cand *c, ws_err *err)
         snprintf(p->gap_why, sizeof p->gap_why, "%s", c->s.why);
         if (furthest_record(pl, c, err) < 0)
             return -1;
-        ws_lsn_format(p->furthest.set ? p->furthest.end_lsn : c->s.valid_end, lsn);
+        ws_wal_name_format_lsn(p->furthest.set ? p->furthest.end_lsn : c->s.valid_end, lsn);
         if (pl->o->force && p->furthest.set) {
             p->status = WS_PITR_PLAN_FORCED;
             p->stop = p->furthest;
@@ -1245,7 +1245,7 @@ static int fill_from(planner *pl, cand *c, ws_err *err)
         return 0;
     }
     p->status = WS_PITR_PLAN_UNREACHED;
-    ws_lsn_format(p->archive_end_lsn, lsn);
+    ws_wal_name_format_lsn(p->archive_end_lsn, lsn);
     switch (t->kind) {
     case WS_PITR_TIME:
         if (p->has_newest) {
@@ -1277,7 +1277,7 @@ static int fill_from(planner *pl, cand *c, ws_err *err)
     case WS_PITR_LSN: {
         char want[18];
 
-        ws_lsn_format(t->lsn, want);
+        ws_wal_name_format_lsn(t->lsn, want);
         snprintf(p->problem, sizeof p->problem, "LSN %s is beyond the end of the archive (%s)", want, lsn);
         break;
     }
@@ -1320,7 +1320,7 @@ static int add_outcome(ws_pitr_plan *p, const cand *c, ws_err *err)
     o->reached = c->kind == C_REACHED;
     o->at_tli = c->at_tli;
     o->at_lsn = c->at_lsn;
-    ws_lsn_format(c->at_lsn, lsn);
+    ws_wal_name_format_lsn(c->at_lsn, lsn);
     if (c->kind == C_REACHED)
         snprintf(o->what, sizeof o->what, "reaches the target at %s on timeline %" PRIu32, lsn, c->at_tli);
     else

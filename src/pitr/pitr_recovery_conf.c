@@ -64,7 +64,8 @@ static int value_text(const ws_cfg_def *d, const ws_config *cfg, char *out, size
     return 0;
 }
 
-int ws_pitr_conf_walship(const ws_config *cfg, const char *dir, const ws_pitr_owner *owner, char **path, ws_err *err)
+int ws_pitr_recovery_conf_walship(const ws_config *cfg, const char *dir, const ws_pitr_owner *owner, char **path,
+                                  ws_err *err)
 {
     ws_buf b = {0};
     char *p = NULL;
@@ -139,8 +140,8 @@ static bool conflicts(const char *key, const ws_pitr_setting *s, size_t n)
     return false;
 }
 
-int ws_pitr_conf_auto(const char *pgdata, const char *header, const ws_pitr_setting *s, size_t n,
-                      const ws_pitr_owner *owner, unsigned *commented, ws_err *err)
+int ws_pitr_recovery_conf_auto(const char *pgdata, const char *header, const ws_pitr_setting *s, size_t n,
+                               const ws_pitr_owner *owner, unsigned *commented, ws_err *err)
 {
     char *path = NULL, *old = NULL;
     size_t len = 0;
@@ -192,8 +193,8 @@ out:
     return rc;
 }
 
-int ws_pitr_conf_tablespace_map(const char *pgdata, const ws_pitr_ts_link *l, size_t n, const ws_pitr_owner *owner,
-                                ws_err *err)
+int ws_pitr_recovery_conf_tablespace_map(const char *pgdata, const ws_pitr_ts_link *l, size_t n,
+                                         const ws_pitr_owner *owner, ws_err *err)
 {
     char *path = NULL;
     ws_buf b = {0};
@@ -217,7 +218,7 @@ out:
     return rc;
 }
 
-int ws_pitr_conf_signal(const char *pgdata, const ws_pitr_owner *owner, ws_err *err)
+int ws_pitr_recovery_conf_signal(const char *pgdata, const ws_pitr_owner *owner, ws_err *err)
 {
     char *path = NULL;
     ws_buf b = {0};
@@ -263,7 +264,7 @@ static int hot_standby_in(const char *path)
     return v;
 }
 
-bool ws_pitr_conf_hot_standby_off(const char *pgdata)
+bool ws_pitr_recovery_conf_hot_standby_off(const char *pgdata)
 {
     char path[PATH_MAX];
     int v, w;

@@ -38,7 +38,7 @@ static void rec_text(const ws_pitr_rec *r, char *out, size_t len)
 {
     char lsn[18], t[WS_PG_TIME_TEXT_MAX];
 
-    ws_lsn_format(r->lsn, lsn);
+    ws_wal_name_format_lsn(r->lsn, lsn);
     ws_pg_time_format_utc(r->time, t);
     if (is_xact(r->kind))
         snprintf(out, len, "%s of transaction %" PRIu32 " at %s (timeline %" PRIu32 "), %s", kind_text(r->kind), r->xid,
@@ -138,7 +138,7 @@ static void path_text(const ws_pitr_plan *p, char *out, size_t len)
         char lsn[18];
 
         if (i + 1 < p->path.n) {
-            ws_lsn_format(e->end, lsn);
+            ws_wal_name_format_lsn(e->end, lsn);
             o += (size_t) snprintf(out + o, len - o, "timeline %" PRIu32 " to %s, then ", e->tli, lsn);
         } else
             o += (size_t) snprintf(out + o, len - o, "timeline %" PRIu32, e->tli);
@@ -162,7 +162,7 @@ void ws_pitr_report_text(FILE *out, const ws_pitr_report *r)
     if (p->status != WS_PITR_PLAN_OK)
         fprintf(out, "  PROBLEM:      %s\n", p->problem);
     if (b) {
-        ws_lsn_format(b->stop_lsn, lsn);
+        ws_wal_name_format_lsn(b->stop_lsn, lsn);
         if (b->has_times)
             ws_pg_time_format_utc(b->stop_time, a);
         fprintf(out, "  backup:       %s (timeline %" PRIu32 ", consistent at %s%s%s)\n", b->id, b->start_tli, lsn,
@@ -208,10 +208,10 @@ void ws_pitr_report_text(FILE *out, const ws_pitr_report *r)
             rec_text(&p->stop, line, sizeof line);
             fprintf(out, "  stop point:   %s %s\n", p->stop_after ? "after" : "before", line);
         } else if (p->target.kind == WS_PITR_IMMEDIATE) {
-            ws_lsn_format(p->stop_lsn, lsn);
+            ws_wal_name_format_lsn(p->stop_lsn, lsn);
             fprintf(out, "  stop point:   the backup's consistency point, %s\n", lsn);
         } else {
-            ws_lsn_format(p->stop_lsn, lsn);
+            ws_wal_name_format_lsn(p->stop_lsn, lsn);
             fprintf(out, "  stop point:   the end of the archive, %s\n", lsn);
         }
         if (p->last_kept.set) {
@@ -224,7 +224,7 @@ void ws_pitr_report_text(FILE *out, const ws_pitr_report *r)
         }
         if (p->has_newest) {
             ws_pg_time_format_utc(p->newest_time, a);
-            ws_lsn_format(p->archive_end_lsn, lsn);
+            ws_wal_name_format_lsn(p->archive_end_lsn, lsn);
             if (p->target.kind == WS_PITR_LATEST)
                 fprintf(out,
                         "  data loss:    what was never archived: the archive ends at %s, its newest commit at %s\n",
@@ -301,7 +301,7 @@ static json_t *lsn_json(uint64_t lsn)
 {
     char t[18];
 
-    ws_lsn_format(lsn, t);
+    ws_wal_name_format_lsn(lsn, t);
     return json_string(t);
 }
 

@@ -174,7 +174,7 @@ static int check_dirs(const ws_pitr_run_opts *o, const ts_plan *ts, size_t nts, 
     if (ws_pitr_pgdata_check(o->pgdata, o->plan.force, err) <= 0)
         return -1;
     for (size_t i = 0; i < nts; i++) {
-        if (ws_pitr_tsdir_check(ts[i].dir, o->plan.force, err) > 0)
+        if (ws_pitr_pgdata_tsdir_check(ts[i].dir, o->plan.force, err) > 0)
             continue;
         if (!ts[i].mapped)
             return ws_err_prefix(err,
@@ -200,7 +200,7 @@ static size_t recovery_settings(const ws_pitr_run_opts *o, const ws_pitr_plan *p
         n++;
     if (forced) {
         s[n].name = "recovery_target_lsn";
-        ws_lsn_format(p->stop.lsn, s[n++].value);
+        ws_wal_name_format_lsn(p->stop.lsn, s[n++].value);
         s[n].name = "recovery_target_inclusive";
         snprintf(s[n++].value, sizeof s[0].value, "on");
     } else {
@@ -223,7 +223,7 @@ static size_t recovery_settings(const ws_pitr_run_opts *o, const ws_pitr_plan *p
             break;
         case WS_PITR_LSN:
             s[n].name = "recovery_target_lsn";
-            ws_lsn_format(t->lsn, s[n++].value);
+            ws_wal_name_format_lsn(t->lsn, s[n++].value);
             break;
         case WS_PITR_LATEST:
             break;
@@ -282,7 +282,7 @@ static int restore(const ws_config *cfg, const ws_pitr_run_opts *o, ws_pitr_arch
     if (ws_pitr_pgdata_prepare(o->pgdata, o->plan.force, &pgdata, &res->removed, err) < 0)
         goto out;
     for (size_t i = 0; i < nts; i++)
-        if (ws_pitr_tsdir_prepare(ts[i].dir, o->plan.force, &pgdata, &tsdir[i], err) < 0)
+        if (ws_pitr_pgdata_tsdir_prepare(ts[i].dir, o->plan.force, &pgdata, &tsdir[i], err) < 0)
             goto out;
     owner.chown = as_root;
     owner.uid = pgdata.uid;
@@ -344,11 +344,11 @@ static int restore(const ws_config *cfg, const ws_pitr_run_opts *o, ws_pitr_arch
     ws_backup_progress_phase(bar, "verifying %zu files against the backup manifest", x.nfiles);
     if (ws_pitr_manifest_verify(manifest, &x, err) < 0)
         goto out;
-    if (nts && ws_pitr_conf_tablespace_map(pgdata.path, links, nts, &owner, err) < 0)
+    if (nts && ws_pitr_recovery_conf_tablespace_map(pgdata.path, links, nts, &owner, err) < 0)
         goto out;
 
     /* Recovery settings. */
-    if (ws_pitr_conf_walship(cfg, pgdata.path, &owner, &conf_path, err) < 0)
+    if (ws_pitr_recovery_conf_walship(cfg, pgdata.path, &owner, &conf_path, err) < 0)
         goto out;
     snprintf(res->walship_conf, sizeof res->walship_conf, "%s", conf_path);
     shell_word(fetch, fetch_q, sizeof fetch_q);
@@ -362,19 +362,20 @@ static int restore(const ws_config *cfg, const ws_pitr_run_opts *o, ws_pitr_arch
     ws_pg_time_format_utc(((int64_t) ws_clock_wall() - WS_PG_EPOCH_UNIX) * 1000000, when);
     snprintf(header, sizeof header, "Recovery settings written by pitr-restore at %s: backup %s, target %s", when,
              b->id, p->target.given);
-    if (ws_pitr_conf_auto(pgdata.path, header, res->settings, res->nsettings, &owner, &res->commented, err) < 0 ||
-        ws_pitr_conf_signal(pgdata.path, &owner, err) < 0)
+    if (ws_pitr_recovery_conf_auto(pgdata.path, header, res->settings, res->nsettings, &owner, &res->commented, err) <
+            0 ||
+        ws_pitr_recovery_conf_signal(pgdata.path, &owner, err) < 0)
         goto out;
     if (o->action == WS_PITR_ACTION_PAUSE && p->target.kind != WS_PITR_LATEST &&
-        ws_pitr_conf_hot_standby_off(pgdata.path))
+        ws_pitr_recovery_conf_hot_standby_off(pgdata.path))
         ws_log(WS_LOG_WARNING, "hot_standby is off in %s: at the target the server shuts down instead of pausing",
                pgdata.path);
 
     /* Everything durable before saying it is done. */
-    if (ws_pitr_fsync_dirs(pgdata.path, pgdata.wal_link, err) < 0)
+    if (ws_pitr_extract_fsync_dirs(pgdata.path, pgdata.wal_link, err) < 0)
         goto out;
     for (size_t i = 0; i < nts; i++)
-        if (ws_pitr_fsync_dirs(tsdir[i].path, false, err) < 0)
+        if (ws_pitr_extract_fsync_dirs(tsdir[i].path, false, err) < 0)
             goto out;
     res->seconds = ws_clock_now() - t0;
     res->done = true;

@@ -77,7 +77,7 @@ int ws_pitr_target_set_name(ws_pitr_target *t, const char *text, ws_err *err)
 
 int ws_pitr_target_set_lsn(ws_pitr_target *t, const char *text, ws_err *err)
 {
-    if (ws_lsn_parse(text, &t->lsn) < 0)
+    if (ws_wal_name_parse_lsn(text, &t->lsn) < 0)
         return ws_err_set(err, WS_ERR_INVALID, "--target-lsn \"%.64s\": expected an LSN such as 0/16B3748", text);
     t->kind = WS_PITR_LSN;
     given(t, text);
@@ -149,7 +149,7 @@ void ws_pitr_target_describe(const ws_pitr_target *t, char *out, size_t outlen)
         snprintf(out, outlen, "restore point \"%s\"", t->name);
         break;
     case WS_PITR_LSN:
-        ws_lsn_format(t->lsn, lsn);
+        ws_wal_name_format_lsn(t->lsn, lsn);
         snprintf(out, outlen, "LSN %s (%s)", lsn, incl);
         break;
     }

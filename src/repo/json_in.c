@@ -153,7 +153,7 @@ uint64_t ws_json_in_lsn(ws_json_in *in, json_t *o, const char *key)
     const char *s = ws_json_in_str(in, o, key, true);
     uint64_t lsn = 0;
 
-    if (s && ws_lsn_parse(s, &lsn) < 0)
+    if (s && ws_wal_name_parse_lsn(s, &lsn) < 0)
         ws_json_in_bad(in, "field \"%s\" is not an LSN (\"%.40s\")", key, s);
     return lsn;
 }

@@ -61,7 +61,7 @@ int ws_repo_identity_from_json(const char *buf, size_t len, const char *what, ws
         ws_err_set(err, WS_ERR_CORRUPT, "%s: bad system_identifier \"%s\"", what, sysid);
         goto out;
     }
-    if (version < 1 || version > 1000 || !ws_wal_seg_size_valid((uint64_t) segsize)) {
+    if (version < 1 || version > 1000 || !ws_wal_name_seg_size_valid((uint64_t) segsize)) {
         ws_err_set(err, WS_ERR_CORRUPT, "%s: bad pg_version or wal_segment_size", what);
         goto out;
     }

@@ -4,14 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
-int ws_repo_wal_dir(unsigned tli, unsigned log, char *out, size_t outlen)
+int ws_repo_keys_wal_dir(unsigned tli, unsigned log, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "wal/%08X%08X/", tli, log);
 
     return n > 0 && (size_t) n < outlen ? 0 : -1;
 }
 
-int ws_repo_wal_key(const char *name, char *out, size_t outlen, ws_err *err)
+int ws_repo_keys_wal(const char *name, char *out, size_t outlen, ws_err *err)
 {
     ws_wal_name w;
     int n;
@@ -27,7 +27,7 @@ int ws_repo_wal_key(const char *name, char *out, size_t outlen, ws_err *err)
     return 0;
 }
 
-int ws_repo_wal_name_of_key(const char *key, char *out, size_t outlen, ws_err *err)
+int ws_repo_keys_wal_name(const char *key, char *out, size_t outlen, ws_err *err)
 {
     const char *base = strrchr(key, '/');
     size_t len, slen = strlen(WS_OBJ_SUFFIX);
@@ -41,12 +41,12 @@ int ws_repo_wal_name_of_key(const char *key, char *out, size_t outlen, ws_err *e
     memcpy(out, base, len - slen);
     out[len - slen] = '\0';
     /* Round trip: only a key walship itself would make is accepted. */
-    if (ws_repo_wal_key(out, expect, sizeof expect, &e2) < 0 || strcmp(expect, key) != 0)
+    if (ws_repo_keys_wal(out, expect, sizeof expect, &e2) < 0 || strcmp(expect, key) != 0)
         return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is not a WAL object key", key);
     return 0;
 }
 
-int ws_repo_index_key(const char *segment, char *out, size_t outlen, ws_err *err)
+int ws_repo_keys_index(const char *segment, char *out, size_t outlen, ws_err *err)
 {
     ws_wal_name w;
     int n;
@@ -61,7 +61,7 @@ int ws_repo_index_key(const char *segment, char *out, size_t outlen, ws_err *err
     return 0;
 }
 
-int ws_repo_user_key(const char *name, char *out, size_t outlen, ws_err *err)
+int ws_repo_keys_user(const char *name, char *out, size_t outlen, ws_err *err)
 {
     int n;
 

@@ -304,7 +304,7 @@ int ws_repo_stat(ws_repo *r, const char *key, ws_digest *digest, uint64_t *store
         size_t len;
         const uint8_t *t = ws_sink_mem_data(mem, &len);
 
-        rc = len == WS_TRAILER_LEN ? ws_trailer_parse(t, digest, key, err)
+        rc = len == WS_TRAILER_LEN ? ws_codec_trailer_parse(t, digest, key, err)
                                    : ws_err_set(err, WS_ERR_CORRUPT, "%s: short trailer read", key);
     }
     ws_sink_free(mem);
@@ -369,7 +369,7 @@ int ws_repo_stat_checked(ws_repo *r, const char *key, ws_digest *digest, uint64_
         return -1;
     }
     if (read_range(r, key, info.size - WS_TRAILER_LEN, WS_TRAILER_LEN, tail, err) < 0 ||
-        ws_trailer_parse(tail, &t, key, err) < 0)
+        ws_codec_trailer_parse(tail, &t, key, err) < 0)
         return -1;
     size = ws_meta_get(&info.meta, "walship-size");
     sha = ws_meta_get(&info.meta, "walship-sha256");

@@ -18,7 +18,7 @@ static int collect(const ws_list_entry *e, void *arg, ws_err *err)
     ws_err e2;
     void *v = l->v;
 
-    if (e->is_prefix || ws_repo_wal_name_of_key(e->key, name, sizeof name, &e2) < 0 ||
+    if (e->is_prefix || ws_repo_keys_wal_name(e->key, name, sizeof name, &e2) < 0 ||
         ws_wal_name_parse(name, &w, &e2) < 0 || w.kind == WS_WAL_BACKUP)
         return 0;
     if (ws_buf_grow_array(&v, &l->cap, l->n + 1, sizeof *l->v, err) < 0)
@@ -64,7 +64,7 @@ int ws_repo_wal_list_sort(ws_repo_wal_list *l, uint32_t seg_size, ws_err *err)
             l->v[i].segno = 0;
             continue;
         }
-        if (ws_wal_segno(&l->v[i].name, seg_size, &l->v[i].segno, err) < 0) {
+        if (ws_wal_name_segno(&l->v[i].name, seg_size, &l->v[i].segno, err) < 0) {
             char name[WS_WAL_NAME_MAX];
 
             ws_wal_name_format(&l->v[i].name, name);
@@ -94,7 +94,7 @@ void ws_repo_wal_list_free(ws_repo_wal_list *l)
     memset(l, 0, sizeof *l);
 }
 
-int ws_repo_history_load(ws_repo *repo, uint32_t tli, ws_tli_history *h, bool *found, ws_err *err)
+int ws_repo_wal_history_load(ws_repo *repo, uint32_t tli, ws_tli_history *h, bool *found, ws_err *err)
 {
     char name[WS_WAL_NAME_MAX], key[WS_KEY_MAX];
     char *data = NULL;
@@ -105,7 +105,7 @@ int ws_repo_history_load(ws_repo *repo, uint32_t tli, ws_tli_history *h, bool *f
         *found = false;
     if (tli > 1) {
         snprintf(name, sizeof name, "%08" PRIX32 ".history", tli);
-        if (ws_repo_wal_key(name, key, sizeof key, err) < 0)
+        if (ws_repo_keys_wal(name, key, sizeof key, err) < 0)
             return -1;
         if (ws_repo_get_mem(repo, key, WS_WAL_TEXT_FILE_MAX, "a timeline history file", &data, &len, err) == 0) {
             int rc = ws_tli_history_parse(data, len, tli, key, h, err);

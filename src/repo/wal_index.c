@@ -325,7 +325,7 @@ static void read_prev(ws_wal_indexer *x, const char *prev_path, const ws_wal_fil
         return;
     if (pwf.name.kind == WS_WAL_SEGMENT && pwf.has_header && pwf.hdr.seg_size == wf->hdr.seg_size &&
         pwf.hdr.sysid == wf->hdr.sysid && pwf.name.tli <= wf->name.tli &&
-        ws_wal_next_segment(&pwf.name, pwf.hdr.seg_size, &next, &e2) == 0 && next.log == wf->name.log &&
+        ws_wal_name_next_segment(&pwf.name, pwf.hdr.seg_size, &next, &e2) == 0 && next.log == wf->name.log &&
         next.seg == wf->name.seg) {
         off = pwf.hdr.seg_size > PREV_TAIL ? pwf.hdr.seg_size - PREV_TAIL : 0;
         if (prime(x, fd, prev_path, &pwf, off, buf) == 0 && off > 0 && ws_wal_indexer_skipping(x))
@@ -371,11 +371,11 @@ int ws_wal_index_prev_path(const char *path, const ws_wal_file *wf, char *out, s
     char name[WS_WAL_NAME_MAX];
     int n;
 
-    if (!wf->has_header || ws_wal_segno(&wf->name, wf->hdr.seg_size, &segno, err) < 0)
+    if (!wf->has_header || ws_wal_name_segno(&wf->name, wf->hdr.seg_size, &segno, err) < 0)
         return ws_err_set(err, WS_ERR_INVALID, "%s: not a WAL segment", path);
     if (segno == 0)
         return 1;
-    ws_wal_from_segno(wf->name.tli, segno - 1, wf->hdr.seg_size, &prev);
+    ws_wal_name_from_segno(wf->name.tli, segno - 1, wf->hdr.seg_size, &prev);
     ws_wal_name_format(&prev, name);
     n = snprintf(out, outlen, "%.*s%s", slash ? (int) (slash - path + 1) : 0, path, name);
     if (n < 0 || (size_t) n >= outlen)
@@ -391,7 +391,7 @@ int ws_wal_index_put(ws_repo *repo, const ws_wal_index *ix, ws_err *err)
     char *json;
     int rc;
 
-    if (ws_repo_index_key(ix->segment, key, sizeof key, err) < 0)
+    if (ws_repo_keys_index(ix->segment, key, sizeof key, err) < 0)
         return -1;
     json = ws_wal_index_json_format(ix, false, err);
     if (!json)
@@ -458,7 +458,7 @@ int ws_wal_index_get(ws_repo *repo, const char *segment, ws_wal_index *out, ws_e
     int rc = -1;
 
     ws_wal_index_init(out);
-    if (ws_repo_index_key(segment, key, sizeof key, err) < 0)
+    if (ws_repo_keys_index(segment, key, sizeof key, err) < 0)
         return -1;
     c = calloc(1, sizeof *c);
     if (!c)

@@ -15,7 +15,7 @@ static json_t *lsn_json(uint64_t lsn)
 {
     char text[18];
 
-    ws_lsn_format(lsn, text);
+    ws_wal_name_format_lsn(lsn, text);
     return json_string(text);
 }
 
@@ -23,7 +23,7 @@ static json_t *time_text_json(int64_t ts)
 {
     char text[WS_WAL_TIME_TEXT_MAX];
 
-    ws_wal_time_format(ts, text);
+    ws_wal_reader_time_format(ts, text);
     return json_string(text);
 }
 
@@ -222,7 +222,7 @@ static void get_header(ws_json_in *in, json_t *o, ws_wal_index *out)
     out->seg_size = (uint32_t) ws_json_in_int(in, o, "segment_size", WS_WAL_SEG_SIZE_MIN, WS_WAL_SEG_SIZE_MAX);
     if (ws_json_in_failed(in))
         return;
-    if (out->tli != name.tli || !ws_wal_seg_size_valid(out->seg_size)) {
+    if (out->tli != name.tli || !ws_wal_name_seg_size_valid(out->seg_size)) {
         ws_json_in_bad(in, "timeline or segment size does not fit segment %s", out->segment);
         return;
     }

@@ -39,7 +39,7 @@ static int read_segment(ws_repo *repo, ws_wal_indexer *x, const ws_repo_wal_file
     int rc;
 
     ws_wal_name_format(&s->name, name);
-    if (ws_repo_wal_key(name, key, sizeof key, err) < 0 || ws_wal_indexer_begin(x, &s->name, seg_size, err) < 0)
+    if (ws_repo_keys_wal(name, key, sizeof key, err) < 0 || ws_wal_indexer_begin(x, &s->name, seg_size, err) < 0)
         return -1;
     sink = ws_wal_indexer_sink_new(x, NULL, err);
     if (!sink) {
@@ -105,7 +105,7 @@ int ws_wal_index_rebuild(ws_repo *repo, const ws_wal_rebuild_opts *o, ws_wal_reb
             continue;
         if (s->name.tli != cur_tli) {
             ws_tli_history_free(&h);
-            if (ws_repo_history_load(repo, s->name.tli, &h, NULL, err) < 0)
+            if (ws_repo_wal_history_load(repo, s->name.tli, &h, NULL, err) < 0)
                 goto out;
             cur_tli = s->name.tli;
             st->timelines++;

@@ -109,7 +109,7 @@ int ws_fetch_spool_want_parse(const char *buf, size_t len, const char *what, ws_
         return -1;
     if (tli == 0)
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: bad tli", what);
-    if (!ws_wal_seg_size_valid(seg_size))
+    if (!ws_wal_name_seg_size_valid(seg_size))
         return ws_err_set(err, WS_ERR_CORRUPT, "%s: bad seg_size", what);
     out->tli = (uint32_t) tli;
     out->seg_size = (uint32_t) seg_size;
@@ -156,7 +156,7 @@ bool ws_fetch_spool_wants(const ws_spool_want *w, const ws_wal_name *seg)
     uint64_t segno;
     ws_err err;
 
-    if (seg->kind != WS_WAL_SEGMENT || ws_wal_segno(seg, w->seg_size, &segno, &err) < 0)
+    if (seg->kind != WS_WAL_SEGMENT || ws_wal_name_segno(seg, w->seg_size, &segno, &err) < 0)
         return false;
     return ws_fetch_spool_wants_segno(w, seg->tli, segno);
 }
@@ -180,7 +180,7 @@ ws_spool_entry_kind ws_fetch_spool_classify(const char *entry, ws_wal_name *seg,
         return WS_SPOOL_ENT_OTHER;
     memcpy(head, entry, WS_WAL_SEG_NAME_LEN);
     head[WS_WAL_SEG_NAME_LEN] = '\0';
-    if (!ws_wal_is_segment_name(head) || ws_wal_name_parse(head, &w, &err) < 0)
+    if (!ws_wal_name_is_segment(head) || ws_wal_name_parse(head, &w, &err) < 0)
         return WS_SPOOL_ENT_OTHER;
     if (len == WS_WAL_SEG_NAME_LEN) {
         if (seg)
@@ -546,7 +546,7 @@ int ws_fetch_spool_take(ws_spool *sp, const ws_wal_name *seg, const char *dest, 
         ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" is too short", path);
         goto refuse;
     }
-    if (ws_wal_check_segment(head, sizeof head, (uint64_t) st.st_size, seg, path, hdr, err) < 0)
+    if (ws_wal_segment_check(head, sizeof head, (uint64_t) st.st_size, seg, path, hdr, err) < 0)
         goto refuse;
     if (hdr->sysid != sysid) {
         ws_err_set(err, WS_ERR_CORRUPT, "spooled \"%s\" has system identifier %" PRIu64 ", the cluster %" PRIu64, path,
@@ -596,7 +596,7 @@ int ws_fetch_spool_advance(ws_spool *sp, const ws_spool_identity *id, const ws_w
     uint64_t segno;
     int fd = -1, have;
 
-    if (ws_wal_segno(seg, seg_size, &segno, err) < 0)
+    if (ws_wal_name_segno(seg, seg_size, &segno, err) < 0)
         return -1;
     if (spool_lock(sp, true, &fd, err) < 0)
         return -1;
@@ -642,7 +642,7 @@ static bool keep_below_cap(const char *entry, ws_spool_entry_kind kind, const ws
 
     if (kind != WS_SPOOL_ENT_SEGMENT && kind != WS_SPOOL_ENT_PART)
         return true;
-    if (seg->tli != c->tli || ws_wal_segno(seg, c->seg_size, &segno, &e) < 0)
+    if (seg->tli != c->tli || ws_wal_name_segno(seg, c->seg_size, &segno, &e) < 0)
         return false;
     return segno < c->cap;
 }
@@ -665,7 +665,7 @@ static int limit(ws_spool *sp, uint32_t tli, const ws_wal_name *seg, uint64_t ls
         return rc < 0 ? -1 : 0;
     }
     if (seg) {
-        if (ws_wal_segno(seg, w.seg_size, &cap, err) < 0) {
+        if (ws_wal_name_segno(seg, w.seg_size, &cap, err) < 0) {
             spool_unlock(fd);
             return -1;
         }
@@ -863,7 +863,7 @@ static bool keep_wanted(const char *entry, ws_spool_entry_kind kind, const ws_wa
     if (!a->want || !ws_fetch_spool_wants(a->want, seg))
         return false;
     if (kind == WS_SPOOL_ENT_SEGMENT) {
-        if (a->present && ws_wal_segno(seg, a->want->seg_size, &segno, &e) == 0)
+        if (a->present && ws_wal_name_segno(seg, a->want->seg_size, &segno, &e) == 0)
             a->present[segno - a->want->pos] = true;
         return true;
     }

@@ -138,7 +138,7 @@ static void spawn(prefetcher *p, worker *w, uint64_t segno)
     bool quiet = false;
     pid_t pid;
 
-    ws_wal_from_segno(p->want.tli, segno, p->want.seg_size, &w->seg);
+    ws_wal_name_from_segno(p->want.tli, segno, p->want.seg_size, &w->seg);
     for (size_t i = 0; i < p->nb; i++)
         if (p->b[i].tli == p->want.tli && p->b[i].segno == segno)
             quiet = p->b[i].warned;

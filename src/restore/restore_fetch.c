@@ -50,7 +50,7 @@ int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, uint
     int rc;
 
     *dst_failed = false;
-    if (ws_repo_wal_key(name, key, sizeof key, err) < 0) {
+    if (ws_repo_keys_wal(name, key, sizeof key, err) < 0) {
         *dst_failed = true; /* a bad name is the caller's problem, not the repository's */
         return -1;
     }
@@ -61,7 +61,7 @@ int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, uint
     }
     tag->base.ops = &tag_ops;
     tag->base.next = dst;
-    check = ws_wal_check_filter_new(w, key, &tag->base, err);
+    check = ws_wal_segment_check_filter_new(w, key, &tag->base, err);
     if (!check) {
         *dst_failed = true;
         ws_sink_free(&tag->base);
@@ -70,7 +70,7 @@ int ws_restore_fetch(ws_repo *repo, const ws_wal_name *w, const char *name, uint
     rc = ws_repo_get_sink(repo, key, check, &d, err);
     if (rc < 0)
         *dst_failed = tag->failed;
-    else if (sysid != 0 && ws_wal_check_filter_header(check, &hdr) && hdr.sysid != sysid)
+    else if (sysid != 0 && ws_wal_segment_check_filter_header(check, &hdr) && hdr.sysid != sysid)
         rc = ws_err_set(err, WS_ERR_CONFIG,
                         "%s: %s holds WAL of the cluster with system identifier %" PRIu64
                         ", this data directory's (global/pg_control) is %" PRIu64 ": wrong repository",

@@ -39,7 +39,7 @@ static int fetch(ws_repo *repo, const ws_wal_name *w, const char *name, const ch
     ws_digest d;
     int status;
 
-    if (ws_repo_wal_key(name, key, sizeof key, err) < 0)
+    if (ws_repo_keys_wal(name, key, sizeof key, err) < 0)
         return WS_FETCH_LOCAL;
     out = ws_file_out_open(dest, 0600, err);
     if (!out)

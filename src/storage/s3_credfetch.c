@@ -249,7 +249,7 @@ static void form_param(ws_buf *b, const char *name, const char *value)
         ws_buf_adds(b, "&");
     ws_buf_adds(b, name);
     ws_buf_adds(b, "=");
-    ws_s3_uri_encode(b, value, false);
+    ws_s3_sign_uri_encode(b, value, false);
 }
 
 /* Takes the strings of an STS answer into *out, with the expiry parsed. */
@@ -277,7 +277,7 @@ static int fetch_web_identity(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_e
     form_param(&body, "RoleSessionName", p->session_name);
     form_param(&body, "Version", STS_API_VERSION);
     form_param(&body, "WebIdentityToken", token);
-    ws_s3_secret_free(token);
+    ws_s3_sign_secret_free(token);
     http_call r = {
         .method = "POST",
         .url = p->url,
@@ -347,7 +347,7 @@ static int fetch_ecs(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
     char *auth = NULL;
     if (token && asprintf(&auth, "Authorization: %s", token) < 0) {
         auth = NULL;
-        ws_s3_secret_free(token);
+        ws_s3_sign_secret_free(token);
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     }
     char what[1100];
@@ -365,8 +365,8 @@ static int fetch_ecs(const ws_s3_fetch_params *p, ws_s3_cred *out, ws_err *err)
         rc = answer_error(&r, &a, a.status == 401 || a.status == 403 ? WS_ERR_PERM : WS_ERR_STORAGE, NULL, err);
     if (rc == 0)
         rc = ws_s3_credfetch_parse_json(a.body.data, a.body.len, what, out, err);
-    ws_s3_secret_free(auth);
-    ws_s3_secret_free(token);
+    ws_s3_sign_secret_free(auth);
+    ws_s3_sign_secret_free(token);
     if (a.body.data)
         OPENSSL_cleanse(a.body.data, a.body.len);
     ws_buf_free(&a.body);

@@ -41,8 +41,8 @@ void ws_s3_cred_free(ws_s3_cred *c)
     if (!c)
         return;
     free(c->access_key);
-    ws_s3_secret_free(c->secret_key);
-    ws_s3_secret_free(c->session_token);
+    ws_s3_sign_secret_free(c->secret_key);
+    ws_s3_sign_secret_free(c->session_token);
     memset(c, 0, sizeof *c);
 }
 
@@ -194,7 +194,7 @@ void ws_s3_creds_close(ws_s3_creds *c)
     free(c->source);
     ws_s3_cred_free(&c->fixed);
     for (size_t i = 0; i < sizeof c->owned / sizeof c->owned[0]; i++)
-        ws_s3_secret_free(c->owned[i]);
+        ws_s3_sign_secret_free(c->owned[i]);
     free(c->cache_id);
     free(c);
 }

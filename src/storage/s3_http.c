@@ -60,7 +60,7 @@ static uint64_t rng_next(uint64_t *s)
     return x * 0x2545f4914f6cdd1dULL;
 }
 
-double ws_s3_backoff(unsigned n, double base, double cap, uint64_t *rng)
+double ws_s3_http_backoff(unsigned n, double base, double cap, uint64_t *rng)
 {
     double ceil_s = base;
     for (unsigned i = 1; i < n && ceil_s < cap; i++)
@@ -512,8 +512,8 @@ static int build_headers(const ws_s3_conn *c, const ws_s3_req *req, const ws_s3_
 {
     if (req->nheaders > MAX_HDRS - 6)
         return ws_err_set(err, WS_ERR_INVALID, "%s: too many headers", req->op);
-    ws_s3_amz_date(time(NULL), w->date);
-    ws_s3_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, w->payload_hash);
+    ws_s3_sign_amz_date(time(NULL), w->date);
+    ws_s3_sign_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, w->payload_hash);
     ws_s3_header *h = w->h;
     size_t nh = 0;
     h[nh++] = (ws_s3_header){"host", c->host};
@@ -572,10 +572,10 @@ static int sign_request(const ws_s3_conn *c, const ws_s3_req *req, wire_req *w, 
 static int build_wire(const ws_s3_conn *c, const ws_s3_req *req, bool has_body, wire_req *w, ws_err *err)
 {
     ws_buf_addf(&w->url, "%s://%s", c->scheme, c->host);
-    ws_s3_uri_encode(&w->url, w->path.data, true);
+    ws_s3_sign_uri_encode(&w->url, w->path.data, true);
     if (req->nquery) {
         ws_buf_adds(&w->url, "?");
-        ws_s3_canonical_query(&w->url, req->query, req->nquery);
+        ws_s3_sign_canonical_query(&w->url, req->query, req->nquery);
     }
     bool have_ctype = false;
     for (size_t i = 0; i < w->nh; i++) {
@@ -729,7 +729,7 @@ out:
     return result;
 }
 
-int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err)
+int ws_s3_http_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err *err)
 {
     if (c->busy)
         return ws_err_set(err, WS_ERR_INVALID, "%s: the S3 connection is already in use (re-entrant call)", req->op);
@@ -762,7 +762,7 @@ int ws_s3_request(ws_s3_conn *c, const ws_s3_req *req, ws_s3_resp *resp, ws_err 
         double t = ws_clock_now();
         if (first_failure == 0)
             first_failure = t;
-        double d = ws_s3_backoff(n, BACKOFF_BASE, BACKOFF_CAP, &c->rng);
+        double d = ws_s3_http_backoff(n, BACKOFF_BASE, BACKOFF_CAP, &c->rng);
         unsigned max = req->max_attempts ? req->max_attempts : MAX_ATTEMPTS;
         if (n >= max || t - first_failure + d > c->budget) {
             ws_err_prefix(err, "gave up after %u attempt%s and %.1f s of retrying (s3_retry_budget = %g s); last error",

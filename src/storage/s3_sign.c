@@ -18,7 +18,7 @@
 
 /* --- secrets ----------------------------------------------------------- */
 
-void ws_s3_secret_free(char *s)
+void ws_s3_sign_secret_free(char *s)
 {
     if (s) {
         OPENSSL_cleanse(s, strlen(s));
@@ -28,14 +28,14 @@ void ws_s3_secret_free(char *s)
 
 /* --- primitives ---------------------------------------------------------- */
 
-void ws_s3_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1])
+void ws_s3_sign_sha256_hex(const void *data, size_t len, char out[WS_S3_SHA256_HEX_LEN + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(data, len, md);
     ws_hex_encode(md, sizeof md, out);
 }
 
-void ws_s3_amz_date(time_t t, char out[17])
+void ws_s3_sign_amz_date(time_t t, char out[17])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -48,7 +48,7 @@ static bool unreserved(unsigned char c)
            c == '_' || c == '~';
 }
 
-void ws_s3_uri_encode(ws_buf *b, const char *s, bool keep_slash)
+void ws_s3_sign_uri_encode(ws_buf *b, const char *s, bool keep_slash)
 {
     static const char HEX[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
@@ -78,7 +78,7 @@ static char *encode_dup(const char *s)
     ws_buf t;
     ws_buf_init(&t);
     ws_buf_adds(&t, ""); /* allocate even for "" */
-    ws_s3_uri_encode(&t, s ? s : "", false);
+    ws_s3_sign_uri_encode(&t, s ? s : "", false);
     if (t.oom) {
         ws_buf_free(&t);
         return NULL;
@@ -86,7 +86,7 @@ static char *encode_dup(const char *s)
     return t.data;
 }
 
-void ws_s3_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n)
+void ws_s3_sign_canonical_query(ws_buf *b, const ws_s3_param *params, size_t n)
 {
     if (n == 0)
         return;
@@ -194,9 +194,9 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_buf *auth, ws_buf *canonical, ws_e
     /* Canonical request. */
     ws_buf_adds(&creq, in->method);
     ws_buf_adds(&creq, "\n");
-    ws_s3_uri_encode(&creq, in->path, true);
+    ws_s3_sign_uri_encode(&creq, in->path, true);
     ws_buf_adds(&creq, "\n");
-    ws_s3_canonical_query(&creq, in->params, in->nparams);
+    ws_s3_sign_canonical_query(&creq, in->params, in->nparams);
     ws_buf_adds(&creq, "\n");
     for (size_t i = 0; i < in->nheaders; i++) {
         ws_buf_adds(&creq, h[i].name);
@@ -221,7 +221,7 @@ int ws_s3_sign(const ws_s3_sign_input *in, ws_buf *auth, ws_buf *canonical, ws_e
     memcpy(date, in->amz_date, 8);
     date[8] = '\0';
     char creq_hash[WS_S3_SHA256_HEX_LEN + 1];
-    ws_s3_sha256_hex(creq.data, creq.len, creq_hash);
+    ws_s3_sign_sha256_hex(creq.data, creq.len, creq_hash);
     ws_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date, in->region, in->service,
                 creq_hash);
 

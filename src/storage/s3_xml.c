@@ -401,8 +401,8 @@ void ws_s3_sts_creds_free(ws_s3_sts_creds *c)
     if (!c)
         return;
     free(c->access_key);
-    ws_s3_secret_free(c->secret_key);
-    ws_s3_secret_free(c->session_token);
+    ws_s3_sign_secret_free(c->secret_key);
+    ws_s3_sign_secret_free(c->session_token);
     free(c->expiration);
     memset(c, 0, sizeof *c);
 }

@@ -86,7 +86,7 @@ static const ws_storage_ops counting_ops = {
     .lock = c_lock,
 };
 
-ws_storage *ws_storage_counting_new(ws_storage *inner, ws_err *err)
+ws_storage *ws_storage_count_new(ws_storage *inner, ws_err *err)
 {
     counting *c = calloc(1, sizeof *c);
 
@@ -106,7 +106,7 @@ ws_storage *ws_storage_counting_new(ws_storage *inner, ws_err *err)
     return &c->base;
 }
 
-void ws_storage_counting_get(const ws_storage *st, ws_storage_counts *out)
+void ws_storage_count_get(const ws_storage *st, ws_storage_counts *out)
 {
     memset(out, 0, sizeof *out);
     if (st->ops->get != c_get)

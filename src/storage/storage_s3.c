@@ -56,7 +56,7 @@ static const ws_storage_ops s3_ops;
 
 /* --- part sizing -------------------------------------------------------- */
 
-uint64_t ws_s3_part_base(uint64_t size_hint, uint64_t default_part)
+uint64_t ws_storage_s3_part_base(uint64_t size_hint, uint64_t default_part)
 {
     uint64_t base = default_part < WS_S3_PART_MIN ? WS_S3_PART_MIN : default_part;
     if (size_hint > base && size_hint - base <= base / 8)
@@ -70,7 +70,7 @@ uint64_t ws_s3_part_base(uint64_t size_hint, uint64_t default_part)
     return base > WS_S3_PART_MAX ? WS_S3_PART_MAX : base;
 }
 
-uint64_t ws_s3_part_size(uint64_t base, unsigned n)
+uint64_t ws_storage_s3_part_size(uint64_t base, unsigned n)
 {
     uint64_t size = base;
     for (unsigned step = (n ? n - 1 : 0) / WS_S3_PARTS_PER_STEP; step > 0 && size < WS_S3_PART_MAX; step--)
@@ -144,7 +144,7 @@ static void put_abort_upload(s3_put *p)
     ws_err ignored;
     ws_s3_resp_init(&resp);
     /* Best effort (s3rver answers 405); a lifecycle rule cleans up the rest. */
-    (void) ws_s3_request(p->st->conn, &req, &resp, &ignored);
+    (void) ws_s3_http_request(p->st->conn, &req, &resp, &ignored);
     ws_s3_resp_free(&resp);
     free(p->upload_id);
     p->upload_id = NULL;
@@ -170,7 +170,7 @@ static int create_upload(s3_put *p, ws_err *err)
                      .nheaders = p->st->nput_hdrs};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(p->st->conn, &req, &resp, err);
     if (rc == 0)
         rc = ws_s3_xml_parse_upload_id(resp.body.data, resp.body.len, &p->upload_id, err);
     ws_s3_resp_free(&resp);
@@ -207,7 +207,7 @@ static int upload_part(s3_put *p, ws_err *err)
                      .body_len = p->len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(p->st->conn, &req, &resp, err);
     if (rc == 0 && !resp.etag[0])
         rc = ws_err_set(err, WS_ERR_STORAGE, "UploadPart %u: no ETag in the answer", p->nparts + 1);
     if (rc == 0) {
@@ -221,7 +221,7 @@ static int upload_part(s3_put *p, ws_err *err)
     if (rc < 0)
         return ws_err_prefix(err, "part %u", p->nparts + 1);
     p->len = 0;
-    p->part_size = ws_s3_part_size(p->part_base, p->nparts + 1);
+    p->part_size = ws_storage_s3_part_size(p->part_base, p->nparts + 1);
     return 0;
 }
 
@@ -301,7 +301,7 @@ static int put_single(s3_put *p, const ws_meta *meta, bool conditional, ws_err *
     ws_s3_resp_init(&resp);
     /* S3 checked the body against the signed x-amz-content-sha256 before
      * answering 200: the answer is the check after write. */
-    int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(p->st->conn, &req, &resp, err);
     if (rc == 0 && !resp.etag[0])
         rc = ws_err_set(err, WS_ERR_STORAGE, "PUT: no ETag in the answer");
     rc = conditional_result(rc, conditional, &resp, err);
@@ -338,7 +338,7 @@ static int complete_upload(s3_put *p, bool conditional, ws_err *err)
                      .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(p->st->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(p->st->conn, &req, &resp, err);
     if (conditional_result(rc, conditional, &resp, err) == 0) {
         ws_s3_resp_free(&resp);
         ws_buf_free(&body);
@@ -359,7 +359,7 @@ static int complete_upload(s3_put *p, bool conditional, ws_err *err)
     /* The object is assembled: check its size before saying it is done. */
     ws_s3_req hreq = {.op = "HEAD", .method = "HEAD", .key = p->key};
     ws_s3_resp_init(&resp);
-    rc = ws_s3_request(p->st->conn, &hreq, &resp, err);
+    rc = ws_s3_http_request(p->st->conn, &hreq, &resp, err);
     if (rc == 0 && (resp.content_length < 0 || (uint64_t) resp.content_length != p->total))
         rc = ws_err_set(err, WS_ERR_CORRUPT, "after CompleteMultipartUpload the object has %lld bytes, not %" PRIu64,
                         (long long) resp.content_length, p->total);
@@ -475,8 +475,8 @@ static int s3_put_begin(ws_storage *st_, const char *key, uint64_t size_hint, ws
     p->base.sink.next = NULL;
     p->base.ops = s->base.commit_new ? &put_ops_conditional : &put_ops;
     p->st = s;
-    p->part_base = ws_s3_part_base(size_hint, s->part_default);
-    p->part_size = ws_s3_part_size(p->part_base, 1);
+    p->part_base = ws_storage_s3_part_base(size_hint, s->part_default);
+    p->part_size = ws_storage_s3_part_size(p->part_base, 1);
     *out = &p->base;
     return 0;
 }
@@ -488,7 +488,7 @@ static int s3_head_full(s3_storage *s, const char *fkey, ws_obj_info *info, ws_e
     ws_s3_req req = {.op = "HEAD", .method = "HEAD", .key = fkey};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(s->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(s->conn, &req, &resp, err);
     if (rc < 0) {
         ws_s3_resp_free(&resp);
         return err->code == WS_ERR_NOTFOUND ? 0 : -1;
@@ -550,7 +550,7 @@ static int s3_get(ws_storage *st_, const char *key, uint64_t offset, uint64_t le
     ws_s3_req req = {.op = "GET", .method = "GET", .key = fkey, .sink = dst, .range_off = offset, .range_len = length};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    rc = ws_s3_request(s->conn, &req, &resp, err);
+    rc = ws_s3_http_request(s->conn, &req, &resp, err);
     if (rc < 0 && resp.status == 416 && resp.delivered == 0) {
         /* Starting exactly at the end is a valid empty read. */
         rc = get_by_head(s, fkey, offset, length, dst, err);
@@ -606,7 +606,7 @@ static int s3_list(ws_storage *st_, const char *prefix, const char *delimiter, w
         ws_s3_resp resp;
         ws_s3_list_page pg;
         ws_s3_resp_init(&resp);
-        int r = ws_s3_request(s->conn, &req, &resp, err);
+        int r = ws_s3_http_request(s->conn, &req, &resp, err);
         if (r == 0)
             r = ws_s3_xml_parse_list(resp.body.data, resp.body.len, &pg, err);
         ws_s3_resp_free(&resp);
@@ -705,7 +705,7 @@ static int delete_batch(s3_storage *s, const char *const *keys, size_t n, ws_err
                      .body_len = body.len};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(s->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(s->conn, &req, &resp, err);
     ws_buf_free(&body);
     if (rc == 0) {
         ws_s3_delete_result res;
@@ -739,7 +739,7 @@ static int s3_abandon(ws_storage *st_, const char *key, const char *token, ws_er
     ws_s3_req req = {.op = "AbortMultipartUpload", .method = "DELETE", .key = fkey, .query = q, .nquery = 1};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    int rc = ws_s3_request(s->conn, &req, &resp, err);
+    int rc = ws_s3_http_request(s->conn, &req, &resp, err);
     if (rc < 0 && (err->code == WS_ERR_NOTFOUND || resp.status == 405 || resp.status == 501))
         rc = 0;
     ws_s3_resp_free(&resp);

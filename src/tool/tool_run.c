@@ -22,7 +22,7 @@
 static int object_key(const char *name, bool raw, char *key, size_t keylen, ws_err *err)
 {
     if (!raw)
-        return ws_repo_user_key(name, key, keylen, err);
+        return ws_repo_keys_user(name, key, keylen, err);
     if (!ws_storage_key_valid(name))
         return ws_err_set(err, WS_ERR_INVALID, "\"%s\" is not a valid object key", name);
     snprintf(key, keylen, "%s", name);

@@ -56,7 +56,7 @@ static void read_segment(ws_wal_reader *r, uint64_t segno, uint32_t from, const 
     ws_err err;
     uint64_t before = *count;
 
-    ws_wal_from_segno(1, segno, SEG, &w);
+    ws_wal_name_from_segno(1, segno, SEG, &w);
     if ((from ? ws_wal_reader_begin_at(r, &w, SEG, from, &err) : ws_wal_reader_begin(r, &w, SEG, &err)) < 0)
         abort();
     for (size_t off = 0; off < len;) {

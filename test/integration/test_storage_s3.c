@@ -720,7 +720,7 @@ START_TEST(keys_needing_xml_escapes)
     ws_s3_req req = {.op = "PUT", .method = "PUT", .key = odd, .body = "x", .body_len = 1};
     ws_s3_resp resp;
     ws_s3_resp_init(&resp);
-    ck_assert_msg(ws_s3_request(c, &req, &resp, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ws_s3_http_request(c, &req, &resp, &err) == 0, "%s", err.msg);
     ws_s3_resp_free(&resp);
     ws_s3_conn_free(c);
     ws_s3_creds_close(co.creds);

@@ -112,7 +112,7 @@ static void write_segment(const char *name, uint64_t sysid, uint8_t fill)
 
     ck_assert_ptr_nonnull(buf);
     ck_assert_int_eq(ws_wal_name_parse(name, &w, &err), 0);
-    ck_assert_int_eq(ws_wal_start_lsn(&w, MiB, &h.pageaddr, &err), 0);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, MiB, &h.pageaddr, &err), 0);
     memset(buf, fill, MiB);
     ws_wal_header_encode(&h, buf);
     f = fopen(path_of(name), "wb");
@@ -173,7 +173,7 @@ static void pusher_init(pusher *p, bool acks)
 
 static void key_of(const char *name, char *key)
 {
-    ck_assert_int_eq(ws_repo_wal_key(name, key, WS_KEY_MAX, &err), 0);
+    ck_assert_int_eq(ws_repo_keys_wal(name, key, WS_KEY_MAX, &err), 0);
 }
 
 START_TEST(push_duplicates)
@@ -881,7 +881,7 @@ START_TEST(spool_stale_generation)
     {
         ws_wal_name pos;
 
-        ws_wal_from_segno(1, 0, MiB, &pos);
+        ws_wal_name_from_segno(1, 0, MiB, &pos);
         ck_assert_int_eq(ws_fetch_spool_advance(sp, &st.id, &pos, MiB, 8, &err), 0);
     }
     /* Published with the current generation: yes. */

@@ -82,7 +82,7 @@ static void make_segment(const char *path, const char *name, uint64_t sysid, siz
     uint8_t *buf = calloc(1, size > WS_WAL_LONG_HEADER_LEN ? size : WS_WAL_LONG_HEADER_LEN);
     FILE *f;
 
-    ck_assert_int_eq(ws_wal_start_lsn(&w, MiB, &h.pageaddr, &err), 0);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, MiB, &h.pageaddr, &err), 0);
     ws_wal_header_encode(&h, buf);
     buf[size / 2] = 0x42;
     f = fopen(path, "wb");
@@ -117,7 +117,7 @@ static ws_spool *spool_at(uint64_t pos, unsigned depth)
     ws_spool *sp = open_spool(true);
 
     ck_assert_int_eq(ws_fetch_spool_adopt(sp, &id, &err), 0);
-    ws_wal_from_segno(1, pos, MiB, &w);
+    ws_wal_name_from_segno(1, pos, MiB, &w);
     ck_assert_msg(ws_fetch_spool_advance(sp, &id, &w, MiB, depth, &err) == 0, "%s", err.msg);
     return sp;
 }
@@ -128,7 +128,7 @@ static const char *seg_name(uint32_t tli, uint64_t segno)
     static int k;
     ws_wal_name w;
 
-    ws_wal_from_segno(tli, segno, MiB, &w);
+    ws_wal_name_from_segno(tli, segno, MiB, &w);
     k = (k + 1) % 4;
     ws_wal_name_format(&w, out[k]);
     return out[k];

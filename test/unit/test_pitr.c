@@ -224,7 +224,7 @@ static void index_of(uint32_t t, uint64_t segno, ws_wal_index *ix)
     ws_wal_name w;
 
     ws_wal_index_init(ix);
-    ws_wal_from_segno(t, segno, SS, &w);
+    ws_wal_name_from_segno(t, segno, SS, &w);
     ws_wal_name_format(&w, ix->segment);
     ix->tli = t;
     ix->seg_size = SS;
@@ -277,7 +277,7 @@ static int src_index(void *arg, const ws_wal_name *segs, size_t n, ws_wal_index 
     for (size_t i = 0; i < n; i++) {
         uint64_t segno;
 
-        ck_assert_int_eq(ws_wal_segno(&segs[i], SS, &segno, e), 0);
+        ck_assert_int_eq(ws_wal_name_segno(&segs[i], SS, &segno, e), 0);
         ck_assert_msg(tl(segs[i].tli)->seg[segno], "index of a segment that is not archived");
         index_of(segs[i].tli, segno, &out[i]);
         found[i] = 1;
@@ -294,7 +294,7 @@ static int src_records(void *arg, const ws_wal_name *prev, const ws_wal_name *se
     (void) arg;
     (void) prev;
     M.records_calls++;
-    ck_assert_int_eq(ws_wal_segno(seg, SS, &segno, e), 0);
+    ck_assert_int_eq(ws_wal_name_segno(seg, SS, &segno, e), 0);
     ck_assert_msg(x->seg[segno], "records of a segment that is not archived");
     lo = segno * SS;
     hi = lo + SS;
@@ -333,7 +333,7 @@ static const ws_pitr_source *m_source(void)
                 continue;
             l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
             memset(&l->v[l->n], 0, sizeof *l->v);
-            ws_wal_from_segno(t, s, SS, &l->v[l->n].name);
+            ws_wal_name_from_segno(t, s, SS, &l->v[l->n].name);
             l->v[l->n].stored_size = SS / 4;
             l->n++;
         }
@@ -601,7 +601,7 @@ START_TEST(test_latest_and_immediate)
     ck_assert_uint_eq(p.stop_lsn, tl(1)->r[tl(1)->n - 1].end);
     ck_assert(p.has_newest);
     ck_assert_int_eq(p.newest_time, M.clock);
-    ws_wal_from_segno(1, M.b[1].start_lsn / SS, SS, &w);
+    ws_wal_name_from_segno(1, M.b[1].start_lsn / SS, SS, &w);
     ws_wal_name_format(&w, first);
     ck_assert_str_eq(p.wal_first, first);
     ws_pitr_plan_free(&p);
@@ -700,7 +700,7 @@ START_TEST(test_gap)
     m_archive(1);
     hole = M.b[1].stop_lsn / SS + 2;
     tl(1)->seg[hole] = false;
-    ws_wal_from_segno(1, hole, SS, &w);
+    ws_wal_name_from_segno(1, hole, SS, &w);
     ws_wal_name_format(&w, name);
     plan(&o, &p);
     ck_assert_int_eq(p.status, WS_PITR_PLAN_GAP);

@@ -11,7 +11,7 @@ static void key_of(const char *name, char *out)
 {
     ws_err err;
 
-    ck_assert_msg(ws_repo_wal_key(name, out, WS_KEY_MAX, &err) == 0, "%s: %s", name, err.msg);
+    ck_assert_msg(ws_repo_keys_wal(name, out, WS_KEY_MAX, &err) == 0, "%s: %s", name, err.msg);
 }
 
 START_TEST(wal_keys_have_documented_form)
@@ -51,7 +51,7 @@ START_TEST(bad_names_are_refused)
     ws_err err;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(ws_repo_wal_key(bad[i], k, sizeof k, &err) == -1, "\"%s\" accepted", bad[i]);
+        ck_assert_msg(ws_repo_keys_wal(bad[i], k, sizeof k, &err) == -1, "\"%s\" accepted", bad[i]);
         ck_assert_int_eq(err.code, WS_ERR_INVALID);
         ck_assert_ptr_nonnull(strstr(err.msg, bad[i]));
     }
@@ -127,12 +127,12 @@ START_TEST(name_of_key_round_trips)
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         key_of(names[i], k);
-        ck_assert_int_eq(ws_repo_wal_name_of_key(k, back, sizeof back, &err), 0);
+        ck_assert_int_eq(ws_repo_keys_wal_name(k, back, sizeof back, &err), 0);
         ck_assert_str_eq(back, names[i]);
     }
-    ck_assert_int_eq(
-        ws_repo_wal_name_of_key("wal/0000000100000001/000000010000000000000003.ws", back, sizeof back, &err), -1);
-    ck_assert_int_eq(ws_repo_wal_name_of_key("user/x.ws", back, sizeof back, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_wal_name("wal/0000000100000001/000000010000000000000003.ws", back, sizeof back, &err),
+                     -1);
+    ck_assert_int_eq(ws_repo_keys_wal_name("user/x.ws", back, sizeof back, &err), -1);
 }
 END_TEST
 
@@ -141,12 +141,12 @@ START_TEST(user_keys)
     char k[WS_KEY_MAX];
     ws_err err;
 
-    ck_assert_int_eq(ws_repo_user_key("demo/sample", k, sizeof k, &err), 0);
+    ck_assert_int_eq(ws_repo_keys_user("demo/sample", k, sizeof k, &err), 0);
     ck_assert_str_eq(k, "user/demo/sample.ws");
-    ck_assert_int_eq(ws_repo_user_key("../etc/passwd", k, sizeof k, &err), -1);
-    ck_assert_int_eq(ws_repo_user_key("/abs", k, sizeof k, &err), -1);
-    ck_assert_int_eq(ws_repo_user_key("sp ace", k, sizeof k, &err), -1);
-    ck_assert_int_eq(ws_repo_user_key("", k, sizeof k, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_user("../etc/passwd", k, sizeof k, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_user("/abs", k, sizeof k, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_user("sp ace", k, sizeof k, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_user("", k, sizeof k, &err), -1);
 }
 END_TEST
 

@@ -72,7 +72,7 @@ START_TEST(aws_put_object)
 {
     const char *body = "Welcome to Amazon S3.";
     char hash[65];
-    ws_s3_sha256_hex(body, strlen(body), hash);
+    ws_s3_sign_sha256_hex(body, strlen(body), hash);
     ck_assert_str_eq(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
     ws_s3_header h[] = {
         {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
@@ -132,7 +132,7 @@ static char *canonical_query(const ws_s3_param *q, size_t n)
     ws_buf b;
     ws_buf_init(&b);
     ws_buf_adds(&b, "");
-    ws_s3_canonical_query(&b, q, n);
+    ws_s3_sign_canonical_query(&b, q, n);
     ck_assert(!b.oom);
     return b.data;
 }
@@ -175,10 +175,10 @@ START_TEST(uri_encode_rules)
 {
     ws_buf b;
     ws_buf_init(&b);
-    ws_s3_uri_encode(&b, "a/b c~d-e_f.g*h!'()%", true);
+    ws_s3_sign_uri_encode(&b, "a/b c~d-e_f.g*h!'()%", true);
     ck_assert_str_eq(b.data, "a/b%20c~d-e_f.g%2Ah%21%27%28%29%25");
     ws_buf_clear(&b);
-    ws_s3_uri_encode(&b, "a/b", false);
+    ws_s3_sign_uri_encode(&b, "a/b", false);
     ck_assert_str_eq(b.data, "a%2Fb");
     ws_buf_free(&b);
 }
@@ -226,9 +226,9 @@ END_TEST
 START_TEST(sha256_and_date)
 {
     char hex[65], d[17];
-    ws_s3_sha256_hex("", 0, hex);
+    ws_s3_sign_sha256_hex("", 0, hex);
     ck_assert_str_eq(hex, WS_S3_EMPTY_SHA256);
-    ws_s3_amz_date((time_t) 1369353600, d);
+    ws_s3_sign_amz_date((time_t) 1369353600, d);
     ck_assert_str_eq(d, "20130524T000000Z");
 }
 END_TEST

@@ -90,7 +90,7 @@ START_TEST(test_issue_file)
 
     /* The same file as walship-push and walship-fetch check it. */
     ck_assert_int_eq(ws_wal_name_parse("00000003.history", &w, &err), 0);
-    ck_assert_int_eq(ws_wal_check_text(issue_file, strlen(issue_file), &w, "00000003.history", &err), 0);
+    ck_assert_int_eq(ws_wal_segment_check_text(issue_file, strlen(issue_file), &w, "00000003.history", &err), 0);
 }
 END_TEST
 

@@ -39,7 +39,7 @@ static void assert_next(const char *cur, uint32_t seg_size, const char *want)
     ws_wal_name w = name_of(cur), n;
     char out[WS_WAL_NAME_MAX];
 
-    ck_assert_int_eq(ws_wal_next_segment(&w, seg_size, &n, &err), 0);
+    ck_assert_int_eq(ws_wal_name_next_segment(&w, seg_size, &n, &err), 0);
     ws_wal_name_format(&n, out);
     ck_assert_str_eq(out, want);
 }
@@ -76,15 +76,15 @@ START_TEST(test_segment_out_of_range_for_size)
     uint64_t lsn;
 
     /* 0x40 is the 65th segment: valid for 16 MiB, not for 64 MiB. */
-    ck_assert_int_eq(ws_wal_start_lsn(&w, 16 * MiB, &lsn, &err), 0);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, 16 * MiB, &lsn, &err), 0);
     ck_assert_uint_eq(lsn, UINT64_C(0x40000000));
-    ck_assert_int_eq(ws_wal_start_lsn(&w, 64 * MiB, &lsn, &err), -1);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, 64 * MiB, &lsn, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
-    ck_assert_int_eq(ws_wal_next_segment(&w, 1024 * MiB, &n, &err), -1);
+    ck_assert_int_eq(ws_wal_name_next_segment(&w, 1024 * MiB, &n, &err), -1);
     /* Invalid sizes. */
-    ck_assert_int_eq(ws_wal_start_lsn(&w, 3 * MiB, &lsn, &err), -1);
-    ck_assert_int_eq(ws_wal_start_lsn(&w, MiB / 2, &lsn, &err), -1);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, 3 * MiB, &lsn, &err), -1);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, MiB / 2, &lsn, &err), -1);
 }
 END_TEST
 
@@ -94,22 +94,22 @@ START_TEST(test_start_lsn_and_segno)
     uint64_t lsn, segno;
     char out[WS_WAL_NAME_MAX], l[18];
 
-    ck_assert_int_eq(ws_wal_start_lsn(&w, 16 * MiB, &lsn, &err), 0);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, 16 * MiB, &lsn, &err), 0);
     ck_assert_uint_eq(lsn, UINT64_C(0x5C3000000));
-    ws_lsn_format(lsn, l);
+    ws_wal_name_format_lsn(lsn, l);
     ck_assert_str_eq(l, "5/C3000000");
-    ck_assert_int_eq(ws_wal_segno(&w, 16 * MiB, &segno, &err), 0);
+    ck_assert_int_eq(ws_wal_name_segno(&w, 16 * MiB, &segno, &err), 0);
     ck_assert_uint_eq(segno, 5 * 256 + 0xC3);
-    ws_wal_from_segno(2, segno, 16 * MiB, &back);
+    ws_wal_name_from_segno(2, segno, 16 * MiB, &back);
     ws_wal_name_format(&back, out);
     ck_assert_str_eq(out, "0000000200000005000000C3");
     /* 1 GiB: 4 segments per log id. */
     w = name_of("000000010000000700000002");
-    ck_assert_int_eq(ws_wal_start_lsn(&w, 1024 * MiB, &lsn, &err), 0);
+    ck_assert_int_eq(ws_wal_name_start_lsn(&w, 1024 * MiB, &lsn, &err), 0);
     ck_assert_uint_eq(lsn, UINT64_C(0x780000000));
     /* The last segment has no successor. */
     w = name_of("00000001FFFFFFFF000000FF");
-    ck_assert_int_eq(ws_wal_next_segment(&w, 16 * MiB, &back, &err), -1);
+    ck_assert_int_eq(ws_wal_name_next_segment(&w, 16 * MiB, &back, &err), -1);
 }
 END_TEST
 
@@ -161,19 +161,19 @@ START_TEST(test_invalid_names)
 
     ck_assert_int_eq(ws_wal_name_parse(bad_names[_i], &w, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_INVALID);
-    ck_assert_int_eq(ws_repo_wal_key(bad_names[_i], key, sizeof key, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_wal(bad_names[_i], key, sizeof key, &err), -1);
 }
 END_TEST
 
 START_TEST(test_seg_size_valid)
 {
-    ck_assert(ws_wal_seg_size_valid(MiB));
-    ck_assert(ws_wal_seg_size_valid(16 * MiB));
-    ck_assert(ws_wal_seg_size_valid(1024 * MiB));
-    ck_assert(!ws_wal_seg_size_valid(2048u * MiB));
-    ck_assert(!ws_wal_seg_size_valid(MiB / 2));
-    ck_assert(!ws_wal_seg_size_valid(48 * MiB));
-    ck_assert(!ws_wal_seg_size_valid(0));
+    ck_assert(ws_wal_name_seg_size_valid(MiB));
+    ck_assert(ws_wal_name_seg_size_valid(16 * MiB));
+    ck_assert(ws_wal_name_seg_size_valid(1024 * MiB));
+    ck_assert(!ws_wal_name_seg_size_valid(2048u * MiB));
+    ck_assert(!ws_wal_name_seg_size_valid(MiB / 2));
+    ck_assert(!ws_wal_name_seg_size_valid(48 * MiB));
+    ck_assert(!ws_wal_name_seg_size_valid(0));
 }
 END_TEST
 
@@ -201,7 +201,7 @@ static int check_hdr(const ws_wal_header *h, const char *name, uint64_t size)
 
     ws_wal_header_encode(h, buf);
     ws_err_clear(&err);
-    return ws_wal_check_segment(buf, sizeof buf, size, &w, "f", &out, &err);
+    return ws_wal_segment_check(buf, sizeof buf, size, &w, "f", &out, &err);
 }
 
 static void assert_bad(const ws_wal_header *h, const char *name, uint64_t size, const char *needle)
@@ -220,7 +220,7 @@ START_TEST(test_header_good)
     ws_wal_header out;
 
     ws_wal_header_encode(&h, buf);
-    ck_assert_int_eq(ws_wal_check_segment(buf, sizeof buf, 16 * MiB, &w, "f", &out, &err), 0);
+    ck_assert_int_eq(ws_wal_segment_check(buf, sizeof buf, 16 * MiB, &w, "f", &out, &err), 0);
     ck_assert_uint_eq(out.sysid, h.sysid);
     ck_assert_uint_eq(out.pg_version, 15);
     /* A .partial is checked the same way and has the full size. */
@@ -232,9 +232,9 @@ START_TEST(test_header_good)
     /* PostgreSQL 14's magic is accepted and reported. */
     h.magic = 0xD10D;
     ck_assert_int_eq(check_hdr(&h, "000000020000000000000005", 16 * MiB), 0);
-    ck_assert_uint_eq(ws_wal_magic_version(0xD10D), 14);
-    ck_assert_uint_eq(ws_wal_magic_version(0xD113), 16);
-    ck_assert_uint_eq(ws_wal_magic_version(0xD101), 0);
+    ck_assert_uint_eq(ws_wal_segment_magic_version(0xD10D), 14);
+    ck_assert_uint_eq(ws_wal_segment_magic_version(0xD113), 16);
+    ck_assert_uint_eq(ws_wal_segment_magic_version(0xD101), 0);
     /* Other flags beside the long header are fine. */
     h.info = WS_XLP_LONG_HEADER | 0x0001 | 0x0004;
     ck_assert_int_eq(check_hdr(&h, "000000020000000000000005", 16 * MiB), 0);
@@ -302,10 +302,10 @@ START_TEST(test_header_each_field_wrong)
     h.sysid = 0;
     assert_bad(&h, "000000010000000000000005", 16 * MiB, "system identifier 0");
     /* A header longer than the file. */
-    ck_assert_int_eq(ws_wal_check_segment(buf, 39, 39, &w, "f", NULL, &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check(buf, 39, 39, &w, "f", NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "too short"));
     /* All zeros (a never-written segment). */
-    ck_assert_int_eq(ws_wal_check_segment(buf, sizeof buf, 16 * MiB, &w, "f", NULL, &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check(buf, sizeof buf, 16 * MiB, &w, "f", NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "page magic 0x0000"));
 }
 END_TEST
@@ -323,7 +323,7 @@ START_TEST(test_check_filter)
     ws_wal_header_encode(&h, seg);
     /* The header arrives in pieces smaller than itself. */
     mem = ws_sink_mem_new();
-    f = ws_wal_check_filter_new(&w, "obj", mem, &err);
+    f = ws_wal_segment_check_filter_new(&w, "obj", mem, &err);
     ck_assert_int_eq(ws_sink_write(f, seg, 7, &err), 0);
     ck_assert_int_eq(ws_sink_write(f, seg + 7, 30, &err), 0);
     ck_assert_int_eq(ws_sink_pump_mem(seg + 37, 16 * MiB - 37, MiB, f, &err), 0);
@@ -335,7 +335,7 @@ START_TEST(test_check_filter)
     /* Stored under the wrong name: corrupt, next not finished. */
     w = name_of("000000010000000000000006");
     mem = ws_sink_mem_new();
-    f = ws_wal_check_filter_new(&w, "obj", mem, &err);
+    f = ws_wal_segment_check_filter_new(&w, "obj", mem, &err);
     ck_assert_int_eq(ws_sink_pump_mem(seg, 16 * MiB, MiB, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "obj: page address"));
@@ -345,7 +345,7 @@ START_TEST(test_check_filter)
     /* Truncated. */
     w = name_of("000000010000000000000005");
     mem = ws_sink_mem_new();
-    f = ws_wal_check_filter_new(&w, "obj", mem, &err);
+    f = ws_wal_segment_check_filter_new(&w, "obj", mem, &err);
     ck_assert_int_eq(ws_sink_pump_mem(seg, 16 * MiB - 1, MiB, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ws_sink_free(f);
@@ -355,12 +355,12 @@ START_TEST(test_check_filter)
     static const char hist[] = "1\t0/3000000\tno recovery target specified\n";
     w = name_of("00000002.history");
     mem = ws_sink_mem_new();
-    f = ws_wal_check_filter_new(&w, "h", mem, &err);
+    f = ws_wal_segment_check_filter_new(&w, "h", mem, &err);
     ck_assert_int_eq(ws_sink_pump_mem(hist, strlen(hist), 5, f, &err), 0);
     ws_sink_free(f);
     ws_sink_free(mem);
     mem = ws_sink_mem_new();
-    f = ws_wal_check_filter_new(&w, "h", mem, &err);
+    f = ws_wal_segment_check_filter_new(&w, "h", mem, &err);
     ck_assert_int_eq(ws_sink_pump_mem(seg, 100, 0, f, &err), -1);
     ck_assert_int_eq(err.code, WS_ERR_CORRUPT);
     ws_sink_free(f);
@@ -379,17 +379,17 @@ START_TEST(test_backup_text)
                              "STOP WAL LOCATION: 0/2000100 (file 000000010000000000000002)\n";
     ws_wal_name w = name_of("000000010000000000000002.00000028.backup");
 
-    ck_assert_int_eq(ws_wal_check_text(ok, strlen(ok), &w, "b", &err), 0);
+    ck_assert_int_eq(ws_wal_segment_check_text(ok, strlen(ok), &w, "b", &err), 0);
     w = name_of("000000010000000000000003.00000028.backup");
-    ck_assert_int_eq(ws_wal_check_text(ok, strlen(ok), &w, "b", &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check_text(ok, strlen(ok), &w, "b", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "does not name segment 000000010000000000000003"));
-    ck_assert_int_eq(ws_wal_check_text("hello\n", 6, &w, "b", &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check_text("hello\n", 6, &w, "b", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "not a backup history file"));
-    ck_assert_int_eq(ws_wal_check_text("", 0, &w, "b", &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check_text("", 0, &w, "b", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "empty"));
     /* The name's offset must be the start location's. */
     w = name_of("000000010000000000000002.00000030.backup");
-    ck_assert_int_eq(ws_wal_check_text(ok, strlen(ok), &w, "b", &err), -1);
+    ck_assert_int_eq(ws_wal_segment_check_text(ok, strlen(ok), &w, "b", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "START WAL LOCATION 0/2000028 is not the position its name gives"));
     {
         /* 64 MiB segments: 0/8000028 is segment 2 at offset 0x28. */
@@ -397,8 +397,8 @@ START_TEST(test_backup_text)
         static const char bad_lsn[] = "START WAL LOCATION: 0/zz (file 000000010000000000000002)\n";
 
         w = name_of("000000010000000000000002.00000028.backup");
-        ck_assert_int_eq(ws_wal_check_text(big, strlen(big), &w, "b", &err), 0);
-        ck_assert_int_eq(ws_wal_check_text(bad_lsn, strlen(bad_lsn), &w, "b", &err), -1);
+        ck_assert_int_eq(ws_wal_segment_check_text(big, strlen(big), &w, "b", &err), 0);
+        ck_assert_int_eq(ws_wal_segment_check_text(bad_lsn, strlen(bad_lsn), &w, "b", &err), -1);
         ck_assert_ptr_nonnull(strstr(err.msg, "is not an LSN"));
     }
 }

@@ -322,7 +322,7 @@ static ws_wal_name segname(uint64_t segno)
 {
     ws_wal_name w;
 
-    ws_wal_from_segno(1, segno, SEG1, &w);
+    ws_wal_name_from_segno(1, segno, SEG1, &w);
     return w;
 }
 
@@ -364,8 +364,8 @@ static void assert_lsn(uint64_t got, uint64_t want, const char *what)
 {
     char g[18], w[18];
 
-    ws_lsn_format(got, g);
-    ws_lsn_format(want, w);
+    ws_wal_name_format_lsn(got, g);
+    ws_wal_name_format_lsn(want, w);
     ck_assert_msg(got == want, "%s: got %s, want %s", what, g, w);
 }
 
@@ -1159,13 +1159,13 @@ START_TEST(test_time_format)
 {
     char t[WS_WAL_TIME_TEXT_MAX];
 
-    ws_wal_time_format(0, t);
+    ws_wal_reader_time_format(0, t);
     ck_assert_str_eq(t, "2000-01-01T00:00:00.000000Z");
-    ws_wal_time_format(-1, t);
+    ws_wal_reader_time_format(-1, t);
     ck_assert_str_eq(t, "1999-12-31T23:59:59.999999Z");
-    ws_wal_time_format(INT64_C(767451296123456), t);
+    ws_wal_reader_time_format(INT64_C(767451296123456), t);
     ck_assert_str_eq(t, "2024-04-26T12:54:56.123456Z");
-    ws_wal_time_format(INT64_MAX, t);
+    ws_wal_reader_time_format(INT64_MAX, t);
     ck_assert_str_eq(t, "infinity");
 }
 END_TEST
@@ -1317,20 +1317,20 @@ START_TEST(test_lsn_parse)
 {
     uint64_t v;
 
-    ck_assert_int_eq(ws_lsn_parse("0/0", &v), 0);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("0/0", &v), 0);
     ck_assert_uint_eq(v, 0);
-    ck_assert_int_eq(ws_lsn_parse("16/B374D848", &v), 0);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("16/B374D848", &v), 0);
     ck_assert_uint_eq(v, UINT64_C(0x16B374D848));
-    ck_assert_int_eq(ws_lsn_parse("ffffffff/ffffffff", &v), 0);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("ffffffff/ffffffff", &v), 0);
     ck_assert_uint_eq(v, UINT64_MAX);
-    ck_assert_int_eq(ws_lsn_parse("", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("1", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("/1", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("1/", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("1/2/3", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("123456789/0", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse("0/g", &v), -1);
-    ck_assert_int_eq(ws_lsn_parse(" 0/1", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("1", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("/1", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("1/", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("1/2/3", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("123456789/0", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn("0/g", &v), -1);
+    ck_assert_int_eq(ws_wal_name_parse_lsn(" 0/1", &v), -1);
 }
 END_TEST
 
@@ -1338,14 +1338,14 @@ START_TEST(test_index_key)
 {
     char key[WS_KEY_MAX];
 
-    ck_assert_int_eq(ws_repo_index_key("0000000200000001000000FE", key, sizeof key, &err), 0);
+    ck_assert_int_eq(ws_repo_keys_index("0000000200000001000000FE", key, sizeof key, &err), 0);
     ck_assert_str_eq(key, "index/0000000200000001/0000000200000001000000FE.ws");
-    ck_assert_int_eq(ws_repo_index_key("000000010000000000000003.partial", key, sizeof key, &err), 0);
+    ck_assert_int_eq(ws_repo_keys_index("000000010000000000000003.partial", key, sizeof key, &err), 0);
     ck_assert_str_eq(key, "index/0000000100000000/000000010000000000000003.partial.ws");
-    ck_assert_int_eq(ws_repo_index_key("00000002.history", key, sizeof key, &err), -1);
-    ck_assert_int_eq(ws_repo_index_key("000000010000000000000003.00000028.backup", key, sizeof key, &err), -1);
-    ck_assert_int_eq(ws_repo_index_key("nonsense", key, sizeof key, &err), -1);
-    ck_assert_int_eq(ws_repo_index_key("0000000200000001000000FE", key, 20, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_index("00000002.history", key, sizeof key, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_index("000000010000000000000003.00000028.backup", key, sizeof key, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_index("nonsense", key, sizeof key, &err), -1);
+    ck_assert_int_eq(ws_repo_keys_index("0000000200000001000000FE", key, 20, &err), -1);
 }
 END_TEST
 
@@ -1630,7 +1630,7 @@ static uint64_t jlsn(json_t *o, const char *key)
     uint64_t lsn;
 
     ck_assert_msg(v && json_is_string(v), "facts: no %s", key);
-    ck_assert_int_eq(ws_lsn_parse(json_string_value(v), &lsn), 0);
+    ck_assert_int_eq(ws_wal_name_parse_lsn(json_string_value(v), &lsn), 0);
     return lsn;
 }
 
@@ -1803,15 +1803,16 @@ static int compare_record(void *arg, const ws_wal_record *rec, ws_err *e)
     if (!fgets(line, sizeof line, a->tsv))
         ck_abort_msg("more records than pg_waldump printed (%ld)", a->n);
     if (sscanf(line, "%17s %17s %17s %u %u %63s %63s", lsn, end, prev, &tot, &xid, rmgr, kind) != 7 ||
-        ws_lsn_parse(lsn, &l1) < 0 || ws_lsn_parse(end, &l2) < 0 || ws_lsn_parse(prev, &l3) < 0)
+        ws_wal_name_parse_lsn(lsn, &l1) < 0 || ws_wal_name_parse_lsn(end, &l2) < 0 ||
+        ws_wal_name_parse_lsn(prev, &l3) < 0)
         ck_abort_msg("bad records.tsv line: %s", line);
     a->n++;
     if (l1 != rec->lsn || l2 != rec->end_lsn || l3 != rec->prev || tot != rec->tot_len || xid != rec->xid) {
         char g[18], ge[18], gp[18];
 
-        ws_lsn_format(rec->lsn, g);
-        ws_lsn_format(rec->end_lsn, ge);
-        ws_lsn_format(rec->prev, gp);
+        ws_wal_name_format_lsn(rec->lsn, g);
+        ws_wal_name_format_lsn(rec->end_lsn, ge);
+        ws_wal_name_format_lsn(rec->prev, gp);
         ck_abort_msg("record %ld: got %s %s %s %u %u, pg_waldump %s %s %s %u %u", a->n, g, ge, gp, rec->tot_len,
                      rec->xid, lsn, end, prev, tot, xid);
     }
@@ -2022,8 +2023,8 @@ START_TEST(test_real_recycled_tail)
     uint64_t segno;
 
     ck_assert_int_eq(ws_wal_name_parse(name, &w, &err), 0);
-    ck_assert_int_eq(ws_wal_segno(&w, SEG1, &segno, &err), 0);
-    ws_wal_from_segno(1, segno - 1, SEG1, &prev);
+    ck_assert_int_eq(ws_wal_name_segno(&w, SEG1, &segno, &err), 0);
+    ws_wal_name_from_segno(1, segno - 1, SEG1, &prev);
     ws_wal_name_format(&prev, pname);
     wal_path(pprev, sizeof pprev, "wal", pname);
     wal_path(path, sizeof path, "recycled", name);
