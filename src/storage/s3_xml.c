@@ -16,6 +16,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "walship/buf.h"
 #include "walship/s3_sign.h"
 
 #define PARSE_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS)
@@ -177,14 +178,8 @@ void ws_s3_list_page_free(ws_s3_list_page *p)
 
 static int list_add(ws_s3_list_page *p, size_t *cap, char *key, uint64_t size, bool is_prefix)
 {
-    if (p->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        ws_s3_list_item *it = realloc(p->items, nc * sizeof *it);
-        if (!it)
-            return -1;
-        p->items = it;
-        *cap = nc;
-    }
+    if (ws_buf_grow_array((void **) &p->items, cap, p->n + 1, sizeof *p->items, NULL) < 0)
+        return -1;
     p->items[p->n].key = key;
     p->items[p->n].size = size;
     p->items[p->n].is_prefix = is_prefix;
@@ -351,14 +346,8 @@ int ws_s3_xml_parse_delete(const char *xml, size_t len, ws_s3_delete_result *out
         if (is_elem(c, "Deleted")) {
             out->ndeleted++;
         } else if (is_elem(c, "Error")) {
-            if (out->nerrors == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                ws_s3_delete_error *e = realloc(out->errors, nc * sizeof *e);
-                if (!e)
-                    goto oom;
-                out->errors = e;
-                cap = nc;
-            }
+            if (ws_buf_grow_array((void **) &out->errors, &cap, out->nerrors + 1, sizeof *out->errors, NULL) < 0)
+                goto oom;
             ws_s3_delete_error *e = &out->errors[out->nerrors];
             const xmlNode *k = child(c, "Key");
             e->key = k ? text_of(k) : strdup("");
