@@ -148,6 +148,24 @@ static int unexpected_root(const xmlNode *root, const char *what, ws_err *err)
     return ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: unexpected root element <%s>", what, name);
 }
 
+/* Parses a document whose root must be the element 'name'; NULL (err set,
+ * nothing to free) when it cannot be parsed or has another root. */
+static xmlDocPtr parse_rooted(const char *xml, size_t len, const char *name, const char *what, const xmlNode **root,
+                              ws_err *err)
+{
+    xmlDocPtr doc = parse(xml, len, what, err);
+
+    if (!doc)
+        return NULL;
+    *root = xmlDocGetRootElement(doc);
+    if (!is_elem(*root, name)) {
+        unexpected_root(*root, what, err);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (!s || !*s)
@@ -191,16 +209,12 @@ int ws_s3_xml_parse_list(const char *xml, size_t len, ws_s3_list_page *out, ws_e
 {
     static const char what[] = "ListObjectsV2 response";
     memset(out, 0, sizeof *out);
-    xmlDocPtr doc = parse(xml, len, what, err);
+    const xmlNode *root;
+    xmlDocPtr doc = parse_rooted(xml, len, "ListBucketResult", what, &root, err);
     if (!doc)
         return -1;
-    const xmlNode *root = xmlDocGetRootElement(doc);
     size_t cap = 0;
     char *t = NULL;
-    if (!is_elem(root, "ListBucketResult")) {
-        unexpected_root(root, what, err);
-        goto fail;
-    }
     for (const xmlNode *c = root->children; c; c = c->next) {
         if (is_elem(c, "IsTruncated")) {
             if (!(t = text_of(c)))
@@ -275,27 +289,23 @@ int ws_s3_xml_parse_upload_id(const char *xml, size_t len, char **upload_id, ws_
 {
     static const char what[] = "CreateMultipartUpload response";
     *upload_id = NULL;
-    xmlDocPtr doc = parse(xml, len, what, err);
+    const xmlNode *root;
+    xmlDocPtr doc = parse_rooted(xml, len, "InitiateMultipartUploadResult", what, &root, err);
     if (!doc)
         return -1;
-    const xmlNode *root = xmlDocGetRootElement(doc);
     int rc = -1;
-    if (!is_elem(root, "InitiateMultipartUploadResult")) {
-        unexpected_root(root, what, err);
-    } else {
-        const xmlNode *u = child(root, "UploadId");
-        char *t = u ? text_of(u) : NULL;
-        if (u && !t)
-            ws_err_set(err, WS_ERR_NOMEM, "parsing %s: out of memory", what);
-        else if (!t || !*t)
-            ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: no UploadId", what);
-        else {
-            *upload_id = t;
-            t = NULL;
-            rc = 0;
-        }
-        free(t);
+    const xmlNode *u = child(root, "UploadId");
+    char *t = u ? text_of(u) : NULL;
+    if (u && !t)
+        ws_err_set(err, WS_ERR_NOMEM, "parsing %s: out of memory", what);
+    else if (!t || !*t)
+        ws_err_set(err, WS_ERR_CORRUPT, "malformed %s: no UploadId", what);
+    else {
+        *upload_id = t;
+        t = NULL;
+        rc = 0;
     }
+    free(t);
     xmlFreeDoc(doc);
     return rc;
 }
@@ -333,15 +343,11 @@ int ws_s3_xml_parse_delete(const char *xml, size_t len, ws_s3_delete_result *out
 {
     static const char what[] = "DeleteObjects response";
     memset(out, 0, sizeof *out);
-    xmlDocPtr doc = parse(xml, len, what, err);
+    const xmlNode *root;
+    xmlDocPtr doc = parse_rooted(xml, len, "DeleteResult", what, &root, err);
     if (!doc)
         return -1;
-    const xmlNode *root = xmlDocGetRootElement(doc);
     size_t cap = 0;
-    if (!is_elem(root, "DeleteResult")) {
-        unexpected_root(root, what, err);
-        goto fail;
-    }
     for (const xmlNode *c = root->children; c; c = c->next) {
         if (is_elem(c, "Deleted")) {
             out->ndeleted++;
@@ -362,7 +368,6 @@ int ws_s3_xml_parse_delete(const char *xml, size_t len, ws_s3_delete_result *out
     return 0;
 oom:
     ws_err_set(err, WS_ERR_NOMEM, "parsing %s: out of memory", what);
-fail:
     ws_s3_delete_result_free(out);
     xmlFreeDoc(doc);
     return -1;

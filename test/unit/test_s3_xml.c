@@ -238,6 +238,28 @@ START_TEST(delete_results)
 }
 END_TEST
 
+/* A document with another root (here S3's <Error>) is refused by every
+ * parser, naming the document and S3's code; another element is named. */
+START_TEST(wrong_roots)
+{
+    static const char e[] = "<Error><Code>SlowDown</Code><Message>later</Message></Error>";
+    ws_err err = {0};
+    ws_s3_list_page pg;
+    ws_s3_delete_result r;
+    char *id = NULL;
+
+    ck_assert_int_eq(ws_s3_xml_parse_list(e, strlen(e), &pg, &err), -1);
+    ck_assert_msg(strstr(err.msg, "ListObjectsV2 response") && strstr(err.msg, "SlowDown"), "%s", err.msg);
+    ck_assert_int_eq(ws_s3_xml_parse_upload_id(e, strlen(e), &id, &err), -1);
+    ck_assert_msg(strstr(err.msg, "CreateMultipartUpload response") && strstr(err.msg, "SlowDown"), "%s", err.msg);
+    ck_assert_ptr_null(id);
+    ck_assert_int_eq(ws_s3_xml_parse_delete(e, strlen(e), &r, &err), -1);
+    ck_assert_msg(strstr(err.msg, "DeleteObjects response") && strstr(err.msg, "SlowDown"), "%s", err.msg);
+    ck_assert_int_eq(ws_s3_xml_parse_delete("<Other/>", 8, &r, &err), -1);
+    ck_assert_msg(strstr(err.msg, "DeleteObjects response") && strstr(err.msg, "Other"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(escape_roundtrip)
 {
     ws_buf b;
@@ -338,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(t, error_documents);
     tcase_add_test(t, multipart_documents);
     tcase_add_test(t, delete_results);
+    tcase_add_test(t, wrong_roots);
     tcase_add_test(t, sts_documents);
     suite_add_tcase(s, t);
     return s;
