@@ -561,6 +561,15 @@ def scenario_faults(env, repo, p):
                 cat[rid]["status"] == "failed" and not stored_objects(repo, rid),
                 (cat[rid]["status"], stored_objects(repo, rid)))
 
+    # Wrong S3 credentials (the proxy checks every signature): refused with
+    # one line saying what to fix; nothing recorded.
+    known = set(env.catalog(repo))
+    bad = dict(repo.env(), AWS_SECRET_ACCESS_KEY="not-" + repo.env()["AWS_SECRET_ACCESS_KEY"],
+               WALSHIP_PG_CONNINFO=env.conninfo(p))
+    proc = run(env.backup_argv(repo), env=bad, timeout=300, check=False)
+    refused(env, "wrong S3 credentials", proc, "signature does not match", "secret access key", repo=repo,
+            known=known)
+
 
 # --- scenario G: server gone, WAL never arrives (file) ---------------------------------------------
 
@@ -797,7 +806,7 @@ def run_all(env):
     steps = []
     p = repo = None
     # Every check of every scenario (a scenario that stops early fails).
-    env.r.expect(53 if env.kind == "file" else 44)
+    env.r.expect(53 if env.kind == "file" else 45)
     try:
         if env.kind == "s3":
             env.start_s3()
