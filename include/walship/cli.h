@@ -7,6 +7,7 @@
 #ifndef WALSHIP_CLI_H
 #define WALSHIP_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "walship/config.h"
@@ -38,6 +39,38 @@ typedef struct ws_cli_files_spec {
  */
 int ws_cli_files(const ws_cli_files_spec *spec, int *argc, char **argv, char *const *envp, ws_config *cfg, int *first,
                  int *status);
+
+/* The output options of the commands that report as they go
+ * (walship-backup, pitr-restore): put WS_CLI_OUTPUT_OPTIONS in the getopt
+ * table (getopt.h) and pass each option to ws_cli_output_option(). */
+enum { WS_CLI_O_JSON = 0x4000, WS_CLI_O_PROGRESS, WS_CLI_O_NO_PROGRESS, WS_CLI_O_QUIET };
+#define WS_CLI_OUTPUT_OPTIONS                                                                       \
+    {"json", no_argument, NULL, WS_CLI_O_JSON}, {"progress", no_argument, NULL, WS_CLI_O_PROGRESS}, \
+        {"no-progress", no_argument, NULL, WS_CLI_O_NO_PROGRESS},                                   \
+    {                                                                                               \
+        "quiet", no_argument, NULL, WS_CLI_O_QUIET                                                  \
+    }
+
+typedef struct ws_cli_output {
+    bool json;  /* --json */
+    bool quiet; /* --quiet */
+    int tty;    /* --progress 1, --no-progress 0, else -1: whether stderr is a terminal */
+} ws_cli_output;
+
+#define WS_CLI_OUTPUT_INIT                       \
+    {                                            \
+        .json = false, .quiet = false, .tty = -1 \
+    }
+
+/* Records option c in *out when it is one of the output options (true). */
+bool ws_cli_output_option(int c, ws_cli_output *out);
+
+/* The end of a command line that asked for --help (help: usage on stdout,
+ * status 0) or was wrong (usage on stderr, WS_EXIT_USAGE). */
+int ws_cli_usage(bool help, void (*usage)(FILE *out));
+
+/* Whether to draw a progress bar rather than one line per phase. */
+bool ws_cli_output_tty(const ws_cli_output *out);
 
 /* The longest path argument accepted: PostgreSQL's MAXPGPATH. */
 #define WS_CLI_PATH_MAX 1024

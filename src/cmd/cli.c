@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "walship/log.h"
 #include "walship/storage.h"
@@ -74,4 +75,35 @@ int ws_cli_files(const ws_cli_files_spec *spec, int *argc, char **argv, char *co
         }
     }
     return 0;
+}
+
+bool ws_cli_output_option(int c, ws_cli_output *out)
+{
+    switch (c) {
+    case WS_CLI_O_JSON:
+        out->json = true;
+        return true;
+    case WS_CLI_O_PROGRESS:
+        out->tty = 1;
+        return true;
+    case WS_CLI_O_NO_PROGRESS:
+        out->tty = 0;
+        return true;
+    case WS_CLI_O_QUIET:
+        out->quiet = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool ws_cli_output_tty(const ws_cli_output *out)
+{
+    return out->tty >= 0 ? out->tty == 1 : isatty(2) == 1;
+}
+
+int ws_cli_usage(bool help, void (*usage)(FILE *out))
+{
+    usage(help ? stdout : stderr);
+    return help ? WS_EXIT_OK : WS_EXIT_USAGE;
 }

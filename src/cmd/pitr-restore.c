@@ -84,11 +84,7 @@ int main(int argc, char **argv)
         O_ARCHIVE_MODE,
         O_FORCE,
         O_DRY_RUN,
-        O_JSON,
         O_JOBS,
-        O_PROGRESS,
-        O_NO_PROGRESS,
-        O_QUIET,
         O_FETCH,
     };
     static const struct option opts[] = {
@@ -106,11 +102,8 @@ int main(int argc, char **argv)
         {"archive-mode", required_argument, NULL, O_ARCHIVE_MODE},
         {"force", no_argument, NULL, O_FORCE},
         {"dry-run", no_argument, NULL, O_DRY_RUN},
-        {"json", no_argument, NULL, O_JSON},
         {"jobs", required_argument, NULL, O_JOBS},
-        {"progress", no_argument, NULL, O_PROGRESS},
-        {"no-progress", no_argument, NULL, O_NO_PROGRESS},
-        {"quiet", no_argument, NULL, O_QUIET},
+        WS_CLI_OUTPUT_OPTIONS,
         {"walship-fetch", required_argument, NULL, O_FETCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -118,7 +111,8 @@ int main(int argc, char **argv)
     ws_pitr_run_opts o;
     ws_config cfg;
     ws_err err;
-    int c, targets = 0, tty = -1, status;
+    int c, targets = 0, status;
+    ws_cli_output out = WS_CLI_OUTPUT_INIT;
     char *end;
     unsigned long v;
 
@@ -130,6 +124,8 @@ int main(int argc, char **argv)
     ws_pitr_run_opts_default(&o);
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         status = -1;
+        if (ws_cli_output_option(c, &out))
+            continue;
         switch (c) {
         case O_PGDATA:
             o.pgdata = optarg;
@@ -217,9 +213,6 @@ int main(int argc, char **argv)
         case O_DRY_RUN:
             o.dry_run = true;
             break;
-        case O_JSON:
-            o.json = true;
-            break;
         case O_JOBS:
             errno = 0;
             v = strtoul(optarg, &end, 10);
@@ -227,26 +220,12 @@ int main(int argc, char **argv)
                 status = bad("jobs", optarg, "expected 1 to 32");
             o.jobs = (unsigned) v;
             break;
-        case O_PROGRESS:
-            tty = 1;
-            break;
-        case O_NO_PROGRESS:
-            tty = 0;
-            break;
-        case O_QUIET:
-            o.quiet = true;
-            break;
         case O_FETCH:
             o.fetch_path = optarg;
             break;
-        case 'h':
-            usage(stdout);
+        default: /* --help, or a wrong option */
             ws_config_free(&cfg);
-            return WS_EXIT_OK;
-        default:
-            usage(stderr);
-            ws_config_free(&cfg);
-            return WS_EXIT_USAGE;
+            return ws_cli_usage(c == 'h', usage);
         }
         if (status >= 0) {
             ws_config_free(&cfg);
@@ -275,7 +254,9 @@ int main(int argc, char **argv)
         ws_config_free(&cfg);
         return WS_EXIT_USAGE;
     }
-    o.tty = tty >= 0 ? tty == 1 : isatty(2) == 1;
+    o.tty = ws_cli_output_tty(&out);
+    o.json = out.json;
+    o.quiet = out.quiet;
     if (ws_config_require(&cfg, WS_CFG_REPO, &err) < 0) {
         ws_log_err(&err);
         ws_config_free(&cfg);

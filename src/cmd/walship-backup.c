@@ -85,18 +85,7 @@ static int parse_size(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    enum {
-        O_LABEL = 256,
-        O_CHECKPOINT,
-        O_MAX_RATE,
-        O_OBJECT_SIZE,
-        O_WAL_TIMEOUT,
-        O_NO_ARCHIVE_CHECK,
-        O_JSON,
-        O_PROGRESS,
-        O_NO_PROGRESS,
-        O_QUIET
-    };
+    enum { O_LABEL = 256, O_CHECKPOINT, O_MAX_RATE, O_OBJECT_SIZE, O_WAL_TIMEOUT, O_NO_ARCHIVE_CHECK };
     static const struct option opts[] = {
         {"label", required_argument, NULL, O_LABEL},
         {"checkpoint", required_argument, NULL, O_CHECKPOINT},
@@ -104,10 +93,7 @@ int main(int argc, char **argv)
         {"object-size", required_argument, NULL, O_OBJECT_SIZE},
         {"wal-timeout", required_argument, NULL, O_WAL_TIMEOUT},
         {"no-archive-check", no_argument, NULL, O_NO_ARCHIVE_CHECK},
-        {"json", no_argument, NULL, O_JSON},
-        {"progress", no_argument, NULL, O_PROGRESS},
-        {"no-progress", no_argument, NULL, O_NO_PROGRESS},
-        {"quiet", no_argument, NULL, O_QUIET},
+        WS_CLI_OUTPUT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -115,8 +101,8 @@ int main(int argc, char **argv)
     ws_backup_record rec;
     ws_config cfg;
     ws_err err;
-    bool json = false;
-    int c, rc, tty = -1;
+    ws_cli_output out = WS_CLI_OUTPUT_INIT;
+    int c, rc;
     uint64_t v;
     char *end;
 
@@ -127,6 +113,8 @@ int main(int argc, char **argv)
     }
     ws_backup_run_opts_default(&o);
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ws_cli_output_option(c, &out))
+            continue;
         switch (c) {
         case O_LABEL:
             o.label = optarg;
@@ -158,26 +146,9 @@ int main(int argc, char **argv)
         case O_NO_ARCHIVE_CHECK:
             o.archive_check = false;
             break;
-        case O_JSON:
-            json = true;
-            break;
-        case O_PROGRESS:
-            tty = 1;
-            break;
-        case O_NO_PROGRESS:
-            tty = 0;
-            break;
-        case O_QUIET:
-            o.quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
+        default: /* --help, or a wrong option */
             ws_config_free(&cfg);
-            return WS_EXIT_OK;
-        default:
-            usage(stderr);
-            ws_config_free(&cfg);
-            return WS_EXIT_USAGE;
+            return ws_cli_usage(c == 'h', usage);
         }
     }
     if (optind != argc) {
@@ -185,12 +156,13 @@ int main(int argc, char **argv)
         ws_config_free(&cfg);
         return WS_EXIT_USAGE;
     }
-    o.tty = tty >= 0 ? tty == 1 : isatty(2) == 1;
+    o.tty = ws_cli_output_tty(&out);
+    o.quiet = out.quiet;
     rc = ws_config_require(&cfg, WS_CFG_REPO, &err) < 0 ? -1 : ws_backup_run(&cfg, &o, &rec, &err);
     if (rc < 0)
         ws_log_err(&err);
     else {
-        char *text = json ? ws_backup_record_to_json(&rec, true, &err) : NULL;
+        char *text = out.json ? ws_backup_record_to_json(&rec, true, &err) : NULL;
 
         if (text) {
             printf("%s\n", text);
