@@ -674,11 +674,27 @@ def scenario_refusals(env, repo, main_primary):
     c = env.cluster("refuse")
     c.initdb("-k")
     c.base_conf()
-    c.conf(archive_mode="on", archive_command=env.archive_command(rrepo), max_wal_senders=2)
+    # checkpoint_timeout 30s: a spread checkpoint takes at most 27 s here.
+    c.conf(archive_mode="on", archive_command=env.archive_command(rrepo), max_wal_senders=2,
+           checkpoint_timeout="30s", log_checkpoints="on")
     c.start()
     c.switch_wal()  # the repository learns its cluster
     wait_until(lambda: rrepo.exists("repo.identity.ws"), 60, "the repository identity")
-    known = set()
+
+    # --checkpoint spread: the backup completes, and the server's checkpoint
+    # for it was not an immediate one (the fast default's is).
+    before = len(c.log_text())
+    proc, rec = env.backup(rrepo, c, "--checkpoint", "spread")
+    starts = [ln for ln in c.log_text()[before:].splitlines() if "checkpoint starting:" in ln]
+    env.r.check("R --checkpoint spread: the backup completes after a checkpoint that is not immediate",
+                proc.returncode == 0 and rec is not None and rec["status"] == "complete" and starts and
+                all("immediate" not in ln for ln in starts), (proc.stderr[-1500:], starts))
+    before = len(c.log_text())
+    proc, rec = env.backup(rrepo, c)
+    starts = [ln for ln in c.log_text()[before:].splitlines() if "checkpoint starting:" in ln]
+    env.r.check("R --checkpoint fast (the default): the server's checkpoint is immediate",
+                proc.returncode == 0 and any("immediate" in ln for ln in starts), (proc.stderr[-1500:], starts))
+    known = set(env.catalog(rrepo))
 
     proc, _ = env.backup(rrepo, c, conninfo=env.conninfo(c, extra="") + " host=/nonexistent-walship")
     refused(env, "unreachable server", proc, "cannot reach the PostgreSQL server", repo=rrepo, known=known)
@@ -806,7 +822,7 @@ def run_all(env):
     steps = []
     p = repo = None
     # Every check of every scenario (a scenario that stops early fails).
-    env.r.expect(53 if env.kind == "file" else 45)
+    env.r.expect(55 if env.kind == "file" else 45)
     try:
         if env.kind == "s3":
             env.start_s3()
