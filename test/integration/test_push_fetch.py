@@ -42,13 +42,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Repo, Results, S3Repo, TestError, backup_start_segment, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
+from pgtest import TestError, backup_start_segment, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = 420  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
@@ -58,60 +57,16 @@ FAULT_SEED = 169  # its first 15 draws hold every kind once (Python's random, as
 FAULT_RATE = 0.2
 
 
-class Env:
-    """Everything the scenarios share."""
+class Env(pgtest.TestEnv):
+    """Everything the scenarios share (pgtest.TestEnv), and what scenarios
+    hand on to later ones."""
 
     def __init__(self, args):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.walship = os.path.join(build, "src", "walship")
-        self.tmp = tempfile.mkdtemp(prefix="walship-pf-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.key_file = None
-        if args.encryption == "encrypted":
-            self.key_file = os.path.join(self.tmp, "repo.key")
-            pgtest.write_key_file(self.key_file)
-        self.clusters = []
-        self.next_port = 5500 + os.getpid() % 400
-        self.r = Results()
-        self.repo_kind = args.repo_kind
-        self.keep = args.keep
+        super().__init__(args.repo_kind, args.encryption, args.keep, prefix="walship-pf-", port_base=5500)
+        self.repo_kind = self.kind
         self.https = args.s3_transport == "https"
-        self.s3 = None
-        self.server_env = {}  # what every server (and so walship) gets in its environment
         self.tl2_want = None  # scenario 4's data on timeline 2, for scenario F
         self.tl2_restored = None  # files its recovery restored
-
-    def start_s3(self):
-        self.s3 = pgtest.S3Env(os.path.join(self.tmp, "s3env"))
-        self.s3.start(parent_pid=os.getpid())
-        self.server_env = self.s3.aws_env()
-
-    def stop_s3(self):
-        if self.s3:
-            self.s3.stop()
-            self.s3 = None
-
-    def new_repo(self, name, **settings):
-        if self.repo_kind == "s3":
-            return S3Repo(self.tmp, name, self.s3, self.key_file, https=self.https, settings=settings)
-        return Repo(self.tmp, name, self.key_file, settings=settings)
-
-    def dir(self, name):
-        p = os.path.join(self.tmp, name)
-        os.makedirs(p, exist_ok=True)
-        give(p)
-        return p
-
-    def cluster(self, name):
-        c = Cluster(self.tmp, name, self.next_port, env=self.server_env)
-        self.next_port += 1
-        self.clusters.append(c)
-        return c
 
     def archive_command(self, repo, orig):
         return "%s --config %s %%p && cp %%p %s/%%f" % (self.push, repo.conf, orig)
