@@ -22,14 +22,6 @@ static ws_err err;
 static char tmpdir[256];
 static const ws_pitr_owner no_chown = {.chown = false};
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     unit_tmp_template(tmpdir, sizeof tmpdir, "ws-test-pitr-conf");
@@ -39,7 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(tmpdir, unit_tmp_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void put(const char *name, const char *text)
