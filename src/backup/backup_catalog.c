@@ -14,6 +14,10 @@
 #include "walship/wal_index.h"
 #include "walship/wal_reader.h"
 
+/* Untrusted text from a record, quoted and escaped for one error line
+ * (ws_err_show); the buffer lives until the end of the full expression. */
+#define SHOW(s) ws_err_show((s), strlen(s), (char[WS_SHOW_BUF]){0})
+
 #define DIR_PREFIX "backup/"
 
 static const char *const status_names[] = {"running", "complete", "failed"};
@@ -97,7 +101,7 @@ bool ws_backup_catalog_id_valid(const char *id)
 int ws_backup_catalog_key(const char *id, char *out, size_t outlen, ws_err *err)
 {
     if (!ws_backup_catalog_id_valid(id))
-        return ws_err_set(err, WS_ERR_INVALID, "\"%.40s\" is not a backup id (YYYYMMDDTHHMMSSZ-XXXXXXXX)", id);
+        return ws_err_set(err, WS_ERR_INVALID, "%s is not a backup id (YYYYMMDDTHHMMSSZ-XXXXXXXX)", SHOW(id));
     if ((size_t) snprintf(out, outlen, "%s%s.ws", WS_BACKUP_CATALOG_PREFIX, id) >= outlen)
         return ws_err_set(err, WS_ERR_INVALID, "key buffer too small");
     return 0;
@@ -118,7 +122,7 @@ int ws_backup_catalog_id_of_key(const char *key, char out[WS_BACKUP_ID_LEN + 1])
 int ws_backup_catalog_dir(const char *id, char *out, size_t outlen, ws_err *err)
 {
     if (!ws_backup_catalog_id_valid(id))
-        return ws_err_set(err, WS_ERR_INVALID, "\"%.40s\" is not a backup id", id);
+        return ws_err_set(err, WS_ERR_INVALID, "%s is not a backup id", SHOW(id));
     if ((size_t) snprintf(out, outlen, "%s%s/", DIR_PREFIX, id) >= outlen)
         return ws_err_set(err, WS_ERR_INVALID, "key buffer too small");
     return 0;
@@ -449,13 +453,13 @@ static void check_key(ws_json_in *in, const char *key, const char *dir)
 
     if (strncmp(key, dir, n) != 0 || !*rest || strchr(rest, '/') || strlen(rest) > 200 ||
         strcmp(rest + strlen(rest) - (strlen(rest) >= 3 ? 3 : 0), ".ws") != 0) {
-        ws_json_in_bad(in, "object key \"%.80s\" is not a walship object in %s", key, dir);
+        ws_json_in_bad(in, "object key %s is not a walship object in %s", SHOW(key), dir);
         return;
     }
     for (const char *p = rest; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
               *p == '_' || *p == '-')) {
-            ws_json_in_bad(in, "object key \"%.80s\" has a character that is not allowed", key);
+            ws_json_in_bad(in, "object key %s has a character that is not allowed", SHOW(key));
             return;
         }
 }
@@ -511,7 +515,7 @@ static void read_archive(ws_json_in *in, json_t *v, const char *dir, bool comple
         a->ts_oid = (uint32_t) ws_json_in_int(in, ts, "oid", 1, UINT32_MAX);
         a->ts_location = dup_str(in, ts, "location", true);
         if (a->ts_location && a->ts_location[0] != '/')
-            ws_json_in_bad(in, "tablespace %u: location \"%.80s\" is not absolute", a->ts_oid, a->ts_location);
+            ws_json_in_bad(in, "tablespace %u: location %s is not absolute", a->ts_oid, SHOW(a->ts_location));
     }
     a->est_size = (uint64_t) ws_json_in_int(in, v, "estimated_size", 0, SIZE_MAX_JSON);
     a->tar_size = (uint64_t) ws_json_in_int(in, v, "tar_size", 0, SIZE_MAX_JSON);
@@ -622,7 +626,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
         for (i = 0; i < 3 && strcmp(s, status_names[i]) != 0; i++)
             ;
         if (i == 3)
-            ws_json_in_bad(in, "unknown status \"%.40s\"", s);
+            ws_json_in_bad(in, "unknown status %s", SHOW(s));
         r->status = (ws_backup_status) i;
     }
     r->label = dup_str(in, root, "label", true);
@@ -673,7 +677,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
     repo = ws_json_in_object(in, root, "repository");
     s = ws_json_in_str(in, repo, "compress", true);
     if (s && strcmp(s, "lz4") != 0 && strcmp(s, "none") != 0)
-        ws_json_in_bad(in, "unknown compression \"%.20s\"", s);
+        ws_json_in_bad(in, "unknown compression %s", SHOW(s));
     else if (s)
         snprintf(r->compress, sizeof r->compress, "%s", s);
     r->encrypted = ws_json_in_bool(in, repo, "encrypted");
@@ -705,7 +709,7 @@ static void read_record(ws_json_in *in, json_t *root, ws_backup_record *r)
         if (in->failed)
             break;
         if (!archive_name_valid(a->name))
-            ws_json_in_bad(in, "archive name \"%.40s\" is not base.tar or OID.tar", a->name);
+            ws_json_in_bad(in, "archive name %s is not base.tar or OID.tar", SHOW(a->name));
         for (size_t j = 0; j < i && !in->failed; j++)
             if (strcmp(r->archives[j].name, a->name) == 0)
                 ws_json_in_bad(in, "archive %s appears twice", a->name);

@@ -57,7 +57,8 @@ int ws_pitr_manifest_parse(const char *buf, size_t len, const char *what, ws_pit
 
     memset(out, 0, sizeof *out);
     if (!root)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: not JSON (line %d: %s)", what, je.line, je.text);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: not JSON (line %d: %s)", what, je.line,
+                          ws_err_show(je.text, strlen(je.text), (char[WS_SHOW_BUF]){0}));
     if (json_integer_value(json_object_get(root, "PostgreSQL-Backup-Manifest-Version")) != 1) {
         ws_err_set(err, WS_ERR_FORMAT, "%s: not a version 1 PostgreSQL backup manifest", what);
         goto out;

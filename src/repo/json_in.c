@@ -43,7 +43,8 @@ json_t *ws_json_in_parse(ws_json_in *in, const char *buf, size_t len, size_t max
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        ws_json_in_bad(in, "not valid JSON: line %d: %s", je.line, je.text);
+        ws_json_in_bad(in, "not valid JSON: line %d: %s", je.line,
+                       ws_err_show(je.text, strlen(je.text), (char[WS_SHOW_BUF]){0}));
         return NULL;
     }
     if (!json_is_object(root)) {

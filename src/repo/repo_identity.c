@@ -45,10 +45,12 @@ int ws_repo_identity_from_json(const char *buf, size_t len, const char *what, ws
     int rc = -1;
 
     if (!o)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: not valid JSON (line %d: %s)", what, je.line, je.text);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: not valid JSON (line %d: %s)", what, je.line,
+                          ws_err_show(je.text, strlen(je.text), (char[WS_SHOW_BUF]){0}));
     if (json_unpack_ex(o, &je, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "walship_identity", &format, "system_identifier",
                        &sysid, "pg_version", &version, "wal_segment_size", &segsize) < 0) {
-        ws_err_set(err, WS_ERR_CORRUPT, "%s: unexpected content: %s", what, je.text);
+        ws_err_set(err, WS_ERR_CORRUPT, "%s: unexpected content: %s", what,
+                   ws_err_show(je.text, strlen(je.text), (char[WS_SHOW_BUF]){0}));
         goto out;
     }
     if (format != IDENTITY_FORMAT) {

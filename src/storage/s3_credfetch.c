@@ -176,7 +176,8 @@ int ws_s3_credfetch_parse_json(const char *text, size_t len, const char *what, w
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!o)
-        return ws_err_set(err, WS_ERR_CORRUPT, "%s: malformed JSON answer: line %d: %s", what, je.line, je.text);
+        return ws_err_set(err, WS_ERR_CORRUPT, "%s: malformed JSON answer: line %d: %s", what, je.line,
+                          ws_err_show(je.text, strlen(je.text), (char[WS_SHOW_BUF]){0}));
     int rc = -1;
     const char *code = json_string_value(json_object_get(o, "Code"));
     if (!json_is_object(o)) {

@@ -1159,6 +1159,33 @@ START_TEST(catalog_ids_and_keys)
 }
 END_TEST
 
+/* Records whose text would break the error line (a status with a newline,
+ * a JSON syntax error next to one): refused with one line, the text escaped. */
+START_TEST(catalog_errors_one_line)
+{
+    static const char *const names[] = {"status-with-newline.json", "json-error-with-newline.json"};
+    const char *dir = getenv("WS_TEST_CATALOG_SEEDS");
+
+    ck_assert_msg(dir && *dir, "WS_TEST_CATALOG_SEEDS is not set");
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096], buf[8192];
+        FILE *f;
+        size_t n;
+        ws_backup_record r;
+        ws_err err;
+
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        f = fopen(path, "rb");
+        ck_assert_msg(f != NULL, "open %s", path);
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        ws_err_clear(&err);
+        ck_assert_int_eq(ws_backup_record_from_json(buf, n, path, &r, &err), -1);
+        ck_assert_msg(err.msg[0] && !strchr(err.msg, '\n') && strstr(err.msg, "\\x0a"), "%s", err.msg);
+    }
+}
+END_TEST
+
 START_TEST(catalog_fuzz_seeds)
 {
     /* The fuzz target's seeds stay valid records (else it only fuzzes errors). */
@@ -1472,6 +1499,7 @@ static Suite *suite(bool real)
         tcase_add_test(tc, catalog_reader_refuses);
         tcase_add_test(tc, catalog_ids_and_keys);
         tcase_add_test(tc, catalog_fuzz_seeds);
+        tcase_add_test(tc, catalog_errors_one_line);
         tcase_add_test(tc, history_parse);
         tcase_add_test(tc, history_times);
         tcase_add_test(tc, preflight_archive_command);
