@@ -4,10 +4,10 @@
  *
  * The file is checked by its name and content (wal_segment.h), compared
  * with the repository's identity, then, under the per-name locks, stored
- * unless an identical object is there already, and read back (check after
- * write).  A look-ahead job then records an acknowledgement
- * (archive_ack.h); PostgreSQL's own call never needs one: its exit status
- * is the acknowledgement.  See doc/archive.md.
+ * unless an identical object is there already; the storage's answer to the
+ * write is the check after write.  A look-ahead job then records an
+ * acknowledgement (archive_ack.h); PostgreSQL's own call never needs one:
+ * its exit status is the acknowledgement.  See doc/archive.md.
  *
  * Thread safety: one ws_repo per thread; the context is shared read-only
  * except for the identity cache, which has its own mutex.
@@ -26,6 +26,23 @@
 
 #define WS_PUSH_LOCK_TIMEOUT 120.0 /* seconds PostgreSQL's own call waits for a name's locks */
 
+/*
+ * Work on the repository that may wait until after the acknowledgement:
+ * derived data (the WAL index entry) whose absence costs a reader time but
+ * loses nothing.  PostgreSQL's own call runs it in a detached process once
+ * its exit status is settled (archive_run.h), so the archiver does not wait
+ * for its round trips.  fn gets a repository of its own; free_state (may be
+ * NULL) releases state in every process that holds it.
+ */
+typedef struct ws_push_later {
+    int (*fn)(ws_repo *repo, void *state, ws_err *err);
+    void (*free_state)(void *state);
+    void *state;
+} ws_push_later;
+
+/* Releases what later holds and clears it (nothing to do then). */
+void ws_push_later_clear(ws_push_later *later);
+
 /* What a durable, verified object is, for work that must precede its ack. */
 typedef struct ws_push_stored {
     const ws_wal_file *wf; /* the WAL file (name, size, page header) */
@@ -33,13 +50,15 @@ typedef struct ws_push_stored {
     const char *key;       /* the object key */
     ws_digest digest;      /* plaintext size and SHA-256 */
     bool stored_now;       /* false: an identical object was there already */
+    ws_push_later *later;  /* PostgreSQL's own call: may receive work for after the ack; NULL otherwise */
 } ws_push_stored;
 
 /*
  * Called after the object is durable and verified and before anything
  * acknowledges it (exit status or ack file), from any worker thread.  A
  * failure fails the job: nothing is acknowledged.  The WAL index entry
- * (src/repo/wal_index.c) is meant to be stored from here.
+ * (src/repo/wal_index.c) is stored from here, or, where s->later is given,
+ * computed here and stored by s->later after the acknowledgement.
  */
 typedef int (*ws_push_after_stored_fn)(ws_repo *repo, const ws_push_stored *s, void *arg, ws_err *err);
 
@@ -70,9 +89,10 @@ typedef enum {
 } ws_push_result;
 
 typedef struct ws_push_job {
-    const char *path; /* the local WAL file */
-    bool ahead;       /* a look-ahead job: never wait for a lock, re-check .ready, ack what it stores */
-    bool pipeline;    /* hash and compress on two threads (a core is idle) */
+    const char *path;     /* the local WAL file */
+    bool ahead;           /* a look-ahead job: never wait for a lock, re-check .ready, ack what it stores */
+    bool pipeline;        /* hash and compress on two threads (a core is idle) */
+    ws_push_later *later; /* PostgreSQL's own call: receives work for after its ack (ws_push_later); else NULL */
 } ws_push_job;
 
 /* Archives job->path.  *res says what happened on success.  For

@@ -30,6 +30,13 @@ void ws_archive_push_ctx_destroy(ws_push_ctx *ctx)
     pthread_mutex_destroy(&ctx->id_mu);
 }
 
+void ws_push_later_clear(ws_push_later *later)
+{
+    if (later->free_state)
+        later->free_state(later->state);
+    memset(later, 0, sizeof *later);
+}
+
 /* SHA-256 and size of fd's content from offset 0. */
 static int local_digest(int fd, const char *path, ws_digest *d, ws_err *err)
 {
@@ -365,9 +372,10 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         goto out;
     /* The object is durable and verified, and nothing acknowledges it yet:
      * work that must precede the acknowledgement goes here (the WAL index
-     * entry, through ctx->after_stored). */
+     * entry, through ctx->after_stored, or prepared here for job->later). */
     if (ctx->after_stored) {
-        ws_push_stored s = {.wf = &wf, .path = job->path, .key = key, .digest = d, .stored_now = stored_now};
+        ws_push_stored s = {
+            .wf = &wf, .path = job->path, .key = key, .digest = d, .stored_now = stored_now, .later = job->later};
 
         if (ctx->after_stored(repo, &s, ctx->after_stored_arg, err) < 0)
             goto out;

@@ -510,18 +510,50 @@ static void lookahead_loop(const ws_config *cfg, const places *p, const char *sk
 }
 
 /*
+ * Forks a process nobody waits for: a double fork, in a session of its own
+ * (the signals PostgreSQL sends to the archiver's process group at shutdown
+ * do not cut its work short), stdin and stdout on /dev/null (stderr stays:
+ * the server log).  1 in the caller once it runs, 0 in that process (which
+ * ends with _exit), -1 when none could be started.  Called where this
+ * process runs no other thread.
+ */
+static int detach(void)
+{
+    pid_t child;
+    int status, devnull;
+
+    fflush(NULL);
+    child = fork();
+    if (child < 0)
+        return -1;
+    if (child > 0)
+        return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+    /* First child: leave the session, fork the worker and exit at once. */
+    setsid();
+    child = fork();
+    if (child != 0)
+        _exit(child < 0 ? 1 : 0);
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        close(devnull);
+    }
+    return 0;
+}
+
+/*
  * Starts the look-ahead in a process of its own when .ready files wait
  * that no ack covers and no such process runs already (its lock file
  * says), so uploads go on while PostgreSQL's archiver makes its next,
  * quick calls on acks: the call itself returns once its own file is
- * archived.  Double fork, so nobody waits for it; it holds the lock
- * while it works.  Must be called before this process starts a thread.
+ * archived.  Detached, so nobody waits for it; it holds the lock while it
+ * works.  Must be called before this process starts a thread.
  */
 static void start_lookahead(const ws_config *cfg, const places *p, const ws_ready_list *ready, const char *skip,
                             ws_push_after_stored_fn fn, void *arg)
 {
     char lock_path[PATH_LEN];
-    pid_t child;
     int fd;
 
     if (cfg->archive_lookahead == 0 || ready->n == 0 || (ready->n == 1 && strcmp(ready->v[0].name, skip) == 0))
@@ -535,34 +567,39 @@ static void start_lookahead(const ws_config *cfg, const places *p, const ws_read
         if (ws_lockfile_take(lock_path, true, true, 0, &fd, &e) != 1)
             return;
     }
-    fflush(NULL);
-    child = fork();
-    if (child < 0) {
+    if (detach() != 0) {
+        /* The caller: the lock (shared with the worker's copy of fd) stays
+         * with the worker, if one started. */
         close(fd);
         return;
-    }
-    if (child > 0) {
-        /* The lock (shared with the child's copy of fd) stays with the child. */
-        close(fd);
-        waitpid(child, NULL, 0);
-        return;
-    }
-    /* First child: leave the session, fork the worker and exit at once. */
-    setsid();
-    if (fork() != 0)
-        _exit(0);
-    {
-        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            dup2(devnull, STDOUT_FILENO);
-            close(devnull);
-        }
     }
     lookahead_loop(cfg, p, skip, fn, arg);
     close(fd);
     _exit(0);
+}
+
+/*
+ * The call's work that may follow its acknowledgement (ws_push_later): in
+ * a detached process, so the exit status reaches PostgreSQL without waiting
+ * for it; in this one when no process can be started.  A failure is only
+ * logged: the file is archived, and the work is derived data.
+ */
+static void run_later(const ws_config *cfg, const char *name, ws_push_later *later)
+{
+    int detached = detach();
+    ws_repo *repo = NULL;
+    ws_err e;
+
+    if (detached == 1)
+        return;
+    ws_err_clear(&e);
+    if (ws_repo_open(cfg, &repo, &e) < 0 || later->fn(repo, later->state, &e) < 0)
+        ws_log(WS_LOG_WARNING, "%s is archived, but after that: %s", name, e.msg);
+    ws_repo_close(repo);
+    if (detached == 0) {
+        ws_push_later_clear(later);
+        _exit(0);
+    }
 }
 
 /* The call's work; 0 when path is archived, else -1 with err. */
@@ -571,6 +608,7 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
 {
     double t0 = ws_clock_now();
     ws_ready_list ready = {0};
+    ws_push_later later = {0};
     ws_push_ctx ctx;
     places p;
     pool pl;
@@ -613,6 +651,7 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
     }
     snprintf(pl.jobs[0].path, sizeof pl.jobs[0].path, "%s", path);
     pl.jobs[0].pj.path = pl.jobs[0].path;
+    pl.jobs[0].pj.later = &later;
     pl.njobs = 1;
     pl.first_ahead = 1;
     pthread_mutex_init(&pl.mu, NULL);
@@ -638,6 +677,11 @@ static int archive_call(const ws_config *cfg, const char *path, ws_push_after_st
     pthread_mutex_destroy(&pl.mu);
     free(pl.jobs);
     ws_archive_queue_list_free(&ready);
+    /* Last: the detached process must not hold anything the call still
+     * uses, and the call must not wait for it. */
+    if (rc == 0 && later.fn)
+        run_later(cfg, p.name, &later);
+    ws_push_later_clear(&later);
     return rc;
 }
 

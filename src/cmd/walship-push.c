@@ -3,11 +3,12 @@
  *
  * Checks the file by its name (segment, .partial, .history, .backup) and
  * content, makes sure the repository belongs to this cluster, and stores
- * it under its WAL key.  Exit 0 only once the object is durable and read
- * back.  The same name pushed again succeeds when the content is identical
- * (by plaintext SHA-256 and size, without downloading), replaces a stored
- * object that is damaged, and fails without touching it when the content
- * differs.  Meanwhile further .ready files are archived ahead in parallel
+ * it under its WAL key.  Exit 0 only once the object is durable (the
+ * segment's WAL index entry, derived data, is stored right after, by a
+ * detached process).  The same name pushed again succeeds when the content
+ * is identical (by plaintext SHA-256 and size, without downloading),
+ * replaces a stored object that is damaged, and fails without touching it
+ * when the content differs.  Meanwhile further .ready files are archived ahead in parallel
  * and acknowledged, so PostgreSQL's later calls for them return at once
  * (src/archive/, archive_run.h).  See doc/archive.md.
  */
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
 
     if (ws_cli_files(&spec, &argc, argv, environ, &cfg, &first, &status))
         return status;
-    /* Every segment's WAL index entry is stored before it is acknowledged. */
+    /* Every segment's WAL index entry is made before it is acknowledged. */
     status = ws_archive_run(&cfg, argv[first], ws_archive_index_after_stored, NULL);
     ws_config_free(&cfg);
     return status;

@@ -9,7 +9,10 @@ counted in the verifying proxy's log (s3rver behind test/proxy/s3proxy.py).
      abandoned (the proxy's aborted count is 0) and no answer is cut.
   B  single calls, counted exactly (the segments PostgreSQL archived, pushed
      again into new repositories the way the archiver calls walship-push):
-     a new segment (3 requests; 2 conditional), an identical duplicate
+     a new segment (3 requests; 2 conditional), of which the index entry's
+     PUT comes after the exit status (with every PUT held 3 s by the proxy
+     the call exits with its segment stored and its entry not yet; the
+     entry follows), an identical duplicate
      (exit 0, nothing written; conditional: one 412 then the examination),
      different content under the name (refused, the object untouched) under
      both settings, two pushes of one new name with different content at
@@ -94,6 +97,15 @@ class Env:
         return p, self.log_since(seq)
 
 
+def wait_for(what, cond, timeout=30):
+    """Polls cond() for up to timeout seconds; raises TestError naming what."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TestError("%s: not after %d s" % (what, timeout))
+        time.sleep(0.1)
+
+
 def ops(entries, key=None):
     """(operation, status) of the entries, of key only when given (a repo-relative key)."""
     return [(e["op"], e["status"]) for e in entries if key is None or e["key"].endswith("/" + key)]
@@ -144,6 +156,8 @@ def archive_through_postgres(env, repo, orig, switches):
         last = c.switch_wal()
     c.wait_archived(last, timeout=120)
     names = sorted(set(os.listdir(orig)) - before)
+    # Each call's index entry is stored after its exit status.
+    wait_for("the index entries of %s" % names, lambda: all(repo.exists(index_key(n)) for n in names))
     return names, env.log_since(seq)
 
 
@@ -213,6 +227,8 @@ def scenario_b(env, segs):
         r.check("B %s: a new segment: %s" % (setting, want), p.returncode == 0 and ops(log) == want,
                 "%s %s" % (ops(log), p.stderr))
         stored = repo.read(wal_key(second))
+        if setting == "on":
+            after_exit(env, repo, wal, segs[2], segs[4])
         # An identical duplicate: exit 0, nothing written.
         p, log = env.counted_push(repo, os.path.join(wal, second))
         writes = [e for e in log if e["op"] in WRITES and e["status"] == 200]
@@ -250,6 +266,56 @@ def scenario_b(env, segs):
             run([env.fetch, "--config", repo.conf, name, fetched], env=repo.env(), timeout=60)
             with open(fetched, "rb") as f:
                 r.check("B on: the stored object is the winner's", hashlib.sha256(f.read()).hexdigest() == winner)
+
+
+def after_exit(env, repo, wal, name, fail_name):
+    """The index entry's PUT follows the call's exit status: with every PUT
+    held 3 s, the call exits once its segment is stored, before its entry is."""
+    r = env.r
+    path = put_segment(wal, os.path.join(env.orig, name))
+    env.s3.proxy_config(False, only=["PutObject"], next=["delay", "delay"], delay_seconds=3.0)
+    try:
+        seq = env.last_seq()
+        # Output to a file, as PostgreSQL's server log: a pipe would wait for
+        # the detached index writer.
+        with open(os.path.join(env.tmp, "after-exit.err"), "w+") as err:
+            p = subprocess.run(pgtest.as_user([env.push, "--config", repo.conf, path]),
+                               env=dict(os.environ, **repo.env()), stdout=err, stderr=err, timeout=60)
+            at_exit = (repo.exists(wal_key(name)), repo.exists(index_key(name)))
+            err.seek(0)
+            msg = err.read()
+        r.check("B on: with every PUT held 3 s, the call exits with its segment stored and its index entry "
+                "not yet (%s)" % (at_exit,), p.returncode == 0 and at_exit == (True, False), msg)
+        wait_for("the index entry of %s" % name, lambda: repo.exists(index_key(name)))
+        log = env.log_since(seq)
+        r.check("B on: ... the entry is stored after the exit: %s" % ops(log),
+                ops(log) == [("PutObject", 200), ("PutObject", 200)] and
+                ops(log, index_key(name)) == [("PutObject", 200)], ops(log))
+    finally:
+        env.s3.proxy_config(False, only=None, next=[], delay_seconds=1.0)
+    # The entry's PUT fails (every PUT after the segment's answers 500): the
+    # call has succeeded all the same, and the server log gets a warning.
+    failing = repo.variant("b_on_failing", s3_retry_budget=1)
+    name = fail_name
+    path = put_segment(wal, os.path.join(env.orig, name))
+    errfile = os.path.join(env.tmp, "after-exit-fail.err")
+    env.s3.proxy_config(False, only=["PutObject"], next=["delay"], delay_seconds=0.0, fault_rate=1.0, faults=["500"])
+    try:
+        with open(errfile, "w") as err:
+            p = subprocess.run(pgtest.as_user([env.push, "--config", failing.conf, path]),
+                               env=dict(os.environ, **repo.env()), stdout=err, stderr=err, timeout=60)
+
+        def warned():
+            with open(errfile) as f:
+                return "is archived, but after that: store the WAL index entry of %s" % name in f.read()
+        wait_for("the warning about the index entry of %s" % name, warned)
+        with open(errfile) as f:
+            msg = f.read()
+        r.check("B on: a failed index PUT after the exit: exit 0, segment stored, no entry, one warning line",
+                p.returncode == 0 and repo.exists(wal_key(name)) and not repo.exists(index_key(name)) and
+                len([x for x in msg.splitlines() if "WARNING" in x]) == 1, msg)
+    finally:
+        env.s3.proxy_config(False, only=None, next=[], delay_seconds=1.0, fault_rate=0.0)
 
 
 # --- C: the identity cache ----------------------------------------------------
@@ -346,7 +412,7 @@ def main():
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(TIME_LIMIT)
-    env.r.expect(30)
+    env.r.expect(33)
     try:
         env.s3.start(parent_pid=os.getpid())
         env.orig = os.path.join(env.tmp, "orig")
