@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "walship/repo_keys.h"
 
 #define PATH_LEN     4096
+#define LATER_NICE   10  /* the work after an acknowledgement yields to PostgreSQL's calls */
 #define TEMP_MAX_AGE 600 /* seconds: an ack's temp file older than this was left by a crash */
 
 static bool is_dir(const char *path)
@@ -581,17 +583,36 @@ static void start_lookahead(const ws_config *cfg, const places *p, const ws_read
 /*
  * The call's work that may follow its acknowledgement (ws_push_later): in
  * a detached process, so the exit status reaches PostgreSQL without waiting
- * for it; in this one when no process can be started.  A failure is only
+ * for it; in this one when no process can be started.  That process starts
+ * once this one has exited (it waits for the end of a pipe only this one
+ * holds) and at a lower priority, so on a busy machine it takes no CPU from
+ * this call's end or from PostgreSQL's next call.  A failure is only
  * logged: the file is archived, and the work is derived data.
  */
 static void run_later(const ws_config *cfg, const char *name, ws_push_later *later)
 {
-    int detached = detach();
+    int gate[2] = {-1, -1}, detached;
     ws_repo *repo = NULL;
     ws_err e;
 
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        gate[0] = gate[1] = -1;
+    detached = detach();
     if (detached == 1)
-        return;
+        return; /* gate[1] stays open until this process exits */
+    if (detached == 0 && gate[0] >= 0) {
+        char c;
+
+        close(gate[1]);
+        while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(gate[0]);
+        if (setpriority(PRIO_PROCESS, 0, LATER_NICE) < 0)
+            ws_log(WS_LOG_DEBUG, "could not lower the priority of the process storing what follows %s", name);
+    } else if (gate[0] >= 0) {
+        close(gate[0]);
+        close(gate[1]);
+    }
     ws_err_clear(&e);
     if (ws_repo_open(cfg, &repo, &e) < 0 || later->fn(repo, later->state, &e) < 0)
         ws_log(WS_LOG_WARNING, "%s is archived, but after that: %s", name, e.msg);
