@@ -116,6 +116,7 @@ struct ws_storage {
     const ws_storage_ops *ops;
     char *url;       /* for messages; never holds secrets */
     bool commit_new; /* its puts offer ws_put_commit_new */
+    bool remote;     /* a request costs a network round trip: worth overlapping with local work */
 };
 
 /* Called with a token (printable ASCII, at most WS_PUT_TOKEN_MAX bytes)

@@ -151,12 +151,56 @@ static int file_id_of(int fd, const char *path, ws_localfile_id *out, ws_err *er
     return 0;
 }
 
+/*
+ * The existence check of a key on a connection of its own, run while the
+ * file is encoded: on remote storage its round trip then overlaps the
+ * encoding instead of preceding it.  Only "absent" lets the put commit.
+ */
+typedef struct {
+    const ws_config *cfg;
+    const char *key;
+    pthread_t th;
+    bool started, joined;
+    int found; /* 1 found, 0 absent, -1 error (err) */
+    ws_err err;
+} early_check;
+
+static void *early_check_run(void *arg)
+{
+    early_check *c = arg;
+    ws_storage *st = NULL;
+    ws_obj_info info;
+
+    ws_err_clear(&c->err);
+    c->found = ws_storage_open(c->cfg, &st, &c->err) < 0 ? -1 : ws_storage_head(st, c->key, &info, &c->err);
+    ws_storage_close(st);
+    return NULL;
+}
+
+static bool early_check_start(early_check *c)
+{
+    c->started = pthread_create(&c->th, NULL, early_check_run, c) == 0;
+    return c->started;
+}
+
+/* Waits for the check (once): 1 found, 0 absent, -1 error (c->err). */
+static int early_check_join(early_check *c)
+{
+    if (!c->joined) {
+        pthread_join(c->th, NULL);
+        c->joined = true;
+    }
+    return c->found;
+}
+
 /* What the object's content must match before it is committed. */
 typedef struct {
     int fd;
     const char *path;
     const ws_wal_file *wf;
     const ws_localfile_id *before; /* the file when it was opened and checked */
+    early_check *ec;               /* NULL, or the key must be absent too */
+    bool exists;                   /* ec found an object: nothing committed */
 } unchanged_arg;
 
 /* The file must not have changed while it was read: what was read is what
@@ -176,6 +220,19 @@ static int unchanged(const ws_digest *plain, void *arg, ws_err *err)
         return -1;
     if (!ws_localfile_id_equal(a->before, &now))
         return ws_err_set(err, WS_ERR_INVALID, "%s: the file changed while being archived; nothing stored", a->path);
+    if (a->ec) {
+        unchanged_arg *w = arg;
+        int found = early_check_join(a->ec);
+
+        if (found < 0) {
+            *err = a->ec->err;
+            return -1;
+        }
+        if (found > 0) {
+            w->exists = true;
+            return ws_err_set(err, WS_ERR_STORAGE, "%s exists", a->ec->key);
+        }
+    }
     return 0;
 }
 
@@ -215,18 +272,27 @@ static int examine(ws_repo *repo, const char *key, int fd, const ws_push_job *jo
                       wf->base, key, hs, stored.size, job->path, hm, mine.size);
 }
 
-/* Encodes and stores the file: 1 stored (*d its digest), 0 (only_new) an
- * object is there already, -1 error. */
+/* Encodes and stores the file: 1 stored (*d its digest), 0 an object is
+ * there already (only_new, or ec found one: nothing stored), -1 error. */
 static int put_file(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
-                    const ws_localfile_id *before, bool only_new, ws_digest *d, ws_err *err)
+                    const ws_localfile_id *before, bool only_new, early_check *ec, ws_digest *d, ws_err *err)
 {
-    unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before};
+    unchanged_arg ua = {.fd = fd, .path = job->path, .wf = wf, .before = before, .ec = ec};
     ws_repo_put_opts o = {
         .pipeline = job->pipeline, .precommit = unchanged, .precommit_arg = &ua, .only_new = only_new};
+    int rc;
 
     if (lseek(fd, 0, SEEK_SET) < 0)
-        return ws_err_sys(err, errno, "%s: could not seek", job->path);
-    return ws_repo_put_fd_opts(repo, key, fd, job->path, wf->size, &o, d, err);
+        rc = ws_err_sys(err, errno, "%s: could not seek", job->path);
+    else
+        rc = ws_repo_put_fd_opts(repo, key, fd, job->path, wf->size, &o, d, err);
+    if (ec)
+        early_check_join(ec); /* the put may have failed before asking */
+    if (rc < 0 && ua.exists) {
+        ws_err_clear(err);
+        return 0;
+    }
+    return rc;
 }
 
 /*
@@ -237,22 +303,30 @@ static int put_file(ws_repo *repo, const char *key, int fd, const ws_push_job *j
  * Where the storage commits create-only (S3 with s3_conditional_put), the
  * file is stored at once and only an object found there is examined; two
  * pushes of one name can then not both store.  Elsewhere the key is
- * examined first (one HEAD when absent).  Either way the commit's success is
- * the check after write: the storage confirmed the object (S3 verified the
- * body against its signed SHA-256), and nothing is read back.
+ * examined first (one HEAD when absent); on remote storage that HEAD runs
+ * while the file is encoded (early_check), and the put commits only if it
+ * found nothing.  Either way the commit's success is the check after write:
+ * the storage confirmed the object (S3 verified the body against its signed
+ * SHA-256), and nothing is read back.
  */
-static int store_locked(ws_repo *repo, const char *key, int fd, const ws_push_job *job, const ws_wal_file *wf,
-                        const ws_localfile_id *before, ws_digest *d, bool *stored_now, ws_err *err)
+static int store_locked(const ws_push_ctx *ctx, ws_repo *repo, const char *key, int fd, const ws_push_job *job,
+                        const ws_wal_file *wf, const ws_localfile_id *before, ws_digest *d, bool *stored_now,
+                        ws_err *err)
 {
     bool only_new = repo->st->commit_new;
+    early_check ec = {.cfg = ctx->cfg, .key = key};
     int rc;
 
     *stored_now = false;
-    rc = only_new ? 1 : examine(repo, key, fd, job, wf, d, err);
+    if (only_new || (repo->st->remote && early_check_start(&ec)))
+        rc = 1;
+    else
+        rc = examine(repo, key, fd, job, wf, d, err);
     for (unsigned round = 0; rc > 0; round++) {
         /* Absent (1): store create-only where the storage can; damaged (2):
          * replace it. */
-        rc = put_file(repo, key, fd, job, wf, before, only_new && rc == 1, d, err);
+        rc = put_file(repo, key, fd, job, wf, before, only_new && rc == 1, round == 0 && ec.started ? &ec : NULL, d,
+                      err);
         if (rc > 0) {
             *stored_now = true;
             return 0;
@@ -368,7 +442,7 @@ int ws_archive_push(ws_repo *repo, ws_push_ctx *ctx, const ws_push_job *job, ws_
         }
     }
 
-    if (store_locked(repo, key, fd, job, &wf, &before, &d, &stored_now, err) < 0)
+    if (store_locked(ctx, repo, key, fd, job, &wf, &before, &d, &stored_now, err) < 0)
         goto out;
     /* The object is durable and verified, and nothing acknowledges it yet:
      * work that must precede the acknowledgement goes here (the WAL index

@@ -857,6 +857,7 @@ static int s3_open(const ws_config *cfg, const char *url, ws_storage **out, ws_e
         return ws_err_set(err, WS_ERR_NOMEM, "out of memory");
     s->base.ops = &s3_ops;
     s->base.commit_new = cfg->s3_conditional_put;
+    s->base.remote = true;
     s->part_default = WS_S3_PART_DEFAULT;
     s->base.url = strdup(url);
     s->bucket = strndup(b, bn);
