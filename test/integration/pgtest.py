@@ -691,9 +691,10 @@ class TestEnv:
         self.s3 = None
         self.server_env = {}
 
-    def start_s3(self):
+    def start_s3(self, aws_endpoints=False):
+        """Starts the S3 environment (S3Env.start) and gives the servers its credentials."""
         self.s3 = S3Env(os.path.join(self.tmp, "s3env"))
-        self.s3.start(parent_pid=os.getpid())
+        self.s3.start(parent_pid=os.getpid(), aws_endpoints=aws_endpoints)
         self.server_env = self.s3.aws_env()
 
     def stop_s3(self):

@@ -37,22 +37,19 @@ test environment is missing.
 
 import argparse
 import hashlib
-import json
 import os
 import random
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, give, run, sha256_file, wal_key  # noqa: E402
+from pgtest import TestError, give, run, sha256_file, wal_key  # noqa: E402
 
 TIME_LIMIT = 900  # seconds for the whole script (meson's timeout is larger)
 MiB = 1 << 20
@@ -97,61 +94,23 @@ def lock_slot(name):
 
 # --- the environment ------------------------------------------------------------------
 
-class Env:
+class Env(pgtest.TestEnv):
+    """pgtest.TestEnv, the archiver's PAUSE file and the scenarios' random numbers."""
+
     def __init__(self, args):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.kind = args.repo_kind
-        self.push = os.path.join(build, "src", "walship-push")
-        self.walship = os.path.join(build, "src", "walship")
-        self.tmp = tempfile.mkdtemp(prefix="walship-ahead-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.r = Results()
-        self.clusters = []
-        self.next_port = 5900 + os.getpid() % 90
-        self.s3dir = None
-        self.s3 = None
+        super().__init__(args.repo_kind, keep=args.keep, prefix="walship-ahead-", port_base=5900)
         self.pause = os.path.join(self.tmp, "PAUSE")
         self.rng = random.Random(5)
 
-    def dir(self, name):
-        p = os.path.join(self.tmp, name)
-        os.makedirs(p, exist_ok=True)
-        give(p)
-        return p
-
-    def start_s3(self):
-        self.s3dir = os.path.join(self.tmp, "s3env")
-        p = subprocess.run([os.path.join(HERE, "s3env"), "start", self.s3dir, "--parent-pid", str(os.getpid())],
-                           capture_output=True, text=True, timeout=400)
-        if p.returncode != 0:
-            return "s3env start failed: %s%s" % (p.stdout, p.stderr)
-        with open(os.path.join(self.s3dir, "env.json")) as f:
-            self.s3 = json.load(f)
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            os.environ[k] = self.s3[k]  # inherited by the server, so by archive_command
-        return None
-
-    def stop_s3(self):
-        if self.s3dir:
-            subprocess.run([os.path.join(HERE, "s3env"), "stop", self.s3dir], capture_output=True, timeout=60)
-
-    def proxy(self, what, body=None):
-        """POSTs to the proxy's control API (S3 only)."""
-        data = json.dumps(body).encode() if body is not None else b""
-        req = urllib.request.Request(self.s3["S3ENV_CONTROL_HTTP"] + "/" + what, data=data, method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.read()
-
     def spawn(self, argv, cwd):
-        """Starts argv as the server user; the Popen's pid is the program's own
-        (no runuser in between), so SIGKILL reaches walship-push itself."""
+        """Starts argv as the server user, with the servers' environment; the
+        Popen's pid is the program's own (no runuser in between), so SIGKILL
+        reaches walship-push itself."""
         kw = {}
         if os.geteuid() == 0:
             kw = dict(user="postgres", group="postgres", extra_groups=[])
         env = {k: v for k, v in os.environ.items() if not k.startswith("WALSHIP_")}
+        env.update(self.server_env)
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 **kw)
 
@@ -172,8 +131,9 @@ class Repo:
             self.base = {"repo": self.url}
             env.dir(name)  # walship never creates a missing root
         else:
-            self.url = "s3://%s/%s-%d" % (env.s3["S3ENV_BUCKET"], name, os.getpid())
-            self.base = {"repo": self.url, "s3_endpoint": env.s3["S3ENV_HTTP_ENDPOINT"], "s3_region": "us-east-1"}
+            v = env.s3.vars
+            self.url = "s3://%s/%s-%d" % (v["S3ENV_BUCKET"], name, os.getpid())
+            self.base = {"repo": self.url, "s3_endpoint": v["S3ENV_HTTP_ENDPOINT"], "s3_region": "us-east-1"}
         self.base.update(log_level="info", archive_workers="2", archive_lookahead="8")
         self.conf = self.variant("main")
 
@@ -188,7 +148,7 @@ class Repo:
         return path
 
     def keys(self, prefix="wal/"):
-        p = run([self.env.walship, "--config", self.conf, "repo-ls", prefix], timeout=120)
+        p = run([self.env.walship, "--config", self.conf, "repo-ls", prefix], env=self.env.server_env, timeout=120)
         return sorted(line.split()[0] for line in p.stdout.splitlines() if line.strip())
 
     def decoded_sha(self, name):
@@ -197,8 +157,8 @@ class Repo:
         out = os.path.join(self.env.dir("scratch"), "obj")
         if os.path.exists(out):
             os.unlink(out)
-        p = run([self.env.walship, "--config", self.conf, "--key", "repo-get", wal_key(name), out], timeout=120,
-                check=False)
+        p = run([self.env.walship, "--config", self.conf, "--key", "repo-get", wal_key(name), out],
+                env=self.env.server_env, timeout=120, check=False)
         if p.returncode != 0:
             return None, None
         return sha256_file(out), os.path.getsize(out)
@@ -438,8 +398,7 @@ def scenario_faults(env, c, repo):
     conf = repo.variant("faults", s3_retry_budget="1", s3_request_timeout="2")
     pause(env, True)
     make_backlog(c, 9, "F")
-    env.proxy("config", {"fault_rate": 0.8, "faults": ["500", "503"], "only": ["PutObject", "UploadPart"],
-                         "seed": 11})
+    env.s3.proxy_config(False, fault_rate=0.8, faults=["500", "503"], only=["PutObject", "UploadPart"], seed=11)
     warn = stored = 0
     bad = []
     seen = []
@@ -455,7 +414,7 @@ def scenario_faults(env, c, repo):
         if rc == 0:
             mark_done(c, ready[0])
         bad += check_acks(env, c, repo, seen)
-    env.proxy("reset")
+    env.s3.proxy_reset(False)
     r.check("F: with uploads failing at random, calls exit 0 or 1 (%s); %d look-ahead failures, %d stored ahead"
             % (codes, warn, stored), all(x in (0, 1) for x in codes) and warn > 0, codes)
     r.check_all("F: every ack matches a durable object and the file", seen, bad)
@@ -469,7 +428,7 @@ def scenario_crash(env, c, repo):
     pause(env, True)
     names = make_backlog(c, 40, "C")
     if env.kind == "s3":
-        env.proxy("config", {"fault_rate": 1.0, "faults": ["delay"], "delay_seconds": 0.25, "only": ["PUT"]})
+        env.s3.proxy_config(False, fault_rate=1.0, faults=["delay"], delay_seconds=0.25, only=["PUT"])
     kills = done = fast = 0
     bad = []
     seen = []
@@ -520,7 +479,7 @@ def scenario_crash(env, c, repo):
         kills += 1
         bad += check_acks(env, c, repo, seen)
     if env.kind == "s3":
-        env.proxy("reset")
+        env.s3.proxy_reset(False)
     r.check("C: walship-push killed %d times during look-ahead (%d such calls completed, %d fast calls on acks)"
             % (kills, done, fast), kills > 0)
     r.check_all("C: after every kill, each ack matches a durable object (SHA-256, size) and the file", seen, bad,
@@ -665,7 +624,7 @@ def scenario_concurrent(env, c, repo):
     outside = env.dir("outside")
     shutil.copy(os.path.join(pg_wal(c), u[2]), os.path.join(outside, u[2]))
     give(os.path.join(outside, u[2]))
-    pre = run([env.push, "--config", conf, os.path.join(outside, u[2])], check=False)
+    pre = run([env.push, "--config", conf, os.path.join(outside, u[2])], env=env.server_env, check=False)
     write_ack(c, u[2], ack_text(u[2], repo.url, os.path.join(pg_wal(c), u[2])))
     still = p.poll() is None
     held.release()
@@ -678,7 +637,7 @@ def scenario_concurrent(env, c, repo):
 
     # Several processes at once on overlapping names (S3: uploads delayed).
     if env.kind == "s3":
-        env.proxy("config", {"fault_rate": 1.0, "faults": ["delay"], "delay_seconds": 0.3, "only": ["PUT"]})
+        env.s3.proxy_config(False, fault_rate=1.0, faults=["delay"], delay_seconds=0.3, only=["PUT"])
     overlap = 0
     bad = []
     seen = []  # acks and objects compared
@@ -702,7 +661,7 @@ def scenario_concurrent(env, c, repo):
         for n in v[:2]:
             mark_done(c, n)
     if env.kind == "s3":
-        env.proxy("reset")
+        env.s3.proxy_reset(False)
     r.check("E: concurrent calls on overlapping names all succeed (%d waits or hand-overs seen)" % overlap,
             codes and all(x == 0 for x in codes), codes)
     r.check_all("E: ... and every ack and object matches its file", seen, bad)
@@ -745,9 +704,10 @@ def main():
     env = Env(args)
     print("# repo kind %s, temp dir %s" % (env.kind, env.tmp), flush=True)
     if env.kind == "s3":
-        why = env.start_s3()
-        if why:
-            print("# %s: skipped" % why)
+        try:
+            env.start_s3()
+        except TestError as e:
+            print("# %s: skipped" % e)
             shutil.rmtree(env.tmp, ignore_errors=True)
             return 77
 
@@ -759,8 +719,7 @@ def main():
     t0 = time.time()
     repo = Repo(env, "repo")
     orig = env.dir("orig")
-    c = Cluster(env.tmp, "primary", env.next_port)
-    env.clusters.append(c)
+    c = env.cluster("primary")
     steps = []
     try:
         c.initdb()
@@ -793,8 +752,8 @@ def main():
         finally:
             if env.kind == "s3":
                 try:
-                    env.proxy("reset")
-                except OSError:
+                    env.s3.proxy_reset(False)
+                except (TestError, OSError):
                     pass
             pause(env, False)
             # Each scenario starts with everything archived.

@@ -32,7 +32,6 @@ Exit 77 (skipped) when PostgreSQL 15, the postgres user or (s3) node is missing.
 import argparse
 import fcntl
 import hashlib
-import json
 import os
 import pwd
 import re
@@ -40,55 +39,26 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, backup_start_segment, give, run, wait_promoted, wal_key  # noqa: E402
+from pgtest import TestError, backup_start_segment, give, run, wait_promoted, wal_key, write_conf  # noqa: E402
 
 TIME_LIMIT = {"file": 420, "s3": 300}
 MiB = 1 << 20
 SPOOL = os.path.join("pg_wal", "walship-spool")
 
 
-def write_conf(path, settings):
-    with open(path, "w") as f:
-        for k, v in settings.items():
-            f.write("%s = %s\n" % (k, v))
-    give(path)
+class Env(pgtest.TestEnv):
+    """pgtest.TestEnv, and the repository's settings for config files."""
 
-
-class Env:
     def __init__(self, args):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.tmp = tempfile.mkdtemp(prefix="walship-prefetch-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.clusters = []
-        self.next_port = 6100 + os.getpid() % 400
-        self.r = Results()
-        self.server_env = {}  # extra environment for servers (AWS_* for S3)
+        super().__init__(args.repo_kind, keep=args.keep, prefix="walship-prefetch-", port_base=6100)
         self.repo_settings = {}
         self.url = None
-
-    def dir(self, name):
-        p = os.path.join(self.tmp, name)
-        os.makedirs(p, exist_ok=True)
-        give(p)
-        return p
-
-    def cluster(self, name):
-        c = Cluster(self.tmp, name, self.next_port)
-        self.next_port += 1
-        self.clusters.append(c)
-        return c
 
     def conf(self, name, **extra):
         """A walship config file for this repository plus extra settings."""
@@ -106,13 +76,6 @@ class Env:
         # A pause before each call gives the prefetcher a head start, as a
         # slower replay would: it makes the races under test likely.
         return ("sleep %s; %s" % (delay, cmd)) if delay else cmd
-
-    def start(self, c, wait=True, check=True):
-        """pgtest's Cluster.start with the servers' extra environment."""
-        c.log_offset = len(c.log_text())
-        argv = [pgtest.PGBIN + "/pg_ctl", "-D", c.datadir, "-l", c.log, "-t", "60"]
-        argv += ["-w"] if wait else ["-W"]
-        return run(argv + ["start"], env=self.server_env, timeout=90, check=check)
 
     def fetch_by_hand(self, conf, name, dest, cwd=None):
         return run([self.fetch, "--config", conf, name, dest], cwd=cwd, env=self.server_env, timeout=120,
@@ -228,7 +191,7 @@ def scenario_timeline(env):
     p.initdb()
     p.base_conf()
     p.conf(archive_mode="on", archive_command=env.archive_command(push_conf), wal_keep_size="1GB")
-    env.start(p)
+    p.start()
     p.psql("create table marker (id int primary key, note text)")
     p.pgbench("-i", "-s", "1", "-q")
     bb = backup(env, p, "bb")
@@ -241,7 +204,7 @@ def scenario_timeline(env):
     sb = make_recovery(env, "tl2", bb, env.restore_command(plain_conf), standby=True, hot_standby="on",
                        primary_conninfo="host=%s port=%d user=postgres" % (p.sockdir, p.port),
                        archive_mode="on", archive_command=env.archive_command(push_conf))
-    env.start(sb, wait=False)
+    sb.start(wait=False)
     p.psql("insert into marker values (10, 'streamed before the fork')")
     lsn = p.psql("select pg_current_wal_flush_lsn()")
     if sb.wait_query("select pg_last_wal_replay_lsn() >= '%s'" % lsn, "t", 120) != "t":
@@ -278,7 +241,7 @@ def scenario_timeline(env):
     rec = make_recovery(env, "rec-tl", bb, env.restore_command(fetch_conf, delay="0.5"),
                         recovery_target_timeline="latest")
     t0 = time.time()
-    env.start(rec, wait=False)
+    rec.start(wait=False)
     wait_promoted(rec)
     took = time.time() - t0
     log = rec.log_text()
@@ -322,7 +285,7 @@ def scenario_corruption(env, t):
     env.repo.flip_byte(key, os.path.getsize(env.repo.object_path(key)) // 2)
     conf = env.conf("fetch-c", prefetch=8, log_level="info")
     rec = make_recovery(env, "rec-c", t["bb"], env.restore_command(conf, delay="0.5"))
-    env.start(rec, wait=False, check=False)
+    rec.start(wait=False, check=False)
     stopped = rec.wait_down(150)
     log = rec.new_log()
     r.check("C: the server stops at the damaged segment", stopped, rec.log_tail(30))
@@ -336,7 +299,7 @@ def scenario_corruption(env, t):
             and "archive recovery complete" not in log, "state=%s" % state)
     check_clean_end(env, rec, conf, "C")
     env.repo.flip_byte(key, os.path.getsize(env.repo.object_path(key)) // 2)  # repair
-    env.start(rec, wait=False)
+    rec.start(wait=False)
     wait_promoted(rec)
     r.check("C: after repair, recovery completes with timeline 2's data", rec.fingerprint() == t["want"],
             rec.log_tail(30))
@@ -349,7 +312,7 @@ def scenario_stop(env, t):
     r = env.r
     conf = env.conf("fetch-k", prefetch=8, log_level="info")
     rec = make_recovery(env, "rec-k", t["bb"], env.restore_command(conf, delay="1"))
-    env.start(rec, wait=False)
+    rec.start(wait=False)
     spool = os.path.join(rec.datadir, SPOOL)
 
     def spooled():
@@ -545,24 +508,6 @@ def scenario_stale(env, t):
 
 # --- scenario 3: S3, a few hundred segments ----------------------------------------------------------
 
-def start_s3env(env):
-    s3dir = os.path.join(env.tmp, "s3env")
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = subprocess.run([os.path.join(here, "s3env"), "start", s3dir, "--parent-pid", str(os.getpid())],
-                       capture_output=True, text=True, timeout=400)
-    if p.returncode != 0:
-        raise TestError("s3env start failed: %s%s" % (p.stdout, p.stderr))
-    with open(os.path.join(s3dir, "env.json")) as f:
-        e = json.load(f)
-    return s3dir, e
-
-
-def proxy_log(e):
-    import urllib.request
-    with urllib.request.urlopen(e["S3ENV_CONTROL_HTTP"] + "/log", timeout=30) as resp:
-        return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
-
-
 def scenario_s3(env, compare):
     r = env.r
     push_conf = env.conf("push")
@@ -571,7 +516,7 @@ def scenario_s3(env, compare):
     p.base_conf()
     p.conf(archive_mode="on", archive_command=env.archive_command(push_conf), wal_keep_size="512MB",
            max_wal_size="256MB", checkpoint_timeout="30min")
-    env.start(p)
+    p.start()
     p.psql("create table marker (id int primary key, note text)")
     p.pgbench("-i", "-s", "1", "-q")
     bb = backup(env, p, "bb-s3")
@@ -598,9 +543,9 @@ def scenario_s3(env, compare):
 
     fetch_conf = env.conf("fetch", prefetch=8, log_level="info")
     rec = make_recovery(env, "rec-s3", bb, env.restore_command(fetch_conf))
-    seq0 = max([x["seq"] for x in proxy_log(env.s3)] or [0])
+    seq0 = max([x["seq"] for x in env.s3.proxy_log(False)] or [0])
     t0 = time.time()
-    env.start(rec, wait=False)
+    rec.start(wait=False)
     wait_promoted(rec, timeout=240)
     took = time.time() - t0
     log = rec.log_text()
@@ -613,7 +558,7 @@ def scenario_s3(env, compare):
             len(hits) >= len(restored) // 2, rec.log_tail(20))
     r.check("3: no walship error or warning", "walship-fetch: ERROR" not in log
             and "WARNING" not in "".join(x for x in log.splitlines(True) if "walship" in x), rec.log_tail(30))
-    gets = [x for x in proxy_log(env.s3) if x["seq"] > seq0 and x.get("op") == "GetObject"]
+    gets = [x for x in env.s3.proxy_log(False) if x["seq"] > seq0 and x.get("op") == "GetObject"]
     ok_gets = [x for x in gets if x.get("status") == 200]
     r.check("3: every GET went through the verifying proxy with a good signature",
             gets != [] and all(x.get("sig") == "ok" for x in gets), str(gets[:3]))
@@ -628,7 +573,7 @@ def scenario_s3(env, compare):
         conf0 = env.conf("fetch0", prefetch=0)
         rec0 = make_recovery(env, "rec-s3-0", bb, env.restore_command(conf0))
         t0 = time.time()
-        env.start(rec0, wait=False)
+        rec0.start(wait=False)
         wait_promoted(rec0, timeout=600)
         print("# 3: the same recovery with prefetch 0 took %.1f s" % (time.time() - t0), flush=True)
         rec0.stop()
@@ -663,7 +608,6 @@ def main():
     signal.alarm(limit)
     t0 = time.time()
     env.repo = None
-    s3dir = None
     try:
         if args.repo_kind == "file":
             env.repo = pgtest.Repo(env.tmp, "repo")
@@ -693,11 +637,10 @@ def main():
                     for c in env.clusters:
                         c.stop("immediate")
         else:
-            s3dir, env.s3 = start_s3env(env)
-            env.url = "s3://%s/prefetch-%d" % (env.s3["S3ENV_BUCKET"], os.getpid())
-            env.repo_settings = {"repo": env.url, "s3_endpoint": env.s3["S3ENV_HTTP_ENDPOINT"],
-                                 "s3_region": env.s3["AWS_REGION"]}
-            env.server_env = {k: env.s3[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+            env.start_s3()
+            v = env.s3.vars
+            env.url = "s3://%s/prefetch-%d" % (v["S3ENV_BUCKET"], os.getpid())
+            env.repo_settings = {"repo": env.url, "s3_endpoint": v["S3ENV_HTTP_ENDPOINT"], "s3_region": v["AWS_REGION"]}
             env.r.expect(5)
             scenario_s3(env, args.compare)
     except (TestError, subprocess.TimeoutExpired, OSError) as e:
@@ -705,9 +648,7 @@ def main():
     signal.alarm(0)
     for c in env.clusters:
         c.stop("immediate")
-    if s3dir:
-        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "s3env"), "stop", s3dir],
-                       capture_output=True, timeout=60)
+    env.stop_s3()
     print("# %.0f s" % (time.time() - t0))
     if env.r.failed == 0 and not args.keep:
         shutil.rmtree(env.tmp, ignore_errors=True)

@@ -27,51 +27,28 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Repo, Results, TestError, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
+from pgtest import Repo, TestError, give, run, sha256_file, wait_promoted, wal_key  # noqa: E402
 
 TIME_LIMIT = 400  # seconds for the whole script
 MiB = 1 << 20
 ROWS_AFTER_BACKUP = 5000
 
 
-class Env:
+class Env(pgtest.TestEnv):
+    """pgtest.TestEnv (file://), and what setup() makes for the probes."""
+
     def __init__(self, args):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.walship = os.path.join(build, "src", "walship")
-        self.tmp = tempfile.mkdtemp(prefix="walship-probes-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.keep = args.keep
-        self.r = Results()
-        self.clusters = []
-        self.next_port = 6100 + os.getpid() % 400
+        super().__init__(keep=args.keep, prefix="walship-probes-", port_base=6100)
         self.primary = None  # set up by setup()
         self.repo = None
         self.orig = None  # plain copies of every archived file
         self.bb = None  # base backup with its WAL (-X stream)
         self.want = None  # the primary's fingerprint after the rows added after the backup
-
-    def dir(self, name):
-        p = os.path.join(self.tmp, name)
-        os.makedirs(p, exist_ok=True)
-        give(p)
-        return p
-
-    def cluster(self, name):
-        c = Cluster(self.tmp, name, self.next_port)
-        self.next_port += 1
-        self.clusters.append(c)
-        return c
 
     def conf(self, name, **settings):
         path = os.path.join(self.tmp, name + ".conf")

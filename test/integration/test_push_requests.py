@@ -34,13 +34,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, S3Repo, TestError, give, run, wal_key  # noqa: E402
+from pgtest import S3Repo, TestError, give, run, wal_key  # noqa: E402
 
 TIME_LIMIT = 400
 IDENTITY = "repo.identity.ws"
@@ -52,19 +51,12 @@ def index_key(name):
     return "index/%s/%s.ws" % (name[:16], name)
 
 
-class Env:
+class Env(pgtest.TestEnv):
+    """pgtest.TestEnv (s3://), the primary of scenario A and what counts requests."""
+
     def __init__(self):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.tmp = tempfile.mkdtemp(prefix="walship-req-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.r = Results()
-        self.s3 = pgtest.S3Env(os.path.join(self.tmp, "s3env"))
-        self.cluster = None
+        super().__init__("s3", prefix="walship-req-", port_base=5900)
+        self.primary = None
 
     def repo(self, name, **settings):
         base = {"archive_lookahead": 0, "prefetch": 0}
@@ -147,7 +139,7 @@ def age_cache(path, seconds):
 
 def archive_through_postgres(env, repo, orig, switches):
     """Makes `switches` segment switches; returns (names archived, log entries)."""
-    c = env.cluster
+    c = env.primary
     before = set(os.listdir(orig))
     seq = env.last_seq()
     last = None
@@ -185,7 +177,7 @@ def check_archiving(env, label, names, log, conditional):
 
 def scenario_a(env, orig):
     r = env.r
-    c = env.cluster = Cluster(env.tmp, "primary", 5900 + os.getpid() % 90, env=env.s3.aws_env())
+    c = env.primary = env.cluster("primary")
     c.initdb()
     c.base_conf()
     off = env.repo("a_off")
@@ -367,7 +359,7 @@ def fake_datadir(env, name, signal_file):
     d = os.path.join(env.tmp, name)
     os.makedirs(os.path.join(d, "global"), exist_ok=True)
     os.makedirs(os.path.join(d, "pg_wal", "archive_status"), exist_ok=True)
-    shutil.copy(os.path.join(env.cluster.datadir, "global", "pg_control"), os.path.join(d, "global"))
+    shutil.copy(os.path.join(env.primary.datadir, "global", "pg_control"), os.path.join(d, "global"))
     open(os.path.join(d, signal_file), "w").close()
     give(d)
     return d
@@ -414,7 +406,7 @@ def main():
     signal.alarm(TIME_LIMIT)
     env.r.expect(33)
     try:
-        env.s3.start(parent_pid=os.getpid())
+        env.start_s3()
         env.orig = os.path.join(env.tmp, "orig")
         os.makedirs(env.orig)
         give(env.orig)
@@ -426,9 +418,9 @@ def main():
         env.r.check("scenarios ran to the end", False, str(e))
     finally:
         signal.alarm(0)
-        if env.cluster:
-            env.cluster.stop("immediate")
-        env.s3.stop()
+        if env.primary:
+            env.primary.stop("immediate")
+        env.stop_s3()
         if env.r.failed == 0:
             shutil.rmtree(env.tmp, ignore_errors=True)
         else:

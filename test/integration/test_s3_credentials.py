@@ -41,14 +41,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from pgtest import Cluster, Results, TestError, give, run, sha256_file  # noqa: E402
+from pgtest import TestError, give, run, sha256_file  # noqa: E402
 
 TIME_LIMIT = 540
 ROLE_ARN = "arn:aws:iam::111122223333:role/walship-test"
@@ -64,27 +63,18 @@ PUT_OPS = ("PutObject", "CreateMultipartUpload")
 SSE_HEADERS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-storage-class")
 
 
-class Env:
+class Env(pgtest.TestEnv):
+    """pgtest.TestEnv with the fake credential endpoints, and the providers' settings."""
+
     def __init__(self):
-        build = os.environ.get("WS_BUILD_DIR")
-        if not build:
-            raise SystemExit("WS_BUILD_DIR is not set (the meson build root)")
-        self.walship_bin = os.path.join(build, "src", "walship")
-        self.push = os.path.join(build, "src", "walship-push")
-        self.fetch = os.path.join(build, "src", "walship-fetch")
-        self.tmp = tempfile.mkdtemp(prefix="walship-creds-")
-        os.chmod(self.tmp, 0o755)
-        give(self.tmp)
-        self.r = Results()
-        self.s3 = None
+        super().__init__("s3", prefix="walship-creds-", port_base=5900)
         self.v = None
-        self.clusters = []
-        self.port = 5900 + os.getpid() % 90
 
     # --- the environment -------------------------------------------------------
     def start(self):
-        self.s3 = pgtest.S3Env(os.path.join(self.tmp, "s3env"))
-        self.s3.start(parent_pid=os.getpid(), aws_endpoints=True)
+        self.start_s3(aws_endpoints=True)
+        # No AWS_* variable reaches a server: each scenario's commands name their own.
+        self.server_env = {}
         self.v = self.s3.vars
         self.fake("POST", "config", {"web_identity_token": WEB_TOKEN, "ecs_authorization": ECS_AUTH})
         for key in (ENV_KEY, FILE_KEY, FILE_KEY_PROD):
@@ -156,18 +146,12 @@ class Env:
         """The same as one shell command line (archive_command, restore_command)."""
         return " ".join(shlex.quote(a) if a not in ("%p", "%f") else a for a in self.clean_argv(variables, argv))
 
-    def walship(self, conf, variables, *args, timeout=120):
+    def run_walship(self, conf, variables, *args, timeout=120):
         t0 = time.time()
-        p = run(self.clean_argv(variables, [self.walship_bin, "--config", conf] + list(args)), check=False,
+        p = run(self.clean_argv(variables, [self.walship, "--config", conf] + list(args)), check=False,
                 timeout=timeout)
         p.elapsed = time.time() - t0
         return p
-
-    def cluster(self, name):
-        c = Cluster(self.tmp, name, self.port)
-        self.port += 1
-        self.clusters.append(c)
-        return c
 
 
 def key_used(entries, key_suffix, op="PutObject"):
@@ -187,7 +171,7 @@ def scenario_precedence(env, conf, small, small_sha):
         before_issued = len(env.issued())
         seq0 = env.last_seq()
         name = "prec-%d-%s" % (i, winner)
-        p = env.walship(conf, variables, "repo-put", name, small)
+        p = env.run_walship(conf, variables, "repo-put", name, small)
         log = env.log(seq0)
         keys = key_used(log, "user/%s.ws" % name)
         r.check("P: with %s the first provider configured, the put succeeds" % winner, p.returncode == 0,
@@ -207,15 +191,15 @@ def scenario_precedence(env, conf, small, small_sha):
                 "INFO: S3 credentials" in p.stderr and winner_words(winner) in p.stderr
                 and ENV_KEY[1] not in p.stderr and FILE_KEY[1] not in p.stderr, p.stderr)
         out = env.path("got-" + name)
-        g = env.walship(conf, variables, "repo-get", name, out)
+        g = env.run_walship(conf, variables, "repo-get", name, out)
         r.check("P: ... and reading it back with the same provider gives the same bytes",
                 g.returncode == 0 and os.path.exists(out) and sha256_file(out) == small_sha, g.stderr)
     # A temporary key pair in the environment: its token is sent and signed too.
     tok = "env-session-token/" + os.urandom(200).hex()
     env.register("ASIAENVT000000000001", "env-temp-secret", tok, time.time() + 3600)
     seq0 = env.last_seq()
-    p = env.walship(conf, {"AWS_ACCESS_KEY_ID": "ASIAENVT000000000001", "AWS_SECRET_ACCESS_KEY": "env-temp-secret",
-                           "AWS_SESSION_TOKEN": tok}, "repo-put", "prec-envtemp", small)
+    p = env.run_walship(conf, {"AWS_ACCESS_KEY_ID": "ASIAENVT000000000001", "AWS_SECRET_ACCESS_KEY": "env-temp-secret",
+                               "AWS_SESSION_TOKEN": tok}, "repo-put", "prec-envtemp", small)
     puts = [e for e in env.log(seq0) if e.get("op") == "PutObject"]
     r.check("P: AWS_SESSION_TOKEN from the environment is sent and signed",
             p.returncode == 0 and len(puts) == 1 and puts[0].get("token") == "signed"
@@ -224,7 +208,7 @@ def scenario_precedence(env, conf, small, small_sha):
     prof = env.conf("prof.conf", "creds", s3_credentials_file=env.credfile, s3_profile="prod",
                     **{k: v for k, v in sse_settings().items()})
     seq0 = env.last_seq()
-    p = env.walship(prof, {}, "repo-put", "prec-profile", small)
+    p = env.run_walship(prof, {}, "repo-put", "prec-profile", small)
     r.check("P: s3_credentials_file + s3_profile with no AWS_* variable at all",
             p.returncode == 0 and key_used(env.log(seq0), "user/prec-profile.ws") == [FILE_KEY_PROD[0]], p.stderr)
 
@@ -247,7 +231,7 @@ def scenario_private_file(env, small):
         p_file = env.write("cred-%o" % mode, body, mode)
         conf = env.conf("w-%o.conf" % mode, "creds", s3_credentials_file=p_file)
         seq0 = env.last_seq()
-        p = env.walship(conf, {"AWS_EC2_METADATA_DISABLED": "true"}, "repo-put", "w", small)
+        p = env.run_walship(conf, {"AWS_EC2_METADATA_DISABLED": "true"}, "repo-put", "w", small)
         r.check("W: a %s credentials file (mode %04o) is refused with a clear message" % (what, mode),
                 p.returncode != 0 and "credentials file %s has mode %04o" % (p_file, mode) in p.stderr
                 and "chmod 600" in p.stderr and FILE_KEY[1] not in p.stderr, p.stderr)
@@ -256,7 +240,7 @@ def scenario_private_file(env, small):
         p_file = env.write("cred-nobody", body, 0o644, owner=False)
         os.chown(p_file, 65534, 65534)
         conf = env.conf("w-nobody.conf", "creds", s3_credentials_file=p_file)
-        p = env.walship(conf, {"AWS_EC2_METADATA_DISABLED": "true"}, "repo-put", "w", small)
+        p = env.run_walship(conf, {"AWS_EC2_METADATA_DISABLED": "true"}, "repo-put", "w", small)
         r.check("W: a credentials file owned by another user is refused",
                 p.returncode != 0 and "is owned by uid 65534" in p.stderr, p.stderr)
 
@@ -268,7 +252,7 @@ def scenario_imds_refusals(env, conf):
     env.fake("POST", "config", {"imds": "v1only"})
     n_req = len(imds_requests(env))
     seq0 = env.last_seq()
-    p = env.walship(conf, env.provider_env("imds"), "repo-ls")
+    p = env.run_walship(conf, env.provider_env("imds"), "repo-ls")
     reqs = imds_requests(env)[n_req:]
     env.fake("POST", "config", {"imds": "v2"})
     r.check("V: an instance metadata service without IMDSv2 tokens is refused",
@@ -284,7 +268,7 @@ def scenario_imds_refusals(env, conf):
     silent.listen(16)
     try:
         port = silent.getsockname()[1]
-        p = env.walship(conf, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:%d" % port}, "repo-ls")
+        p = env.run_walship(conf, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:%d" % port}, "repo-ls")
         r.check("V: a metadata endpoint that does not answer means 'no credentials' (exit %d)" % p.returncode,
                 p.returncode != 0 and "no S3 credentials" in p.stderr and "timed out" in p.stderr, p.stderr)
         r.check("V: ... within a second or two (%.2f s for the whole command)" % p.elapsed, p.elapsed < 2.5)
@@ -298,7 +282,7 @@ def scenario_imds_refusals(env, conf):
     finally:
         silent.close()
     n_req = len(imds_requests(env))
-    p = env.walship(conf, dict(env.provider_env("imds"), AWS_EC2_METADATA_DISABLED="true"), "repo-ls")
+    p = env.run_walship(conf, dict(env.provider_env("imds"), AWS_EC2_METADATA_DISABLED="true"), "repo-ls")
     r.check("V: AWS_EC2_METADATA_DISABLED=true skips instance metadata (no request, 'no S3 credentials')",
             p.returncode != 0 and "no S3 credentials" in p.stderr and len(imds_requests(env)) == n_req, p.stderr)
 
@@ -320,7 +304,7 @@ def scenario_refresh(env, conf, big, big_sha):
         seq0 = env.last_seq()
         name = "refresh-" + which
         try:
-            p = env.walship(conf, env.provider_env(which), "repo-put", name, big, timeout=300)
+            p = env.run_walship(conf, env.provider_env(which), "repo-put", name, big, timeout=300)
         finally:
             env.s3.proxy_config(False, fault_rate=0.0, only=None)
         log = [e for e in env.log(seq0) if (e.get("key") or "").endswith("user/%s.ws" % name)]
@@ -345,7 +329,7 @@ def scenario_refresh(env, conf, big, big_sha):
             r.check("R(%s): ... refreshed before they expired: no ExpiredToken answer" % label, expired == [],
                     str(expired[:2]))
         out = env.path("got-" + name)
-        g = env.walship(conf, env.provider_env(which), "repo-get", name, out, timeout=300)
+        g = env.run_walship(conf, env.provider_env(which), "repo-get", name, out, timeout=300)
         r.check("R(%s): ... and the object reads back byte-identical" % label,
                 g.returncode == 0 and sha256_file(out) == big_sha, g.stderr)
         if os.path.exists(out):
@@ -500,8 +484,7 @@ def main():
     signal.alarm(0)
     for c in env.clusters:
         c.stop("immediate")
-    if env.s3:
-        env.s3.stop()
+    env.stop_s3()
     print("# %.0f s" % (time.time() - t0))
     if env.r.failed == 0:
         shutil.rmtree(env.tmp, ignore_errors=True)
