@@ -12,11 +12,12 @@ counted in the verifying proxy's log (s3rver behind test/proxy/s3proxy.py).
      a new segment (3 requests; 2 conditional), of which the index entry's
      PUT comes after the exit status (with every PUT held 3 s by the proxy
      the call exits with its segment stored and its entry not yet; the
-     entry follows), an identical duplicate
+     entry follows; a failed index PUT is a warning), an identical duplicate
      (exit 0, nothing written; conditional: one 412 then the examination),
      different content under the name (refused, the object untouched) under
-     both settings, two pushes of one new name with different content at
-     once (conditional: exactly one stores).
+     both settings, a failing existence check (not conditional: no PUT, one
+     error line), two pushes of one new name with different content at once
+     (conditional: exactly one stores).
   C  the identity cache: a replaced identity (another cluster's) and a
      removed one are detected once the cache is old; a failed push forgets
      the cache.
@@ -238,6 +239,7 @@ def scenario_b(env, segs):
                 p.returncode != 0 and "not overwritten" in p.stderr and repo.read(wal_key(second)) == stored,
                 "%d %s %s" % (p.returncode, ops(log), p.stderr))
         if setting == "off":
+            head_fails(env, repo, wal, segs[5])
             continue  # without a conditional PUT two pushes of one name race (doc/archive.md)
         # Two pushes of one new name with different content at once.
         wal2 = env.pgwal("b2_" + setting)
@@ -308,6 +310,23 @@ def after_exit(env, repo, wal, name, fail_name):
                 len([x for x in msg.splitlines() if "WARNING" in x]) == 1, msg)
     finally:
         env.s3.proxy_config(False, only=None, next=[], delay_seconds=1.0, fault_rate=0.0)
+
+
+def head_fails(env, repo, wal, name):
+    """The existence check, sent while the file is encoded, fails (every HEAD
+    answers 503 until the retry budget is spent): the PUT is never sent."""
+    failing = repo.variant("b_off_headfail", s3_retry_budget=1)
+    path = put_segment(wal, os.path.join(env.orig, name))
+    env.s3.proxy_config(False, only=["HeadObject"], fault_rate=1.0, faults=["503"])
+    try:
+        p, log = env.counted_push(failing, path)
+    finally:
+        env.s3.proxy_config(False, only=None, fault_rate=0.0)
+    lines = p.stderr.strip().splitlines()
+    env.r.check("B off: the existence check fails: exit 1, one error line naming the object, no PUT, nothing stored",
+                p.returncode == 1 and len(lines) == 1 and wal_key(name) in lines[0] and
+                not [e for e in log if e["op"] in WRITES] and not repo.exists(wal_key(name)),
+                "%d %s %r" % (p.returncode, ops(log), p.stderr))
 
 
 # --- C: the identity cache ----------------------------------------------------
@@ -404,7 +423,7 @@ def main():
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(TIME_LIMIT)
-    env.r.expect(33)
+    env.r.expect(34)
     try:
         env.start_s3()
         env.orig = os.path.join(env.tmp, "orig")
