@@ -718,3 +718,20 @@ class TestEnv:
         self.next_port += 1
         self.clusters.append(c)
         return c
+
+    def finish(self, started=None):
+        """The end of a test script: stops every cluster and the S3
+        environment, says how long the script ran (since started), removes
+        the temp directory unless a check failed or keep is set (then says
+        where it is), and returns the exit status (Results.finish)."""
+        for c in self.clusters:
+            c.stop("immediate")
+        self.stop_s3()
+        if started is not None:
+            print("# %.0f s" % (time.time() - started))
+        status = self.r.finish()
+        if status == 0 and not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print("# kept %s" % self.tmp)
+        return status

@@ -764,15 +764,7 @@ def main():
                     env.r.check("archiving caught up after scenario %s" % label, False, str(e))
         print("# scenario %s: %.0f s" % (label, time.time() - t1), flush=True)
     signal.alarm(0)
-    for cl in env.clusters:
-        cl.stop("immediate")
-    env.stop_s3()
-    print("# %.0f s" % (time.time() - t0))
-    if env.r.failed == 0 and not args.keep:
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    return env.r.finish()
+    return env.finish(t0)
 
 
 if __name__ == "__main__":

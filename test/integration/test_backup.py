@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -852,16 +851,7 @@ def run_all(env):
             if p is not None and not p.running():
                 p.start(check=False)
     signal.alarm(0)
-    for c in env.clusters:
-        c.stop("immediate")
-    print("# %.0f s" % (time.time() - t0))
-    status = env.r.finish()
-    if status == 0 and not env.keep:
-        env.stop_s3()
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    return status
+    return env.finish(t0)
 
 
 if __name__ == "__main__":

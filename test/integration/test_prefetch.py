@@ -646,15 +646,7 @@ def main():
     except (TestError, subprocess.TimeoutExpired, OSError) as e:
         env.r.check("scenarios ran to the end", False, str(e))
     signal.alarm(0)
-    for c in env.clusters:
-        c.stop("immediate")
-    env.stop_s3()
-    print("# %.0f s" % (time.time() - t0))
-    if env.r.failed == 0 and not args.keep:
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    return env.r.finish()
+    return env.finish(t0)
 
 
 if __name__ == "__main__":

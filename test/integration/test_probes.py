@@ -694,14 +694,7 @@ def main():
         if env.r.passed + env.r.failed == before:
             env.r.check("probe %s checked something" % name, False)
     signal.alarm(0)
-    for c in env.clusters:
-        c.stop("immediate")
-    print("# %.0f s" % (time.time() - t0))
-    if env.r.failed == 0 and not env.keep:
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    return env.r.finish()
+    return env.finish(t0)
 
 
 if __name__ == "__main__":

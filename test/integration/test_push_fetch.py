@@ -761,15 +761,7 @@ def run_all(env):
                 if c.running() and c.name != "primary":
                     c.stop("immediate")
     signal.alarm(0)
-    for c in env.clusters:
-        c.stop("immediate")
-    print("# %.0f s" % (time.time() - t0))
-    if env.r.failed == 0 and not env.keep:
-        env.stop_s3()
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    return env.r.finish()
+    return env.finish(t0)
 
 
 if __name__ == "__main__":

@@ -437,14 +437,7 @@ def main():
         env.r.check("scenarios ran to the end", False, str(e))
     finally:
         signal.alarm(0)
-        if env.primary:
-            env.primary.stop("immediate")
-        env.stop_s3()
-        if env.r.failed == 0:
-            shutil.rmtree(env.tmp, ignore_errors=True)
-        else:
-            print("# kept %s" % env.tmp)
-    return env.r.finish()
+    return env.finish()
 
 
 if __name__ == "__main__":

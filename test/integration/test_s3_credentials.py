@@ -36,7 +36,6 @@ Exit 77 (skipped) when PostgreSQL 15 or the postgres user is missing.
 import json
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -482,16 +481,7 @@ def main():
             env.r.check("scenario %s ran to the end" % label, False, repr(e))
         print("# %s: %.1f s" % (label, time.time() - t1), flush=True)
     signal.alarm(0)
-    for c in env.clusters:
-        c.stop("immediate")
-    env.stop_s3()
-    print("# %.0f s" % (time.time() - t0))
-    if env.r.failed == 0:
-        shutil.rmtree(env.tmp, ignore_errors=True)
-    else:
-        print("# kept %s" % env.tmp)
-    print("%d passed, %d failed" % (env.r.passed, env.r.failed))
-    return 1 if env.r.failed or env.r.passed == 0 else 0
+    return env.finish(t0)
 
 
 if __name__ == "__main__":
