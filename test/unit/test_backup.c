@@ -1159,29 +1159,41 @@ START_TEST(catalog_ids_and_keys)
 }
 END_TEST
 
+/* Reads the catalog fuzz seed `name` (WS_TEST_CATALOG_SEEDS) into a
+ * malloc'd buffer; *len its length. */
+static char *read_seed(const char *name, size_t *len, char *path, size_t pathlen)
+{
+    const char *dir = getenv("WS_TEST_CATALOG_SEEDS");
+    char *buf = malloc(1 << 20);
+    FILE *f;
+
+    ck_assert_msg(dir && *dir, "WS_TEST_CATALOG_SEEDS is not set");
+    ck_assert_ptr_nonnull(buf);
+    snprintf(path, pathlen, "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "open %s", path);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
 /* Records whose text would break the error line (a status with a newline,
  * a JSON syntax error next to one): refused with one line, the text escaped. */
 START_TEST(catalog_errors_one_line)
 {
     static const char *const names[] = {"status-with-newline.json", "json-error-with-newline.json"};
-    const char *dir = getenv("WS_TEST_CATALOG_SEEDS");
 
-    ck_assert_msg(dir && *dir, "WS_TEST_CATALOG_SEEDS is not set");
     for (size_t i = 0; i < 2; i++) {
-        char path[4096], buf[8192];
-        FILE *f;
+        char path[4096];
         size_t n;
+        char *buf = read_seed(names[i], &n, path, sizeof path);
         ws_backup_record r;
         ws_err err;
 
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        f = fopen(path, "rb");
-        ck_assert_msg(f != NULL, "open %s", path);
-        n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
         ws_err_clear(&err);
         ck_assert_int_eq(ws_backup_record_from_json(buf, n, path, &r, &err), -1);
         ck_assert_msg(err.msg[0] && !strchr(err.msg, '\n') && strstr(err.msg, "\\x0a"), "%s", err.msg);
+        free(buf);
     }
 }
 END_TEST
@@ -1190,22 +1202,14 @@ START_TEST(catalog_fuzz_seeds)
 {
     /* The fuzz target's seeds stay valid records (else it only fuzzes errors). */
     static const char *const names[] = {"complete.json", "running.json", "failed.json"};
-    const char *dir = getenv("WS_TEST_CATALOG_SEEDS");
 
-    ck_assert_msg(dir && *dir, "WS_TEST_CATALOG_SEEDS is not set");
     for (size_t i = 0; i < 3; i++) {
         char path[4096];
-        FILE *f;
-        char *buf = malloc(1 << 20);
         size_t n;
+        char *buf = read_seed(names[i], &n, path, sizeof path);
         ws_backup_record r;
         ws_err err;
 
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        f = fopen(path, "rb");
-        ck_assert_msg(f != NULL, "open %s", path);
-        n = fread(buf, 1, 1 << 20, f);
-        fclose(f);
         ck_assert_msg(ws_backup_record_from_json(buf, n, path, &r, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(r.status, (ws_backup_status) (i == 0   ? WS_BACKUP_COMPLETE
                                                        : i == 1 ? WS_BACKUP_RUNNING
